@@ -1,0 +1,66 @@
+"""`colonies server start`: run the server, configured like the Go server through COLONIES_* vars."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+
+from ..config import ServerConfig, from_env
+from .common import CliError, env_arg
+
+
+def _uvicorn_config(app, config: ServerConfig):
+    import uvicorn
+
+    kwargs = {}
+    if config.tls_cert and config.tls_key:
+        kwargs = {"ssl_certfile": config.tls_cert, "ssl_keyfile": config.tls_key}
+    return uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False,
+                          lifespan="on", timeout_graceful_shutdown=3, ws_ping_interval=None, **kwargs)
+
+
+def serve(config: ServerConfig, on_started: Callable[[object], Awaitable[None]] | None = None,
+          on_stopping: Callable[[], None] | None = None) -> int:
+    """Run the server until SIGINT/SIGTERM. `on_started(services)` runs after the DB is open."""
+    import uvicorn
+
+    from ..server.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    app = create_app(config, on_started=on_started, on_stopping=on_stopping)
+    server = uvicorn.Server(_uvicorn_config(app, config))
+    try:
+        asyncio.run(server.serve())
+    except KeyboardInterrupt:
+        pass
+    if not server.started:
+        raise CliError(f"server failed to start on {config.host}:{config.port} (see the log above)")
+    return 0
+
+
+def _start(args: argparse.Namespace) -> int:
+    try:
+        config = from_env(host=args.host, port=args.port, data_dir=args.data_dir, server_id=args.serverid or None)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    if not config.server_id:
+        raise CliError("no server owner: set COLONIES_SERVER_ID or COLONIES_SERVER_PRVKEY (or --serverid)")
+    print(f"Colonies server listening on {config.host}:{config.port}, data in {config.db_path}", file=sys.stderr)
+    return serve(config)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    group = sub.add_parser("server", help="run and inspect the Colonies server")
+    gsub = group.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
+    gsub.required = True
+    start = gsub.add_parser("start", help="start the Colonies server",
+                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    env_arg(start, "--host", env="COLONIES_SERVER_HTTP_HOST", default=None, help="address to listen on [0.0.0.0]")
+    env_arg(start, "--port", env="COLONIES_SERVER_PORT", type=int, default=None, help="port to listen on [50080]")
+    env_arg(start, "--data-dir", env="COLONIES_DATA_DIR", default=None,
+            help="directory of the SQLite database [./colonies-data]")
+    env_arg(start, "--serverid", env="COLONIES_SERVER_ID", default="",
+            help="server owner id (or set COLONIES_SERVER_PRVKEY)")
+    start.set_defaults(func=_start)

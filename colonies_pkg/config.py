@@ -1,0 +1,68 @@
+"""Server configuration (layer L1): one frozen Struct, built from flags and environment once."""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+import msgspec
+
+
+def env_bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+class ServerConfig(msgspec.Struct, frozen=True):
+    host: str = "0.0.0.0"
+    port: int = 50080
+    data_dir: str = "./colonies-data"
+    server_id: str = ""
+    allow_executor_reregister: bool = False
+    stale_executor_seconds: int = 600
+    cleanup_interval_seconds: int = 60
+    deadline_period_seconds: float = 1.0
+    synchronous: str = "FULL"
+    max_body_bytes: int = 16 * 1024 * 1024
+    build_version: str = ""
+    build_time: str = ""
+    tls_cert: str = ""
+    tls_key: str = ""
+
+    @property
+    def db_path(self) -> str:
+        return os.path.join(self.data_dir, "colonies.db")
+
+
+def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:
+    """Defaults ← COLONIES_* environment ← explicit overrides (from command-line flags)."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    port = env.get("COLONIES_SERVER_HTTP_PORT") or env.get("COLONIES_SERVER_PORT")
+    if port:
+        values["port"] = int(port)
+    if env.get("COLONIES_SERVER_HTTP_HOST"):
+        values["host"] = env["COLONIES_SERVER_HTTP_HOST"]
+    if env.get("COLONIES_DATA_DIR"):
+        values["data_dir"] = env["COLONIES_DATA_DIR"]
+    if env.get("COLONIES_SERVER_ID"):
+        values["server_id"] = env["COLONIES_SERVER_ID"]
+    elif env.get("COLONIES_SERVER_PRVKEY"):
+        from .crypto import id_of_prvkey
+
+        values["server_id"] = id_of_prvkey(env["COLONIES_SERVER_PRVKEY"])
+    values["allow_executor_reregister"] = env_bool(env.get("COLONIES_ALLOW_EXECUTOR_REREGISTER"))
+    if env.get("COLONIES_STALE_EXECUTOR_DURATION"):
+        values["stale_executor_seconds"] = int(env["COLONIES_STALE_EXECUTOR_DURATION"])
+    if env.get("COLONIES_CLEANUP_INTERVAL"):
+        values["cleanup_interval_seconds"] = int(env["COLONIES_CLEANUP_INTERVAL"])
+    if env.get("COLONIES_DB_SYNCHRONOUS"):
+        values["synchronous"] = env["COLONIES_DB_SYNCHRONOUS"].upper()
+    values["tls_cert"] = env.get("COLONIES_TLSCERT") or env.get("COLONIES_SERVER_HTTP_TLS_CERT") or ""
+    values["tls_key"] = env.get("COLONIES_TLSKEY") or env.get("COLONIES_SERVER_HTTP_TLS_KEY") or ""
+    values["build_version"] = env.get("BUILD_VERSION", "")
+    values["build_time"] = env.get("BUILD_TIME", "")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    if values.get("synchronous", "FULL") not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+        raise ValueError("COLONIES_DB_SYNCHRONOUS must be one of OFF, NORMAL, FULL, EXTRA")
+    return ServerConfig(**values)  # type: ignore[arg-type]

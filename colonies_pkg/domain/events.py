@@ -1,0 +1,20 @@
+"""Events a unit of work records in `tx.events`; published to the in-memory hub after commit."""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class ProcessChanged(NamedTuple):
+    """A process entered `state`. WAITING and assignable means: wake assigners of its type."""
+
+    processid: str
+    state: int
+    colonyname: str
+    executortype: str
+    assignable: bool = False
+
+
+class ColonyResumed(NamedTuple):
+    """Assignments in a colony were resumed (or it was removed): wake every assigner there."""
+
+    colonyname: str

@@ -1,0 +1,320 @@
+"""The process state machine: submit → assign → close/fail, deadlines, listing and removal.
+
+State changes record `ProcessChanged` events; the hub publishes them after commit to wake
+assigners and WebSocket subscribers. Workflow resolution hooks in through `graphs`.
+"""
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import msgspec
+
+from ..clock import NS
+from ..crypto import sha3_hex
+from ..errors import BadRequest, ColoniesError, Forbidden, NotFound, Unavailable
+from ..ids import new_id
+from ..models.process import Attribute, AttributeType, FunctionSpec, Process, ProcessState
+from ..storage import colonies as colony_store
+from ..storage import executors as executor_store
+from ..storage import processes as store
+from ..storage.db import Tx
+from . import executors as executor_domain
+from . import graphs
+from . import security
+from .events import ColonyResumed, ProcessChanged
+from .resources import parse_cpu, parse_mem
+
+DAY_NS = 86_400 * NS
+MAX_PRIORITY = 50_000
+MAX_LIST_COUNT = 100
+EXEC_TIMEOUT_ERROR = "Maximum execution time limit exceeded"
+WAIT_TIMEOUT_ERROR = "Maximum waiting time limit exceeded"
+_enc = msgspec.json.encode
+_list_decoder = msgspec.json.Decoder(list[Any])
+
+
+class Paused(Unavailable):
+    """Assignments are paused in this colony"""
+
+
+def _row_of(tx: Tx, processid: str, verb: str):
+    row = store.get_row(tx, processid)
+    if row is None:
+        raise ColoniesError(f"Failed to {verb}, process is nil")
+    return row
+
+
+def new_process_row(spec: FunctionSpec, now: int, initiatorid: str, initiatorname: str, *,
+                    processgraphid: str = "", waitforparents: bool = False) -> dict[str, Any]:
+    """Validate a normalized spec and build the row of a new WAITING process."""
+    cond = spec.conditions
+    assert cond is not None
+    if not -MAX_PRIORITY <= spec.priority <= MAX_PRIORITY:
+        raise BadRequest(f"Failed to submit function spec, priority outside range [-{MAX_PRIORITY}, {MAX_PRIORITY}]")
+    if not cond.executortype:
+        raise BadRequest("Failed to submit function spec, conditions.executortype is empty")
+    return {
+        "processid": new_id(), "colonyname": cond.colonyname, "executortype": cond.executortype,
+        "executornames": _enc(cond.executornames).decode() if cond.executornames else None,
+        "locationname": cond.locationname, "cpu": parse_cpu(cond.cpu), "mem": parse_mem(cond.mem),
+        "state": ProcessState.WAITING, "waitforparents": int(waitforparents),
+        "prioritytime": now - spec.priority * DAY_NS, "submissiontime": now,
+        "waitdeadline": now + spec.maxwaittime * NS if spec.maxwaittime > 0 else 0,
+        "maxwaittime": spec.maxwaittime, "maxexectime": spec.maxexectime, "maxretries": spec.maxretries,
+        "initiatorid": initiatorid, "initiatorname": initiatorname, "funcname": spec.funcname, "label": spec.label,
+        "processgraphid": processgraphid, "spec": _enc(spec).decode(), "parents": "[]", "children": "[]",
+        "input": "[]", "output": "[]", "errors": "[]",
+    }
+
+
+def insert_process(tx: Tx, row: dict[str, Any], env: dict[str, str]) -> None:
+    store.insert(tx, row)
+    for key, value in env.items():
+        store.add_attribute(tx, Attribute(
+            attributeid=attribute_id(row["processid"], key, AttributeType.ENV), targetid=row["processid"],
+            targetcolonyname=row["colonyname"], targetprocessgraphid=row["processgraphid"],
+            attributetype=AttributeType.ENV, key=key, value=value))
+    if not row["waitforparents"]:
+        tx.events.append(ProcessChanged(row["processid"], ProcessState.WAITING, row["colonyname"],
+                                        row["executortype"], True))
+
+
+def attribute_id(targetid: str, key: str, attributetype: int) -> str:
+    return sha3_hex(f"{targetid}{key}{attributetype}")
+
+
+def submit(tx: Tx, now: int, caller: str, spec: FunctionSpec | None) -> Process:
+    if spec is None:
+        raise BadRequest("Failed to submit function spec, spec is nil")
+    spec.normalize()
+    assert spec.conditions is not None and spec.env is not None
+    member = security.require_member(tx, caller, spec.conditions.colonyname)
+    row = new_process_row(spec, now, caller, member.name)
+    insert_process(tx, row, spec.env)
+    process = store.get(tx, row["processid"])
+    assert process is not None
+    return process
+
+
+# --- assignment -------------------------------------------------------------------------------
+class AssignResult(NamedTuple):
+    process: Process | None
+    executortype: str
+
+
+def _eligible(row, name: str, location: str, cpu: int, mem: int) -> bool:
+    names = row["executornames"]
+    if names:
+        allowed = _list_decoder.decode(names)
+        if allowed and name not in allowed and "*" not in allowed:
+            return False
+    if row["locationname"] and row["locationname"].lower() != location.lower():
+        return False
+    if cpu and row["cpu"] > cpu:
+        return False
+    return not (mem and row["mem"] > mem)
+
+
+def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str = "",
+               availablemem: str = "") -> AssignResult:
+    """One assignment attempt: the first eligible process in priority order, or none."""
+    me = security.require_executor(tx, caller, colonyname)
+    if colony_store.is_paused(tx, colonyname):
+        raise Paused("Failed to assign process, assignments are paused in this colony")
+    executor_store.touch(tx, colonyname, me.name, now)
+    cpu, mem = parse_cpu(availablecpu), parse_mem(availablemem)
+    offset, page = 0, 32
+    while True:
+        rows = store.queue_page(tx, colonyname, me.executortype, page, offset)
+        for row in rows:
+            if not _eligible(row, me.name, me.locationname, cpu, mem):
+                continue
+            deadline = now + row["maxexectime"] * NS if row["maxexectime"] > 0 else 0
+            if not store.mark_assigned(tx, row["processid"], caller, now, deadline):
+                continue
+            if row["processgraphid"]:
+                _feed_inputs(tx, row)
+            tx.events.append(ProcessChanged(row["processid"], ProcessState.RUNNING, colonyname, me.executortype))
+            return AssignResult(store.get(tx, row["processid"]), me.executortype)
+        if len(rows) < page:
+            return AssignResult(None, me.executortype)
+        offset += page
+
+
+def _feed_inputs(tx: Tx, row) -> None:
+    """A child's input is its parents' outputs concatenated in `parents` order (PROTOCOL §6.1)."""
+    parents = _list_decoder.decode(row["parents"])
+    if not parents:
+        return
+    outputs = store.outputs_of(tx, parents)
+    values: list[Any] = []
+    for pid in parents:
+        values.extend(_list_decoder.decode(outputs.get(pid, b"[]")))
+    store.set_input(tx, row["processid"], values)
+
+
+# --- closing ----------------------------------------------------------------------------------
+def _require_assigned(tx: Tx, caller: str, row, verb: str) -> None:
+    security.require_member(tx, caller, row["colonyname"])
+    if not row["assignedexecutorid"]:
+        raise Forbidden(f"Failed to {verb}, process is not assigned")
+    if row["assignedexecutorid"] != caller:
+        raise Forbidden(f"Failed to {verb}, not allowed to {verb}")
+
+
+_STATE_NAMES = {0: "waiting", 1: "running", 2: "successful", 3: "failed", 4: "cancelled"}
+
+
+def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | None) -> None:
+    row = _row_of(tx, processid, "close process as successful")
+    _require_assigned(tx, caller, row, "close process as successful")
+    state = row["state"]
+    if state == ProcessState.SUCCESS:
+        return
+    if state in (ProcessState.FAILED, ProcessState.CANCELLED):
+        raise BadRequest(f"Tried to set {_STATE_NAMES[state]} process as successful")
+    if state == ProcessState.WAITING:
+        raise BadRequest("Tried to set waiting process as successful without being running")
+    store.close(tx, processid, ProcessState.SUCCESS, now, out, None)
+    me = security.require_member(tx, caller, row["colonyname"])
+    if me.kind == "executor":
+        executor_domain.record_call(tx, row["colonyname"], me.name, row["funcname"],
+                                    (row["starttime"] - row["submissiontime"]) / NS, (now - row["starttime"]) / NS)
+    tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row["colonyname"], row["executortype"]))
+    graphs.on_closed(tx, now, row, ProcessState.SUCCESS)
+
+
+def fail_row(tx: Tx, now: int, row, errors: list[str]) -> None:
+    """Mark a process FAILED (by its executor or by the deadline loop) and resolve its graph."""
+    store.close(tx, row["processid"], ProcessState.FAILED, now, None, errors)
+    tx.events.append(ProcessChanged(row["processid"], ProcessState.FAILED, row["colonyname"], row["executortype"]))
+    graphs.on_closed(tx, now, row, ProcessState.FAILED)
+
+
+def close_failed(tx: Tx, now: int, caller: str, processid: str, errors: list[str] | None) -> None:
+    row = _row_of(tx, processid, "close process as failed")
+    _require_assigned(tx, caller, row, "close process as failed")
+    state = row["state"]
+    if state in (ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED):
+        raise BadRequest(f"Tried to set {_STATE_NAMES[state]} process as failed")
+    fail_row(tx, now, row, list(errors or []))
+
+
+def set_output(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | None) -> None:
+    row = _row_of(tx, processid, "set output")
+    security.require_member(tx, caller, row["colonyname"])
+    if row["state"] != ProcessState.RUNNING:
+        raise Forbidden("Failed to set output, process is not running")
+    if row["assignedexecutorid"] != caller:
+        raise Forbidden("Failed to set output, not allowed to set output")
+    if out:
+        store.set_output(tx, processid, out)
+
+
+def cancel(tx: Tx, now: int, caller: str, processid: str) -> None:
+    row = _row_of(tx, processid, "cancel process")
+    security.require_member(tx, caller, row["colonyname"])
+    if row["processgraphid"]:
+        raise BadRequest("Failed to cancel process, process is part of a workflow, cancel the workflow instead")
+    if row["state"] not in (ProcessState.WAITING, ProcessState.RUNNING):
+        raise BadRequest(f"Tried to cancel {_STATE_NAMES[row['state']]} process")
+    store.set_state(tx, processid, ProcessState.CANCELLED, now)
+    tx.events.append(ProcessChanged(processid, ProcessState.CANCELLED, row["colonyname"], row["executortype"]))
+
+
+# --- reading ----------------------------------------------------------------------------------
+def get(tx: Tx, now: int, caller: str, processid: str) -> Process:
+    process = store.get(tx, processid)
+    if process is None:
+        raise NotFound("Failed to get process, process not found")
+    security.require_member(tx, caller, store.get_row(tx, processid)["colonyname"])
+    return process
+
+
+def list_processes(tx: Tx, now: int, caller: str, colonyname: str, count: int, state: int, executortype: str = "",
+                   label: str = "", initiator: str = "", processgraphid: str = "") -> list[Process]:
+    security.require_member(tx, caller, colonyname)
+    if count > MAX_LIST_COUNT:
+        raise BadRequest(f"Count is larger than MaxCount limit <{MAX_LIST_COUNT}>")
+    if not (0 <= state <= 4 or (state == -1 and processgraphid)):
+        raise BadRequest("Failed to get processes, invalid msg.State")
+    initiatorid = ""
+    if initiator and not executortype:
+        user = colony_store.get_user(tx, colonyname, initiator)
+        if user is None:
+            raise BadRequest(f"User {initiator} does not exist")
+        initiatorid = user.userid
+    return store.find(tx, colonyname, state, count, executortype=executortype, initiatorid=initiatorid, label=label,
+                      processgraphid=processgraphid)
+
+
+def history(tx: Tx, now: int, caller: str, colonyname: str, executorid: str, seconds: int, state: int) -> list[Process]:
+    security.require_member(tx, caller, colonyname)
+    return store.history(tx, colonyname, executorid, now - seconds * NS, state)
+
+
+# --- removal ----------------------------------------------------------------------------------
+def remove(tx: Tx, now: int, caller: str, processid: str) -> None:
+    row = _row_of(tx, processid, "remove process")
+    security.require_member(tx, caller, row["colonyname"])
+    if row["processgraphid"]:
+        raise BadRequest("Failed to remove, cannot remove a process part of a workflow, delete the entire workflow instead")
+    if row["state"] == ProcessState.RUNNING:
+        raise BadRequest("Failed to remove process, cannot remove a running process")
+    store.remove(tx, processid)
+
+
+def remove_all(tx: Tx, now: int, caller: str, colonyname: str, state: int) -> None:
+    security.require_colony_owner(tx, caller, colonyname)
+    if state == ProcessState.RUNNING:
+        raise BadRequest("Not possible to remove running processes")
+    if state not in (-1, 0, 2, 3, 4):
+        raise BadRequest(f"Failed to remove processes, invalid state {state}")
+    store.remove_all_standalone(tx, colonyname, state)
+
+
+# --- colony-wide assignment pause -------------------------------------------------------------
+def pause(tx: Tx, now: int, caller: str, colonyname: str) -> None:
+    security.require_colony_owner(tx, caller, colonyname)
+    colony_store.set_paused(tx, colonyname, True)
+
+
+def resume(tx: Tx, now: int, caller: str, colonyname: str) -> None:
+    security.require_colony_owner(tx, caller, colonyname)
+    colony_store.set_paused(tx, colonyname, False)
+    tx.events.append(ColonyResumed(colonyname))
+
+
+def pause_status(tx: Tx, now: int, caller: str, colonyname: str) -> bool:
+    security.require_member(tx, caller, colonyname, approved=False)
+    return colony_store.is_paused(tx, colonyname)
+
+
+# --- failure management (PROTOCOL §6.4), run by the background loop ------------------------------
+def enforce_deadlines(tx: Tx, now: int) -> int:
+    """Re-queue or fail running processes past maxexectime; fail waiting ones past maxwaittime.
+
+    maxexectime ≤ 0 means no limit here (the Go server expires maxexectime 0 at once; pycolonies'
+    FuncSpec defaults to 0, so we choose the behaviour a user expects). Returns rows changed."""
+    changed = 0
+    for row in store.expired_running(tx, now):
+        full = store.get_row(tx, row["processid"])
+        if row["maxretries"] > -1 and row["retries"] >= row["maxretries"]:
+            fail_row(tx, now, full, [EXEC_TIMEOUT_ERROR])
+        else:
+            waitdeadline = now + row["maxwaittime"] * NS if row["maxwaittime"] > 0 else 0
+            store.unassign(tx, row["processid"], now, waitdeadline, True)
+            tx.events.append(ProcessChanged(row["processid"], ProcessState.WAITING, row["colonyname"],
+                                            row["executortype"], True))
+        changed += 1
+    for processid in store.expired_waiting(tx, now):
+        full = store.get_row(tx, processid)
+        fail_row(tx, now, full, [WAIT_TIMEOUT_ERROR])
+        changed += 1
+    return changed
+
+
+def snapshot(tx: Tx, now: int, processid: str) -> tuple[Process, str] | None:
+    """The process and its colony, for pushing to an already-authorized subscriber."""
+    row = store.get_row(tx, processid)
+    return (store.to_wire(tx, row), row["colonyname"]) if row else None

@@ -1,0 +1,53 @@
+"""The one exception hierarchy. Each class carries the HTTP status the server replies with.
+
+ColoniesError (500)
+ ├── BadRequest (400)
+ ├── Forbidden (403)
+ ├── NotFound (404)
+ ├── Timeout (408)
+ └── Unavailable (503)
+
+Imports nothing from the package. The server maps these to the ColonyOS error envelope in
+exactly one place (`colonies_pkg.rpc.envelope.error_reply`).
+"""
+from __future__ import annotations
+
+
+class ColoniesError(Exception):
+    """Internal server error"""
+
+    status: int = 500
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message if message is not None else (self.__doc__ or "error")
+        super().__init__(self.message)
+
+
+class BadRequest(ColoniesError):
+    """Bad request"""
+
+    status = 400
+
+
+class Forbidden(ColoniesError):
+    """Access denied"""
+
+    status = 403
+
+
+class NotFound(ColoniesError):
+    """Not found"""
+
+    status = 404
+
+
+class Timeout(ColoniesError):
+    """Request timed out"""
+
+    status = 408
+
+
+class Unavailable(ColoniesError):
+    """Service unavailable"""
+
+    status = 503

@@ -1,0 +1,98 @@
+"""In-memory event hub (layer L4): wakes long-polling assigners and feeds WebSocket subscribers.
+
+The Database calls `publish(events)` after each commit. Assigners wait on a generation counter
+per (colony, executortype): they read the counter, try to assign, and sleep only until the
+counter moves, so no wake-up is ever lost between a failed attempt and the wait.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from .domain.events import ColonyResumed, ProcessChanged
+
+Key = tuple[str, str]
+
+
+class Hub:
+    def __init__(self) -> None:
+        self._generation: dict[Key, int] = defaultdict(int)
+        self._waiters: dict[Key, set[asyncio.Future[None]]] = defaultdict(set)
+        self._keys_of_colony: dict[str, set[Key]] = defaultdict(set)
+        self._process_subs: dict[str, set[asyncio.Queue[ProcessChanged]]] = defaultdict(set)
+        self._type_subs: dict[Key, set[asyncio.Queue[ProcessChanged]]] = defaultdict(set)
+
+    # --- publishing (called on the event loop after commit) ---------------------------------------
+    def publish(self, events: list[Any]) -> None:
+        for ev in events:
+            if isinstance(ev, ProcessChanged):
+                if ev.assignable:
+                    key = (ev.colonyname, ev.executortype)
+                    self._bump(key)
+                    for q in self._type_subs.get(key, ()):
+                        q.put_nowait(ev)
+                for q in self._process_subs.get(ev.processid, ()):
+                    q.put_nowait(ev)
+            elif isinstance(ev, ColonyResumed):
+                for key in list(self._keys_of_colony.get(ev.colonyname, ())):
+                    self._bump(key)
+
+    def _bump(self, key: Key) -> None:
+        self._generation[key] += 1
+        waiters = self._waiters.pop(key, None)
+        if waiters:
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+
+    # --- assigners --------------------------------------------------------------------------------
+    def generation(self, key: Key) -> int:
+        return self._generation[key]
+
+    async def wait_change(self, key: Key, seen: int, timeout: float) -> bool:
+        """Wait until the generation of `key` differs from `seen`, or `timeout` seconds pass."""
+        if self._generation[key] != seen:
+            return True
+        self._keys_of_colony[key[0]].add(key)
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[key].add(fut)
+        try:
+            await asyncio.wait_for(fut, timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            waiters = self._waiters.get(key)
+            if waiters is not None:
+                waiters.discard(fut)
+                if not waiters:
+                    del self._waiters[key]
+
+    def waiting(self, key: Key) -> int:
+        return len(self._waiters.get(key, ()))
+
+    # --- subscriptions ----------------------------------------------------------------------------
+    def subscribe_process(self, processid: str) -> asyncio.Queue[ProcessChanged]:
+        q: asyncio.Queue[ProcessChanged] = asyncio.Queue()
+        self._process_subs[processid].add(q)
+        return q
+
+    def unsubscribe_process(self, processid: str, q: asyncio.Queue[ProcessChanged]) -> None:
+        subs = self._process_subs.get(processid)
+        if subs is not None:
+            subs.discard(q)
+            if not subs:
+                del self._process_subs[processid]
+
+    def subscribe_type(self, key: Key) -> asyncio.Queue[ProcessChanged]:
+        q: asyncio.Queue[ProcessChanged] = asyncio.Queue()
+        self._type_subs[key].add(q)
+        return q
+
+    def unsubscribe_type(self, key: Key, q: asyncio.Queue[ProcessChanged]) -> None:
+        subs = self._type_subs.get(key)
+        if subs is not None:
+            subs.discard(q)
+            if not subs:
+                del self._type_subs[key]

@@ -1,0 +1,1 @@
+"""The wire protocol: signed envelopes and typed messages. Layer L2 (imports errors, crypto, models)."""

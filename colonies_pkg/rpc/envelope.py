@@ -1,0 +1,97 @@
+"""The signed request envelope and the reply envelope (PROTOCOL §1.2–§1.4).
+
+`parse_request` turns a raw body into (payloadtype, message, caller id); `ok_reply` and
+`error_reply` build reply bodies. `error_reply` is the one place a ColoniesError becomes the
+ColonyOS Failure envelope.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+
+import msgspec
+
+from ..crypto import recover_id
+from ..errors import BadRequest, ColoniesError, Forbidden
+from . import messages
+
+
+class RPCMsg(msgspec.Struct):
+    payloadtype: str = ""
+    payload: str = ""
+    signature: str = ""
+
+
+class Failure(msgspec.Struct):
+    status: int
+    message: str
+
+
+_envelope_decoder = msgspec.json.Decoder(RPCMsg)
+_encoder = msgspec.json.Encoder()
+
+
+def parse_envelope(body: bytes) -> RPCMsg:
+    try:
+        env = _envelope_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise BadRequest(f"Failed to parse RPC message, invalid JSON: {exc}") from exc
+    return env
+
+
+def check_payloadtype(payloadtype: str) -> None:
+    if not payloadtype:
+        raise Forbidden("invalid rpcMsg.PayloadType: empty (the payloadtype field of the RPC message is missing)")
+    if payloadtype not in messages.MESSAGES:
+        raise Forbidden(f"invalid rpcMsg.PayloadType: {payloadtype}")
+
+
+def decode_payload(env: RPCMsg) -> messages.Msg:
+    """Base64-decode and JSON-decode the payload into its message Struct."""
+    try:
+        raw = base64.b64decode(env.payload, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadRequest(f"Failed to decode {env.payloadtype}, invalid base64 payload") from exc
+    try:
+        return messages.decode(env.payloadtype, raw)
+    except msgspec.ValidationError as exc:
+        if "$.msgtype" in str(exc):
+            raise BadRequest(f"Failed to decode {env.payloadtype}, msg.MsgType does not match payloadType") from exc
+        raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {exc}") from exc
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {exc}") from exc
+
+
+def parse_request(body: bytes, *, websocket: bool = False) -> tuple[messages.Msg, str]:
+    """Parse, authenticate and decode a request; returns (message, caller id or "")."""
+    env = parse_envelope(body)
+    if env.payloadtype in messages.UNSIGNED and not websocket:
+        return decode_payload(env), ""
+    caller = recover_id(env.payload, env.signature)
+    check_payloadtype(env.payloadtype)
+    if (env.payloadtype in messages.WEBSOCKET_ONLY) != websocket:
+        raise Forbidden(f"invalid rpcMsg.PayloadType: {env.payloadtype}")
+    return decode_payload(env), caller
+
+
+def _envelope(payloadtype: str, payload_json: bytes, error: bool) -> bytes:
+    b64 = base64.b64encode(payload_json)
+    return b"".join(
+        (b'{"payloadtype":"', payloadtype.encode(), b'","payload":"', b64,
+         b'","error":', b"true}" if error else b"false}")
+    )
+
+
+def ok_reply(payloadtype: str, reply: object) -> bytes:
+    """A success envelope; `reply` is a Struct, list, dict, or pre-encoded JSON bytes."""
+    payload = reply if isinstance(reply, bytes) else _encoder.encode(reply)
+    return _envelope(payloadtype, payload, False)
+
+
+def error_reply(exc: ColoniesError) -> tuple[int, bytes]:
+    """(HTTP status, body) for an error: the only ColoniesError → Failure mapping."""
+    return exc.status, _envelope("error", _encoder.encode(Failure(exc.status, exc.message)), True)
+
+
+def encode(obj: object) -> bytes:
+    return _encoder.encode(obj)

@@ -1,0 +1,308 @@
+"""One msgspec Struct per request message, tagged by `msgtype` (PROTOCOL §4).
+
+`MESSAGES` maps each payloadtype to its Struct; `decode(payloadtype, data)` decodes a payload
+with a decoder built once at import. Unknown keys are ignored, as the Go server does.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from ..models.colony import Colony, User
+from ..models.executor import Allocations, Capabilities, Executor, Function
+from ..models.process import Attribute, FunctionSpec
+
+
+class Msg(msgspec.Struct, tag_field="msgtype", tag=str.lower, kw_only=True):
+    """Base of every request message; the tag is the lower-cased class name."""
+
+
+# --- server -----------------------------------------------------------------------------------
+class VersionMsg(Msg):
+    buildversion: str = ""
+    buildtime: str = ""
+
+
+class GetServerInfoMsg(Msg):
+    pass
+
+
+class GetStatisticsMsg(Msg):
+    pass
+
+
+class ChangeServerIdMsg(Msg):
+    serverid: str = ""
+
+
+class GetClusterMsg(Msg):
+    pass
+
+
+# --- colonies ---------------------------------------------------------------------------------
+class AddColonyMsg(Msg):
+    colony: Colony | None = None
+
+
+class RemoveColonyMsg(Msg):
+    colonyname: str = ""
+
+
+class GetColoniesMsg(Msg):
+    pass
+
+
+class GetColonyMsg(Msg):
+    colonyname: str = ""
+
+
+class GetColonyStatsMsg(Msg):
+    colonyname: str = ""
+
+
+class ChangeColonyIdMsg(Msg):
+    colonyname: str = ""
+    colonyid: str = ""
+
+
+# --- users ------------------------------------------------------------------------------------
+class AddUserMsg(Msg):
+    user: User | None = None
+
+
+class GetUsersMsg(Msg):
+    colonyname: str = ""
+
+
+class GetUserMsg(Msg):
+    colonyname: str = ""
+    name: str = ""
+
+
+class GetUserByIdMsg(Msg):
+    colonyname: str = ""
+    userid: str = ""
+
+
+class RemoveUserMsg(Msg):
+    colonyname: str = ""
+    name: str = ""
+
+
+class ChangeUserIdMsg(Msg):
+    colonyname: str = ""
+    userid: str = ""
+
+
+# --- executors --------------------------------------------------------------------------------
+class AddExecutorMsg(Msg):
+    executor: Executor | None = None
+
+
+class GetExecutorsMsg(Msg):
+    colonyname: str = ""
+
+
+class GetExecutorMsg(Msg):
+    colonyname: str = ""
+    executorname: str = ""
+
+
+class GetExecutorByIdMsg(Msg):
+    colonyname: str = ""
+    executorid: str = ""
+
+
+class ApproveExecutorMsg(Msg):
+    colonyname: str = ""
+    executorname: str = ""
+
+
+class RejectExecutorMsg(Msg):
+    colonyname: str = ""
+    executorname: str = ""
+
+
+class RemoveExecutorMsg(Msg):
+    colonyname: str = ""
+    executorname: str = ""
+
+
+class ChangeExecutorIdMsg(Msg):
+    colonyname: str = ""
+    executorid: str = ""
+
+
+class ReportAllocationMsg(Msg):
+    colonyname: str = ""
+    executorname: str = ""
+    allocations: Allocations | None = None
+
+
+class UpdateExecutorMsg(Msg):
+    colonyname: str = ""
+    executorname: str = ""
+    capabilities: Capabilities | None = None
+
+
+# --- functions --------------------------------------------------------------------------------
+class AddFunctionMsg(Msg):
+    fun: Function | None = None
+
+
+class GetFunctionsMsg(Msg):
+    colonyname: str = ""
+    executorname: str = ""
+
+
+class RemoveFunctionMsg(Msg):
+    functionid: str = ""
+
+
+# --- processes --------------------------------------------------------------------------------
+class SubmitFuncSpecMsg(Msg):
+    spec: FunctionSpec | None = None
+
+
+class AssignProcessMsg(Msg):
+    colonyname: str = ""
+    timeout: int = 0
+    availablecpu: str = ""
+    availablemem: str = ""
+
+
+class GetProcessesMsg(Msg):
+    colonyname: str = ""
+    count: int = 0
+    state: int = 0
+    executortype: str = ""
+    label: str = ""
+    initiator: str = ""
+    processgraphid: str = ""
+
+
+class GetProcessMsg(Msg):
+    processid: str = ""
+
+
+class RemoveProcessMsg(Msg):
+    processid: str = ""
+    all: bool = False
+
+
+class RemoveAllProcessesMsg(Msg):
+    colonyname: str = ""
+    state: int = 0
+
+
+class CloseSuccessfulMsg(Msg):
+    processid: str = ""
+    out: list[Any] | None = None
+
+
+class CloseFailedMsg(Msg):
+    processid: str = ""
+    errors: list[str] | None = None
+
+
+class SetOutputMsg(Msg):
+    processid: str = ""
+    out: list[Any] | None = None
+
+
+class CancelProcessMsg(Msg):
+    processid: str = ""
+
+
+class PauseAssignmentsMsg(Msg):
+    colonyname: str = ""
+
+
+class ResumeAssignmentsMsg(Msg):
+    colonyname: str = ""
+
+
+class GetPauseStatusMsg(Msg):
+    colonyname: str = ""
+
+
+class GetProcessHistMsg(Msg):
+    colonyname: str = ""
+    executorid: str = ""
+    seconds: int = 0
+    state: int = 0
+
+
+# --- attributes -------------------------------------------------------------------------------
+class AddAttributeMsg(Msg):
+    attribute: Attribute | None = None
+
+
+class GetAttributeMsg(Msg):
+    attributeid: str = ""
+
+
+# --- logs -------------------------------------------------------------------------------------
+class AddLogMsg(Msg):
+    processid: str = ""
+    message: str = ""
+
+
+class AddExecutorLogMsg(Msg):
+    colonyname: str = ""
+    executorname: str = ""
+    message: str = ""
+
+
+class GetLogsMsg(Msg):
+    colonyname: str = ""
+    processid: str = ""
+    executorname: str = ""
+    count: int = 0
+    since: int = 0
+    latest: bool = False
+
+
+class SearchLogsMsg(Msg):
+    colonyname: str = ""
+    text: str = ""
+    days: int = 0
+    count: int = 0
+
+
+# --- subscriptions (WebSocket /pubsub only) ---------------------------------------------------
+class SubscribeProcessMsg(Msg):
+    colonyname: str = ""
+    processid: str = ""
+    executortype: str = ""
+    state: int = 0
+    timeout: int = 0
+
+
+class SubscribeProcessesMsg(Msg):
+    colonyname: str = ""
+    executortype: str = ""
+    state: int = 0
+    timeout: int = 0
+
+
+def _all_messages() -> dict[str, type[Msg]]:
+    found: dict[str, type[Msg]] = {}
+    stack = list(Msg.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        found[cls.__name__.lower()] = cls
+        stack.extend(cls.__subclasses__())
+    return found
+
+
+MESSAGES: dict[str, type[Msg]] = _all_messages()
+WEBSOCKET_ONLY = frozenset({"subscribeprocessmsg", "subscribeprocessesmsg", "subscribechannelmsg"})
+UNSIGNED = frozenset({"versionmsg", "getserverinfomsg"})
+_DECODERS = {name: msgspec.json.Decoder(cls) for name, cls in MESSAGES.items()}
+
+
+def decode(payloadtype: str, data: bytes) -> Msg:
+    """Decode a payload for a known payloadtype; raises msgspec.DecodeError/ValidationError."""
+    return _DECODERS[payloadtype].decode(data)

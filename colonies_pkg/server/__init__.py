@@ -1,0 +1,1 @@
+"""HTTP/WebSocket transport (layer L5). The only place Starlette appears."""

@@ -1,0 +1,105 @@
+"""`POST /api`: body → envelope → signature → message → handler → reply envelope.
+
+A raw ASGI endpoint (no Request object on the hot path). Any failure becomes the ColonyOS error
+envelope; a non-ColoniesError is logged with its traceback and answered with 500.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from ..errors import BadRequest, ColoniesError, Forbidden
+from ..rpc import envelope
+from ..rpc import messages as m
+from .context import Context, Services
+from .dispatch import HANDLERS, Reply
+
+log = logging.getLogger("colonies")
+_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
+
+
+class PayloadTooLarge(ColoniesError):
+    """Request body too large"""
+
+    status = 413
+
+
+async def handle_body(services: Services, body: bytes) -> tuple[int, bytes]:
+    """Process one RPC request body; returns (HTTP status, reply body). Never raises."""
+    try:
+        msg, caller = envelope.parse_request(body)
+        handler = HANDLERS.get(type(msg))
+        if handler is None:  # a known message type this server does not handle
+            raise Forbidden(f"invalid rpcMsg.PayloadType: {type(msg).__name__.lower()}")
+        result = await handler(Context(services, caller), msg)
+        payloadtype = msg.__struct_config__.tag  # type: ignore[attr-defined]
+        if isinstance(result, Reply):
+            payloadtype, result = result
+        return 200, envelope.ok_reply(str(payloadtype), b"{}" if result is None else result)
+    except ColoniesError as exc:
+        return envelope.error_reply(exc)
+    except Exception as exc:  # a bug: answer 500, keep serving
+        log.exception("internal error handling request")
+        return envelope.error_reply(ColoniesError(f"Internal server error: {type(exc).__name__}: {exc}"))
+
+
+class ApiEndpoint:
+    """ASGI app for POST /api."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        limit = self.services.config.max_body_bytes
+        chunks: list[bytes] = []
+        size = 0
+        too_large = False
+        while True:
+            event = await receive()
+            if event["type"] == "http.disconnect":
+                return
+            chunk = event.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                too_large = True
+            elif chunk:
+                chunks.append(chunk)
+            if not event.get("more_body", False):
+                break
+        if too_large:
+            status, body = envelope.error_reply(PayloadTooLarge(f"Request body larger than {limit} bytes"))
+        else:
+            body_in = b"".join(chunks)
+            if b"assignprocessmsg" in body_in[:64]:
+                status, body = await self._watch_disconnect(body_in, receive)
+                if status < 0:
+                    return
+            else:
+                status, body = await handle_body(self.services, body_in)
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [*_HEADERS, (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _watch_disconnect(self, body: bytes, receive: Any) -> tuple[int, bytes]:
+        """Long-polls stop when the client goes away (as the Go server's context does)."""
+        work = asyncio.ensure_future(handle_body(self.services, body))
+
+        async def disconnected() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+
+        watcher = asyncio.ensure_future(disconnected())
+        done, _ = await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
+        if work in done:
+            watcher.cancel()
+            return work.result()
+        work.cancel()
+        return -1, b""
+
+
+def bad_request_reply(message: str) -> bytes:
+    return envelope.error_reply(BadRequest(message))[1]
+
+
+__all__ = ["ApiEndpoint", "handle_body", "m"]

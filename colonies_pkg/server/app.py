@@ -1,0 +1,65 @@
+"""create_app: the Starlette application (routes, lifespan) around a Database and a Hub."""
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route, WebSocketRoute
+
+from .. import loops
+from ..clock import now_ns
+from ..config import ServerConfig
+from ..domain import colonies
+from ..hub import Hub
+from ..storage import Database
+from . import pubsub
+from .api import ApiEndpoint
+from .context import Services
+
+
+async def health(request: Request) -> Response:
+    return Response(b"", status_code=200)
+
+
+def create_app(config: ServerConfig, *, start_loops: bool = True,
+               on_started: Callable[[Services], Awaitable[None]] | None = None,
+               on_stopping: Callable[[], None] | None = None) -> Starlette:
+    """The app opens its database in the lifespan and closes it (writes drained) on shutdown."""
+    services = Services(config, None, Hub())  # type: ignore[arg-type]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        os.makedirs(config.data_dir, exist_ok=True)
+        db = await Database.open(config.db_path, synchronous=config.synchronous)
+        db.on_commit = services.hub.publish
+        services.db = db
+        if config.server_id:
+            await db.write(colonies.ensure_server_id, now_ns(), config.server_id)
+        tasks = loops.start(db, config) if start_loops else []
+        app.state.services = services
+        try:
+            if on_started is not None:
+                await on_started(services)
+            yield
+        finally:
+            if on_stopping is not None:
+                on_stopping()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(BaseException):
+                    await task
+            await db.close()
+
+    return Starlette(
+        routes=[
+            Route("/api", ApiEndpoint(services), methods=["POST"]),
+            WebSocketRoute("/pubsub", pubsub.endpoint(services)),
+            Route("/health", health, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )

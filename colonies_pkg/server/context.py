@@ -1,0 +1,36 @@
+"""What a handler gets: the database, the hub, the config and the authenticated caller."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from ..clock import now_ns
+from ..config import ServerConfig
+from ..hub import Hub
+from ..storage import Database
+
+T = TypeVar("T")
+
+
+class Services:
+    """Long-lived parts shared by every request."""
+
+    def __init__(self, config: ServerConfig, db: Database, hub: Hub) -> None:
+        self.config = config
+        self.db = db
+        self.hub = hub
+
+
+class Context:
+    __slots__ = ("caller", "services")
+
+    def __init__(self, services: Services, caller: str) -> None:
+        self.services = services
+        self.caller = caller
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a domain unit of work fn(tx, now, caller, *args) in the single writer."""
+        return await self.services.db.write(fn, now_ns(), self.caller, *args)
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        return await self.services.db.read(fn, now_ns(), self.caller, *args)

@@ -1,0 +1,339 @@
+"""Where every RPC message is handled: HANDLERS maps a message Struct to a short handler.
+
+A handler authorizes and acts through one domain unit of work (run by the writer or a reader)
+and returns the reply: a Struct, a list, None (→ `{}`), or a `Reply` with another payloadtype.
+"""
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple
+
+from ..domain import colonies, executors, logs, processes
+from ..errors import BadRequest, NotFound, Timeout, Unavailable
+from ..rpc import messages as m
+from .context import Context
+
+NO_PROCESS = "No process available for assignment"
+RECHECK_SECONDS = 5.0
+
+
+class Reply(NamedTuple):
+    payloadtype: str
+    body: Any
+
+
+Handler = Callable[[Context, Any], Awaitable[Any]]
+
+
+# --- server -----------------------------------------------------------------------------------
+async def version(ctx: Context, msg: m.VersionMsg) -> Any:
+    from .. import __version__
+
+    cfg = ctx.services.config
+    return {"buildversion": cfg.build_version or __version__, "buildtime": cfg.build_time, "msgtype": "versionmsg"}
+
+
+async def server_info(ctx: Context, msg: m.GetServerInfoMsg) -> Any:
+    from .. import __version__
+
+    cfg = ctx.services.config
+    info: dict[str, Any] = {
+        "buildversion": cfg.build_version or __version__, "buildtime": cfg.build_time,
+        "backends": [{"type": "http", "port": cfg.port, "host": cfg.host}],
+    }
+    if cfg.tls_cert:
+        info["tls"] = True
+    return info
+
+
+async def statistics(ctx: Context, msg: m.GetStatisticsMsg) -> Any:
+    return await ctx.read(colonies.server_statistics)
+
+
+async def change_server_id(ctx: Context, msg: m.ChangeServerIdMsg) -> Any:
+    await ctx.write(colonies.change_server_id, msg.serverid)
+    return msg
+
+
+async def cluster(ctx: Context, msg: m.GetClusterMsg) -> Any:
+    await ctx.read(colonies.list_colonies)  # server owner only
+    cfg = ctx.services.config
+    node = {"name": "colonies-py", "host": cfg.host, "apiport": cfg.port, "etcdclientport": 0, "etcdpeerport": 0,
+            "relayport": 0}
+    return {"nodes": [node], "leader": node}
+
+
+# --- colonies and users -----------------------------------------------------------------------
+async def add_colony(ctx: Context, msg: m.AddColonyMsg) -> Any:
+    return await ctx.write(colonies.add_colony, msg.colony)
+
+
+async def remove_colony(ctx: Context, msg: m.RemoveColonyMsg) -> Any:
+    await ctx.write(colonies.remove_colony, msg.colonyname)
+
+
+async def list_colonies(ctx: Context, msg: m.GetColoniesMsg) -> Any:
+    return await ctx.read(colonies.list_colonies)
+
+
+async def get_colony(ctx: Context, msg: m.GetColonyMsg) -> Any:
+    return await ctx.read(colonies.get_colony, msg.colonyname)
+
+
+async def colony_stats(ctx: Context, msg: m.GetColonyStatsMsg) -> Any:
+    return await ctx.read(colonies.colony_statistics, msg.colonyname)
+
+
+async def change_colony_id(ctx: Context, msg: m.ChangeColonyIdMsg) -> Any:
+    await ctx.write(colonies.change_colony_id, msg.colonyname, msg.colonyid)
+    return msg
+
+
+async def add_user(ctx: Context, msg: m.AddUserMsg) -> Any:
+    return await ctx.write(colonies.add_user, msg.user)
+
+
+async def list_users(ctx: Context, msg: m.GetUsersMsg) -> Any:
+    return await ctx.read(colonies.list_users, msg.colonyname)
+
+
+async def get_user(ctx: Context, msg: m.GetUserMsg) -> Any:
+    return await ctx.read(colonies.get_user, msg.colonyname, msg.name)
+
+
+async def get_user_by_id(ctx: Context, msg: m.GetUserByIdMsg) -> Any:
+    return await ctx.read(colonies.get_user_by_id, msg.colonyname, msg.userid)
+
+
+async def remove_user(ctx: Context, msg: m.RemoveUserMsg) -> Any:
+    await ctx.write(colonies.remove_user, msg.colonyname, msg.name)
+
+
+async def change_user_id(ctx: Context, msg: m.ChangeUserIdMsg) -> Any:
+    await ctx.write(colonies.change_user_id, msg.colonyname, msg.userid)
+    return msg
+
+
+# --- executors and functions ------------------------------------------------------------------
+async def add_executor(ctx: Context, msg: m.AddExecutorMsg) -> Any:
+    return await ctx.write(executors.add_executor, msg.executor, ctx.services.config.allow_executor_reregister)
+
+
+async def list_executors(ctx: Context, msg: m.GetExecutorsMsg) -> Any:
+    return await ctx.read(executors.list_executors, msg.colonyname)
+
+
+async def get_executor(ctx: Context, msg: m.GetExecutorMsg) -> Any:
+    return await ctx.read(executors.get_executor, msg.colonyname, msg.executorname)
+
+
+async def get_executor_by_id(ctx: Context, msg: m.GetExecutorByIdMsg) -> Any:
+    return await ctx.read(executors.get_executor_by_id, msg.colonyname, msg.executorid)
+
+
+async def approve_executor(ctx: Context, msg: m.ApproveExecutorMsg) -> Any:
+    await ctx.write(executors.approve_executor, msg.colonyname, msg.executorname)
+
+
+async def reject_executor(ctx: Context, msg: m.RejectExecutorMsg) -> Any:
+    await ctx.write(executors.reject_executor, msg.colonyname, msg.executorname)
+
+
+async def remove_executor(ctx: Context, msg: m.RemoveExecutorMsg) -> Any:
+    await ctx.write(executors.remove_executor, msg.colonyname, msg.executorname)
+
+
+async def change_executor_id(ctx: Context, msg: m.ChangeExecutorIdMsg) -> Any:
+    await ctx.write(executors.change_executor_id, msg.colonyname, msg.executorid)
+    return msg
+
+
+async def report_allocation(ctx: Context, msg: m.ReportAllocationMsg) -> Any:
+    await ctx.write(executors.report_allocations, msg.colonyname, msg.executorname, msg.allocations)
+
+
+async def update_executor(ctx: Context, msg: m.UpdateExecutorMsg) -> Any:
+    await ctx.write(executors.update_capabilities, msg.colonyname, msg.executorname, msg.capabilities)
+
+
+async def add_function(ctx: Context, msg: m.AddFunctionMsg) -> Any:
+    return await ctx.write(executors.add_function, msg.fun)
+
+
+async def list_functions(ctx: Context, msg: m.GetFunctionsMsg) -> Any:
+    return await ctx.read(executors.list_functions, msg.colonyname, msg.executorname)
+
+
+async def remove_function(ctx: Context, msg: m.RemoveFunctionMsg) -> Any:
+    await ctx.write(executors.remove_function, msg.functionid)
+
+
+# --- processes --------------------------------------------------------------------------------
+async def submit(ctx: Context, msg: m.SubmitFuncSpecMsg) -> Any:
+    return await ctx.write(processes.submit, msg.spec)
+
+
+async def assign(ctx: Context, msg: m.AssignProcessMsg) -> Any:
+    """Long-poll: try, then sleep until the queue of our type changes or the timeout passes."""
+    if msg.timeout == 0:
+        raise BadRequest("Invalid timeout value, timeout cannot be zero")
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + msg.timeout if msg.timeout > 0 else None
+    hub = ctx.services.hub
+    key: tuple[str, str] | None = None
+    seen = 0
+    while True:
+        try:
+            result = await ctx.write(processes.try_assign, msg.colonyname, msg.availablecpu, msg.availablemem)
+        except processes.Paused as exc:
+            if deadline is None:
+                raise Unavailable(str(exc.message)) from exc
+            if loop.time() >= deadline:
+                raise Timeout("Failed to assign process, assignments are paused and the timeout expired") from exc
+            await asyncio.sleep(min(1.0, max(deadline - loop.time(), 0)))
+            continue
+        if result.process is not None:
+            return result.process
+        if deadline is None:
+            raise NotFound(NO_PROCESS)
+        current = (msg.colonyname, result.executortype)
+        if key != current:  # first miss: note the generation, then try once more (no lost wake-up)
+            key, seen = current, hub.generation(current)
+            continue
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise NotFound(NO_PROCESS)
+        await hub.wait_change(key, seen, min(remaining, RECHECK_SECONDS))
+        seen = hub.generation(key)
+
+
+async def list_processes(ctx: Context, msg: m.GetProcessesMsg) -> Any:
+    return await ctx.read(processes.list_processes, msg.colonyname, msg.count, msg.state, msg.executortype,
+                          msg.label, msg.initiator, msg.processgraphid)
+
+
+async def get_process(ctx: Context, msg: m.GetProcessMsg) -> Any:
+    return await ctx.read(processes.get, msg.processid)
+
+
+async def remove_process(ctx: Context, msg: m.RemoveProcessMsg) -> Any:
+    await ctx.write(processes.remove, msg.processid)
+
+
+async def remove_all_processes(ctx: Context, msg: m.RemoveAllProcessesMsg) -> Any:
+    await ctx.write(processes.remove_all, msg.colonyname, msg.state)
+
+
+async def close_successful(ctx: Context, msg: m.CloseSuccessfulMsg) -> Any:
+    await ctx.write(processes.close_successful, msg.processid, msg.out)
+
+
+async def close_failed(ctx: Context, msg: m.CloseFailedMsg) -> Any:
+    await ctx.write(processes.close_failed, msg.processid, msg.errors)
+
+
+async def set_output(ctx: Context, msg: m.SetOutputMsg) -> Any:
+    await ctx.write(processes.set_output, msg.processid, msg.out)
+
+
+async def cancel_process(ctx: Context, msg: m.CancelProcessMsg) -> Any:
+    await ctx.write(processes.cancel, msg.processid)
+
+
+async def pause(ctx: Context, msg: m.PauseAssignmentsMsg) -> Any:
+    await ctx.write(processes.pause, msg.colonyname)
+
+
+async def resume(ctx: Context, msg: m.ResumeAssignmentsMsg) -> Any:
+    await ctx.write(processes.resume, msg.colonyname)
+
+
+async def pause_status(ctx: Context, msg: m.GetPauseStatusMsg) -> Any:
+    paused = await ctx.read(processes.pause_status, msg.colonyname)
+    return Reply("pausestatusreplymsg",
+                 {"msgtype": "pausestatusreplymsg", "colonyname": msg.colonyname, "ispaused": paused})
+
+
+async def process_history(ctx: Context, msg: m.GetProcessHistMsg) -> Any:
+    return await ctx.read(processes.history, msg.colonyname, msg.executorid, msg.seconds, msg.state)
+
+
+# --- attributes and logs ----------------------------------------------------------------------
+async def add_attribute(ctx: Context, msg: m.AddAttributeMsg) -> Any:
+    return await ctx.write(logs.add_attribute, msg.attribute)
+
+
+async def get_attribute(ctx: Context, msg: m.GetAttributeMsg) -> Any:
+    return await ctx.read(logs.get_attribute, msg.attributeid)
+
+
+async def add_log(ctx: Context, msg: m.AddLogMsg) -> Any:
+    await ctx.write(logs.add_log, msg.processid, msg.message)
+
+
+async def add_executor_log(ctx: Context, msg: m.AddExecutorLogMsg) -> Any:
+    await ctx.write(logs.add_executor_log, msg.colonyname, msg.executorname, msg.message)
+
+
+async def get_logs(ctx: Context, msg: m.GetLogsMsg) -> Any:
+    return await ctx.read(logs.get_logs, msg.colonyname, msg.processid, msg.executorname, msg.count, msg.since,
+                          msg.latest)
+
+
+async def search_logs(ctx: Context, msg: m.SearchLogsMsg) -> Any:
+    return await ctx.read(logs.search_logs, msg.colonyname, msg.text, msg.days, msg.count)
+
+
+HANDLERS: dict[type[m.Msg], Handler] = {
+    m.VersionMsg: version,
+    m.GetServerInfoMsg: server_info,
+    m.GetStatisticsMsg: statistics,
+    m.ChangeServerIdMsg: change_server_id,
+    m.GetClusterMsg: cluster,
+    m.AddColonyMsg: add_colony,
+    m.RemoveColonyMsg: remove_colony,
+    m.GetColoniesMsg: list_colonies,
+    m.GetColonyMsg: get_colony,
+    m.GetColonyStatsMsg: colony_stats,
+    m.ChangeColonyIdMsg: change_colony_id,
+    m.AddUserMsg: add_user,
+    m.GetUsersMsg: list_users,
+    m.GetUserMsg: get_user,
+    m.GetUserByIdMsg: get_user_by_id,
+    m.RemoveUserMsg: remove_user,
+    m.ChangeUserIdMsg: change_user_id,
+    m.AddExecutorMsg: add_executor,
+    m.GetExecutorsMsg: list_executors,
+    m.GetExecutorMsg: get_executor,
+    m.GetExecutorByIdMsg: get_executor_by_id,
+    m.ApproveExecutorMsg: approve_executor,
+    m.RejectExecutorMsg: reject_executor,
+    m.RemoveExecutorMsg: remove_executor,
+    m.ChangeExecutorIdMsg: change_executor_id,
+    m.ReportAllocationMsg: report_allocation,
+    m.UpdateExecutorMsg: update_executor,
+    m.AddFunctionMsg: add_function,
+    m.GetFunctionsMsg: list_functions,
+    m.RemoveFunctionMsg: remove_function,
+    m.SubmitFuncSpecMsg: submit,
+    m.AssignProcessMsg: assign,
+    m.GetProcessesMsg: list_processes,
+    m.GetProcessMsg: get_process,
+    m.RemoveProcessMsg: remove_process,
+    m.RemoveAllProcessesMsg: remove_all_processes,
+    m.CloseSuccessfulMsg: close_successful,
+    m.CloseFailedMsg: close_failed,
+    m.SetOutputMsg: set_output,
+    m.CancelProcessMsg: cancel_process,
+    m.PauseAssignmentsMsg: pause,
+    m.ResumeAssignmentsMsg: resume,
+    m.GetPauseStatusMsg: pause_status,
+    m.GetProcessHistMsg: process_history,
+    m.AddAttributeMsg: add_attribute,
+    m.GetAttributeMsg: get_attribute,
+    m.AddLogMsg: add_log,
+    m.AddExecutorLogMsg: add_executor_log,
+    m.GetLogsMsg: get_logs,
+    m.SearchLogsMsg: search_logs,
+}

@@ -1,0 +1,114 @@
+"""`GET /pubsub` WebSocket: process subscriptions (PROTOCOL §1.7), used by pycolonies `wait()`.
+
+The client sends one signed envelope. `subscribeprocessmsg` pushes the process whenever it is in
+(or enters) the requested state until the timeout, then closes without a word, as Go does.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from ..clock import now_ns
+from ..domain import processes, security
+from ..errors import ColoniesError, Forbidden
+from ..rpc import envelope
+from ..rpc import messages as m
+from .context import Services
+
+log = logging.getLogger("colonies")
+
+
+async def _push(ws: WebSocket, payloadtype: str, obj: object) -> None:
+    await ws.send_text(envelope.ok_reply(payloadtype, obj).decode())
+
+
+async def _push_error(ws: WebSocket, exc: ColoniesError) -> None:
+    await ws.send_text(envelope.error_reply(exc)[1].decode())
+
+
+def _check_member(tx, now: int, caller: str, colonyname: str) -> None:
+    security.require_member(tx, caller, colonyname)
+
+
+async def _subscribe_process(ws: WebSocket, services: Services, caller: str, msg: m.SubscribeProcessMsg) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(msg.timeout, 0)
+    queue = services.hub.subscribe_process(msg.processid)  # subscribe first: no missed change
+    try:
+        found = await services.db.read(processes.snapshot, now_ns(), msg.processid)
+        if found is None:
+            await _push_error(ws, Forbidden(f"Invalid process with Id {msg.processid}"))
+            return
+        process, colonyname = found
+        try:
+            await services.db.read(_check_member, now_ns(), caller, colonyname)
+        except ColoniesError as exc:
+            await _push_error(ws, Forbidden(exc.message))
+            return
+        if process.state == msg.state:
+            await _push(ws, "subscribeprocessmsg", process)
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                event = await asyncio.wait_for(queue.get(), remaining)
+            except asyncio.TimeoutError:
+                break
+            if event.state != msg.state:
+                continue
+            found = await services.db.read(processes.snapshot, now_ns(), msg.processid)
+            if found is not None:
+                await _push(ws, "subscribeprocessmsg", found[0])
+    finally:
+        services.hub.unsubscribe_process(msg.processid, queue)
+
+
+async def _subscribe_processes(ws: WebSocket, services: Services, caller: str, msg: m.SubscribeProcessesMsg) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + max(msg.timeout, 0)
+    try:
+        await services.db.read(_check_member, now_ns(), caller, msg.colonyname)
+    except ColoniesError as exc:
+        await _push_error(ws, Forbidden(exc.message))
+        return
+    key = (msg.colonyname, msg.executortype)
+    queue = services.hub.subscribe_type(key)
+    try:
+        while (remaining := deadline - loop.time()) > 0:
+            try:
+                event = await asyncio.wait_for(queue.get(), remaining)
+            except asyncio.TimeoutError:
+                break
+            if event.state != msg.state:
+                continue
+            found = await services.db.read(processes.snapshot, now_ns(), event.processid)
+            if found is not None:
+                await _push(ws, "subscribeprocessmsg", found[0])
+    finally:
+        services.hub.unsubscribe_type(key, queue)
+
+
+def endpoint(services: Services):
+    async def pubsub(ws: WebSocket) -> None:
+        await ws.accept()
+        try:
+            text = await ws.receive_text()
+            try:
+                msg, caller = envelope.parse_request(text.encode(), websocket=True)
+            except ColoniesError as exc:
+                await _push_error(ws, exc)
+                return
+            if isinstance(msg, m.SubscribeProcessMsg):
+                await _subscribe_process(ws, services, caller, msg)
+            elif isinstance(msg, m.SubscribeProcessesMsg):
+                await _subscribe_processes(ws, services, caller, msg)
+        except WebSocketDisconnect:
+            return
+        except Exception:
+            log.exception("pubsub failed")
+        finally:
+            with contextlib.suppress(Exception):
+                await ws.close()
+
+    return pubsub

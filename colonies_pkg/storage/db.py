@@ -1,0 +1,237 @@
+"""Database facade: one writer task running whole units of work in transactions, plus readers.
+
+Every write is a plain function `fn(tx, *args)` queued to the single writer. The writer drains
+the queue into a batch and runs the batch inside one `BEGIN IMMEDIATE … COMMIT`, each unit in
+its own SAVEPOINT, so a failing unit rolls back alone while the batch shares one commit (group
+commit). Callers are answered only after COMMIT returns, so an acknowledged write is durable.
+Reads run `fn(tx, *args)` in a read transaction on one of several reader connections.
+
+aiosqlite owns the connections and their threads; we hand it whole functions through its
+`_execute` hook (the one private call, kept here) so that a unit of work costs one thread hop.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+from collections.abc import Callable
+from importlib import resources
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from ..errors import ColoniesError
+
+T = TypeVar("T")
+_STOP = object()
+MAX_BATCH = 256
+
+
+class Tx:
+    """What a unit of work sees: the connection, and events to publish after commit."""
+
+    __slots__ = ("conn", "events")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.events: list[Any] = []
+
+    def one(self, sql: str, params: tuple | list = ()) -> sqlite3.Row | None:
+        return self.conn.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def run(self, sql: str, params: tuple | list = ()) -> int:
+        """Execute a statement; returns the number of changed rows."""
+        return self.conn.execute(sql, params).rowcount
+
+
+def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 10000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise RuntimeError(f"SQLite refused WAL mode (journal_mode={mode}); is the data dir on a network filesystem?")
+    conn.execute(f"PRAGMA synchronous = {synchronous}")
+    if conn.execute("PRAGMA foreign_keys").fetchone()[0] != 1:
+        raise RuntimeError("SQLite foreign keys could not be enabled")
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply the ordered migrations/*.sql not yet applied; returns the schema version."""
+    files = sorted(
+        (f for f in resources.files(__package__).joinpath("migrations").iterdir() if f.name.endswith(".sql")),
+        key=lambda f: f.name,
+    )
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    for f in files:
+        version = int(f.name.split("_", 1)[0])
+        if version <= current:
+            continue
+        script = f.read_text(encoding="utf-8")
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split_sql(script):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {version}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        current = version
+    return current
+
+
+def _split_sql(script: str) -> list[str]:
+    statements, buf = [], ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            if buf.strip():
+                statements.append(buf.strip())
+            buf = ""
+    if buf.strip():
+        statements.append(buf.strip())
+    return statements
+
+
+class Database:
+    """Open with `await Database.open(path)`; then `await db.write(fn, ...)` / `db.read(fn, ...)`."""
+
+    def __init__(self, path: str, readers: int = 3, synchronous: str = "FULL") -> None:
+        self.path = path
+        self.synchronous = synchronous
+        self._nreaders = readers
+        self._writer: aiosqlite.Connection | None = None
+        self._readers: list[aiosqlite.Connection] = []
+        self._next_reader = itertools.cycle(range(max(readers, 1)))
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.on_commit: Callable[[list[Any]], None] | None = None
+        self.schema_version = 0
+
+    @classmethod
+    async def open(cls, path: str, readers: int = 3, synchronous: str = "FULL") -> Database:
+        db = cls(path, readers, synchronous)
+        await db._open()
+        return db
+
+    async def _open(self) -> None:
+        self._writer = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
+        await self._writer._execute(_configure, self._writer._conn, self.synchronous)
+        self.schema_version = await self._writer._execute(migrate, self._writer._conn)
+        for _ in range(self._nreaders):
+            reader = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
+            await reader._execute(_configure, reader._conn, self.synchronous)
+            await reader._execute(reader._conn.execute, "PRAGMA query_only = ON")
+            self._readers.append(reader)
+        self._task = asyncio.create_task(self._writer_loop(), name="colonies-db-writer")
+
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(tx, *args) as one unit of work in the single writer; returns its result."""
+        if self._closed:
+            raise RuntimeError("database is closed")
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((fn, args, fut))
+        return await fut
+
+    async def read(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn(tx, *args) in one read transaction on a reader connection."""
+        if self._closed:
+            raise RuntimeError("database is closed")
+        reader = self._readers[next(self._next_reader)]
+        return await reader._execute(_run_read, reader._conn, fn, args)
+
+    async def _writer_loop(self) -> None:
+        assert self._writer is not None
+        conn = self._writer._conn
+        stopping = False
+        while not stopping:
+            item = await self._queue.get()
+            if item is _STOP:
+                break
+            batch = [item]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                nxt = self._queue.get_nowait()
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                batch.append(nxt)
+            try:
+                outcomes = await self._writer._execute(_run_batch, conn, [(fn, args) for fn, args, _ in batch])
+            except BaseException as exc:  # commit failed: nobody's write happened
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
+                continue
+            events: list[Any] = []
+            for (_, _, fut), (ok, value, unit_events) in zip(batch, outcomes):
+                if ok:
+                    events.extend(unit_events)
+                    if not fut.done():
+                        fut.set_result(value)
+                elif not fut.done():
+                    fut.set_exception(value)
+            if events and self.on_commit is not None:
+                try:
+                    self.on_commit(events)
+                except Exception:  # a broken subscriber must not stop the writer
+                    import logging
+
+                    logging.getLogger("colonies").exception("on_commit hook failed")
+
+    async def close(self) -> None:
+        """Drain queued writes, stop the writer, close connections. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put_nowait(_STOP)
+        if self._task is not None:
+            await self._task
+        for conn in [self._writer, *self._readers]:
+            if conn is not None:
+                await conn.close()
+
+
+def _run_read(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple) -> T:
+    conn.execute("BEGIN")
+    try:
+        return fn(Tx(conn), *args)
+    finally:
+        conn.execute("COMMIT")
+
+
+def _run_batch(conn: sqlite3.Connection, units: list[tuple[Callable[..., Any], tuple]]) -> list[tuple[bool, Any, list[Any]]]:
+    """Runs in the writer thread: all units in one transaction, each in a savepoint."""
+    outcomes: list[tuple[bool, Any, list[Any]]] = []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for fn, args in units:
+            conn.execute("SAVEPOINT unit")
+            tx = Tx(conn)
+            try:
+                value = fn(tx, *args)
+            except Exception as exc:
+                conn.execute("ROLLBACK TO unit")
+                conn.execute("RELEASE unit")
+                if isinstance(exc, sqlite3.IntegrityError):
+                    exc = _integrity(exc)
+                outcomes.append((False, exc, []))
+            else:
+                conn.execute("RELEASE unit")
+                outcomes.append((True, value, tx.events))
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    return outcomes
+
+
+def _integrity(exc: sqlite3.IntegrityError) -> ColoniesError:
+    from ..errors import BadRequest
+
+    return BadRequest(f"Constraint violated: {exc}")

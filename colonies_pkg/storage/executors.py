@@ -1,0 +1,159 @@
+"""SQL for executors and their registered functions."""
+from __future__ import annotations
+
+import msgspec
+
+from ..clock import format_time
+from ..models.executor import Allocations, Capabilities, Executor, Function, FunctionArg
+from .db import Tx
+
+_enc = msgspec.json.encode
+_caps = msgspec.json.Decoder(Capabilities)
+_allocs = msgspec.json.Decoder(Allocations)
+_fargs = msgspec.json.Decoder(list[FunctionArg] | None)
+
+_COLS = ("colonyname, executorname, executorid, executortype, state, requirefuncreg, commissiontime, "
+         "lastheardfromtime, locationname, capabilities, allocations")
+
+
+def _executor(row) -> Executor:
+    return Executor(
+        executorid=row["executorid"], executortype=row["executortype"], executorname=row["executorname"],
+        colonyname=row["colonyname"], state=row["state"], requirefuncreg=bool(row["requirefuncreg"]),
+        commissiontime=format_time(row["commissiontime"]), lastheardfromtime=format_time(row["lastheardfromtime"]),
+        locationname=row["locationname"], capabilities=_caps.decode(row["capabilities"]),
+        allocations=_allocs.decode(row["allocations"]),
+    )
+
+
+def add(tx: Tx, e: Executor, commissiontime: int) -> None:
+    tx.run(f"INSERT INTO executors({_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)",
+           (e.colonyname, e.executorname, e.executorid, e.executortype, e.state, int(e.requirefuncreg),
+            commissiontime, e.locationname, _enc(e.capabilities), _enc(e.allocations)))
+
+
+def replace(tx: Tx, e: Executor, commissiontime: int) -> None:
+    """Re-register an existing name with a new id/type (COLONIES_ALLOW_EXECUTOR_REREGISTER)."""
+    tx.run("UPDATE executors SET executorid = ?, executortype = ?, state = ?, commissiontime = ?, "
+           "lastheardfromtime = 0, locationname = ?, capabilities = ?, allocations = ? "
+           "WHERE colonyname = ? AND executorname = ?",
+           (e.executorid, e.executortype, e.state, commissiontime, e.locationname, _enc(e.capabilities),
+            _enc(e.allocations), e.colonyname, e.executorname))
+
+
+def get(tx: Tx, colonyname: str, name: str) -> Executor | None:
+    row = tx.one(f"SELECT {_COLS} FROM executors WHERE colonyname = ? AND executorname = ?", (colonyname, name))
+    return _executor(row) if row else None
+
+
+def get_by_id(tx: Tx, colonyname: str, executorid: str) -> Executor | None:
+    row = tx.one(f"SELECT {_COLS} FROM executors WHERE executorid = ? AND colonyname = ?", (executorid, colonyname))
+    return _executor(row) if row else None
+
+
+def find_by_id(tx: Tx, executorid: str) -> Executor | None:
+    """An executor with this id in any colony (used by colony-less messages)."""
+    row = tx.one(f"SELECT {_COLS} FROM executors WHERE executorid = ? ORDER BY state = 1 DESC LIMIT 1", (executorid,))
+    return _executor(row) if row else None
+
+
+def list_in(tx: Tx, colonyname: str) -> list[Executor]:
+    return [_executor(r) for r in tx.all(f"SELECT {_COLS} FROM executors WHERE colonyname = ? ORDER BY executorname",
+                                         (colonyname,))]
+
+
+def membership(tx: Tx, executorid: str, colonyname: str) -> tuple[str, str, int, str] | None:
+    """(name, type, state, locationname) of the caller as an executor of the colony, if any."""
+    row = tx.one("SELECT executorname, executortype, state, locationname FROM executors "
+                 "WHERE executorid = ? AND colonyname = ?", (executorid, colonyname))
+    return (row[0], row[1], row[2], row[3]) if row else None
+
+
+def set_state(tx: Tx, colonyname: str, name: str, state: int) -> None:
+    tx.run("UPDATE executors SET state = ? WHERE colonyname = ? AND executorname = ?", (state, colonyname, name))
+
+
+def set_id(tx: Tx, colonyname: str, name: str, executorid: str) -> None:
+    tx.run("UPDATE executors SET executorid = ? WHERE colonyname = ? AND executorname = ?", (executorid, colonyname, name))
+
+
+def touch(tx: Tx, colonyname: str, name: str, now: int) -> None:
+    tx.run("UPDATE executors SET lastheardfromtime = ? WHERE colonyname = ? AND executorname = ?", (now, colonyname, name))
+
+
+def set_capabilities(tx: Tx, colonyname: str, name: str, caps: Capabilities) -> None:
+    tx.run("UPDATE executors SET capabilities = ? WHERE colonyname = ? AND executorname = ?", (_enc(caps), colonyname, name))
+
+
+def set_allocations(tx: Tx, colonyname: str, name: str, allocs: Allocations) -> None:
+    tx.run("UPDATE executors SET allocations = ? WHERE colonyname = ? AND executorname = ?", (_enc(allocs), colonyname, name))
+
+
+def stale(tx: Tx, older_than: int) -> list[tuple[str, str]]:
+    """(colonyname, executorname) of non-unregistered executors last heard from before `older_than`."""
+    return [(r[0], r[1]) for r in tx.all(
+        "SELECT colonyname, executorname FROM executors WHERE state != 3 AND lastheardfromtime > 0 "
+        "AND lastheardfromtime < ?", (older_than,))]
+
+
+def counts(tx: Tx, colonyname: str | None) -> tuple[int, int, int]:
+    """(all, approved, unregistered) executors in a colony, or in all colonies when None."""
+    where, params = ("WHERE colonyname = ?", (colonyname,)) if colonyname is not None else ("", ())
+    row = tx.one(f"SELECT COUNT(*), COALESCE(SUM(state = 1), 0), COALESCE(SUM(state = 3), 0) FROM executors {where}", params)
+    return row[0], row[1], row[2]
+
+
+# --- functions --------------------------------------------------------------------------------
+_FCOLS = ("functionid, colonyname, executorname, executortype, funcname, description, args, counter, minwaittime, "
+          "maxwaittime, minexectime, maxexectime, avgwaittime, avgexectime, locationname")
+
+
+def _function(r) -> Function:
+    return Function(
+        functionid=r["functionid"], executorname=r["executorname"], executortype=r["executortype"],
+        colonyname=r["colonyname"], funcname=r["funcname"], description=r["description"], args=_fargs.decode(r["args"]),
+        counter=r["counter"], minwaittime=r["minwaittime"], maxwaittime=r["maxwaittime"],
+        minexectime=r["minexectime"], maxexectime=r["maxexectime"], avgwaittime=r["avgwaittime"],
+        avgexectime=r["avgexectime"], locationname=r["locationname"],
+    )
+
+
+def add_function(tx: Tx, f: Function) -> None:
+    tx.run(f"INSERT INTO functions({_FCOLS}) VALUES (?, ?, ?, ?, ?, ?, ?, 0, 0, 0, 0, 0, 0, 0, ?)",
+           (f.functionid, f.colonyname, f.executorname, f.executortype, f.funcname, f.description, _enc(f.args),
+            f.locationname))
+
+
+def get_function(tx: Tx, functionid: str) -> Function | None:
+    row = tx.one(f"SELECT {_FCOLS} FROM functions WHERE functionid = ?", (functionid,))
+    return _function(row) if row else None
+
+
+def list_functions(tx: Tx, colonyname: str, executorname: str = "") -> list[Function]:
+    if executorname:
+        rows = tx.all(f"SELECT {_FCOLS} FROM functions WHERE colonyname = ? AND executorname = ? ORDER BY funcname",
+                      (colonyname, executorname))
+    else:
+        rows = tx.all(f"SELECT {_FCOLS} FROM functions WHERE colonyname = ? ORDER BY executorname, funcname", (colonyname,))
+    return [_function(r) for r in rows]
+
+
+def remove_function(tx: Tx, functionid: str) -> None:
+    tx.run("DELETE FROM functions WHERE functionid = ?", (functionid,))
+
+
+def remove_functions_of(tx: Tx, colonyname: str, executorname: str) -> None:
+    tx.run("DELETE FROM functions WHERE colonyname = ? AND executorname = ?", (colonyname, executorname))
+
+
+def functions_named(tx: Tx, colonyname: str, executorname: str, funcname: str) -> list[Function]:
+    return [_function(r) for r in tx.all(
+        f"SELECT {_FCOLS} FROM functions WHERE colonyname = ? AND executorname = ? AND funcname = ?",
+        (colonyname, executorname, funcname))]
+
+
+def save_function_stats(tx: Tx, f: Function) -> None:
+    tx.run("UPDATE functions SET counter = ?, minwaittime = ?, maxwaittime = ?, minexectime = ?, maxexectime = ?, "
+           "avgwaittime = ?, avgexectime = ? WHERE functionid = ?",
+           (f.counter, f.minwaittime, f.maxwaittime, f.minexectime, f.maxexectime, f.avgwaittime, f.avgexectime,
+            f.functionid))
