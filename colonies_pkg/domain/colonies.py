@@ -6,6 +6,7 @@ from ..ids import is_valid_id
 from ..models.colony import Colony, Statistics, User
 from ..storage import colonies as store
 from ..storage import executors as executor_store
+from ..storage import graphs as graph_store
 from ..storage import processes as process_store
 from ..storage.db import Tx
 from . import security
@@ -80,6 +81,10 @@ def _statistics(tx: Tx, colonyname: str | None) -> Statistics:
         successfulprocesses=counts.get(2, 0), failedprocesses=counts.get(3, 0),
         cancelledprocesses=counts.get(4, 0),
     )
+    graphs = graph_store.graph_counts(tx, colonyname)
+    stats.waitingworkflows, stats.runningworkflows = graphs.get(0, 0), graphs.get(1, 0)
+    stats.successfulworkflows, stats.failedworkflows = graphs.get(2, 0), graphs.get(3, 0)
+    stats.cancelledworkflows = graphs.get(4, 0)
     return stats
 
 

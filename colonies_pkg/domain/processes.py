@@ -19,7 +19,7 @@ from ..storage import executors as executor_store
 from ..storage import processes as store
 from ..storage.db import Tx
 from . import executors as executor_domain
-from . import graphs
+from . import resolve
 from . import security
 from .events import ColonyResumed, ProcessChanged
 from .resources import parse_cpu, parse_mem
@@ -134,6 +134,7 @@ def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str
                 continue
             if row["processgraphid"]:
                 _feed_inputs(tx, row)
+                resolve.roll_up(tx, now, row["processgraphid"])
             tx.events.append(ProcessChanged(row["processid"], ProcessState.RUNNING, colonyname, me.executortype))
             return AssignResult(store.get(tx, row["processid"]), me.executortype)
         if len(rows) < page:
@@ -181,14 +182,14 @@ def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[An
         executor_domain.record_call(tx, row["colonyname"], me.name, row["funcname"],
                                     (row["starttime"] - row["submissiontime"]) / NS, (now - row["starttime"]) / NS)
     tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row["colonyname"], row["executortype"]))
-    graphs.on_closed(tx, now, row, ProcessState.SUCCESS)
+    resolve.on_closed(tx, now, row, ProcessState.SUCCESS)
 
 
 def fail_row(tx: Tx, now: int, row, errors: list[str]) -> None:
     """Mark a process FAILED (by its executor or by the deadline loop) and resolve its graph."""
     store.close(tx, row["processid"], ProcessState.FAILED, now, None, errors)
     tx.events.append(ProcessChanged(row["processid"], ProcessState.FAILED, row["colonyname"], row["executortype"]))
-    graphs.on_closed(tx, now, row, ProcessState.FAILED)
+    resolve.on_closed(tx, now, row, ProcessState.FAILED)
 
 
 def close_failed(tx: Tx, now: int, caller: str, processid: str, errors: list[str] | None) -> None:

@@ -12,6 +12,7 @@ import msgspec
 from ..models.colony import Colony, User
 from ..models.executor import Allocations, Capabilities, Executor, Function
 from ..models.process import Attribute, FunctionSpec
+from ..models.workflow import WorkflowSpec
 
 
 class Msg(msgspec.Struct, tag_field="msgtype", tag=str.lower, kw_only=True):
@@ -232,6 +233,43 @@ class GetProcessHistMsg(Msg):
     executorid: str = ""
     seconds: int = 0
     state: int = 0
+
+
+# --- workflows --------------------------------------------------------------------------------
+class SubmitWorkflowSpecMsg(Msg):
+    spec: WorkflowSpec | None = None
+
+
+class GetProcessGraphMsg(Msg):
+    processgraphid: str = ""
+
+
+class GetProcessGraphsMsg(Msg):
+    colonyname: str = ""
+    count: int = 0
+    state: int = 0
+
+
+class RemoveProcessGraphMsg(Msg):
+    processgraphid: str = ""
+    all: bool = False
+
+
+class RemoveAllProcessGraphsMsg(Msg):
+    colonyname: str = ""
+    state: int = 0
+
+
+class CancelProcessGraphMsg(Msg):
+    processgraphid: str = ""
+
+
+class AddChildMsg(Msg):
+    processgraphid: str = ""
+    parentprocessid: str = ""
+    childprocessid: str = ""
+    spec: FunctionSpec | None = None
+    insert: bool = False
 
 
 # --- attributes -------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from ..domain import colonies, executors, logs, processes
+from ..domain import colonies, executors, logs, processes, workflows
 from ..errors import BadRequest, NotFound, Timeout, Unavailable
 from ..rpc import messages as m
 from .context import Context
@@ -259,6 +259,36 @@ async def process_history(ctx: Context, msg: m.GetProcessHistMsg) -> Any:
     return await ctx.read(processes.history, msg.colonyname, msg.executorid, msg.seconds, msg.state)
 
 
+# --- workflows --------------------------------------------------------------------------------
+async def submit_workflow(ctx: Context, msg: m.SubmitWorkflowSpecMsg) -> Any:
+    return await ctx.write(workflows.submit, msg.spec)
+
+
+async def get_graph(ctx: Context, msg: m.GetProcessGraphMsg) -> Any:
+    return await ctx.read(workflows.get, msg.processgraphid)
+
+
+async def list_graphs(ctx: Context, msg: m.GetProcessGraphsMsg) -> Any:
+    return await ctx.read(workflows.list_graphs, msg.colonyname, msg.count, msg.state)
+
+
+async def remove_graph(ctx: Context, msg: m.RemoveProcessGraphMsg) -> Any:
+    await ctx.write(workflows.remove, msg.processgraphid)
+
+
+async def remove_all_graphs(ctx: Context, msg: m.RemoveAllProcessGraphsMsg) -> Any:
+    await ctx.write(workflows.remove_all, msg.colonyname, msg.state)
+
+
+async def cancel_graph(ctx: Context, msg: m.CancelProcessGraphMsg) -> Any:
+    await ctx.write(workflows.cancel, msg.processgraphid)
+
+
+async def add_child(ctx: Context, msg: m.AddChildMsg) -> Any:
+    return await ctx.write(workflows.add_child, msg.processgraphid, msg.parentprocessid, msg.childprocessid,
+                           msg.spec, msg.insert)
+
+
 # --- attributes and logs ----------------------------------------------------------------------
 async def add_attribute(ctx: Context, msg: m.AddAttributeMsg) -> Any:
     return await ctx.write(logs.add_attribute, msg.attribute)
@@ -330,6 +360,13 @@ HANDLERS: dict[type[m.Msg], Handler] = {
     m.ResumeAssignmentsMsg: resume,
     m.GetPauseStatusMsg: pause_status,
     m.GetProcessHistMsg: process_history,
+    m.SubmitWorkflowSpecMsg: submit_workflow,
+    m.GetProcessGraphMsg: get_graph,
+    m.GetProcessGraphsMsg: list_graphs,
+    m.RemoveProcessGraphMsg: remove_graph,
+    m.RemoveAllProcessGraphsMsg: remove_all_graphs,
+    m.CancelProcessGraphMsg: cancel_graph,
+    m.AddChildMsg: add_child,
     m.AddAttributeMsg: add_attribute,
     m.GetAttributeMsg: get_attribute,
     m.AddLogMsg: add_log,
