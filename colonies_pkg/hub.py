@@ -10,7 +10,7 @@ import asyncio
 from collections import defaultdict
 from typing import Any
 
-from .domain.events import ColonyResumed, ProcessChanged
+from .domain.events import ColonyResumed, CronsChanged, ProcessChanged
 
 Key = tuple[str, str]
 
@@ -22,6 +22,7 @@ class Hub:
         self._keys_of_colony: dict[str, set[Key]] = defaultdict(set)
         self._process_subs: dict[str, set[asyncio.Queue[ProcessChanged]]] = defaultdict(set)
         self._type_subs: dict[Key, set[asyncio.Queue[ProcessChanged]]] = defaultdict(set)
+        self.crons_changed = asyncio.Event()
 
     # --- publishing (called on the event loop after commit) ---------------------------------------
     def publish(self, events: list[Any]) -> None:
@@ -34,6 +35,8 @@ class Hub:
                         q.put_nowait(ev)
                 for q in self._process_subs.get(ev.processid, ()):
                     q.put_nowait(ev)
+            elif isinstance(ev, CronsChanged):
+                self.crons_changed.set()
             elif isinstance(ev, ColonyResumed):
                 for key in list(self._keys_of_colony.get(ev.colonyname, ())):
                     self._bump(key)

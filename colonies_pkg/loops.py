@@ -1,19 +1,25 @@
 """Background loops (layer L4): read the clock, call a domain unit of work, sleep.
 
 - deadlines: maxexectime / maxwaittime / maxretries every second (PROTOCOL §6.4);
+- crons: one timer for the earliest due cron, re-armed after every fire or cron change (§6.7);
+- generators: flush args that waited past their timeout, every second (§6.8);
 - stale executors: unregister executors silent for too long (§6.9).
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from .clock import NS, now_ns
 from .config import ServerConfig
-from .domain import executors, processes
+from .domain import crons, executors, generators, processes
+from .hub import Hub
 from .storage import Database
 
 log = logging.getLogger("colonies")
+CRON_RECHECK_BLOCKED = 1.0  # a cron waiting for its previous graph looks again this often
+CRON_IDLE = 60.0
 
 
 async def _every(period: float, name: str, step) -> None:
@@ -27,9 +33,32 @@ async def _every(period: float, name: str, step) -> None:
         await asyncio.sleep(period)
 
 
-def start(db: Database, config: ServerConfig) -> list[asyncio.Task[None]]:
+async def cron_scheduler(db: Database, hub: Hub) -> None:
+    """Sleep until the earliest cron is due (or crons change), fire what is due, repeat."""
+    while True:
+        hub.crons_changed.clear()
+        try:
+            due = await db.write(crons.fire_due, now_ns())
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("cron scheduler failed; retrying in 1 s")
+            await asyncio.sleep(1.0)
+            continue
+        delay = (due.next_due - now_ns()) / NS if due.next_due else CRON_IDLE
+        if due.blocked:
+            delay = min(delay, CRON_RECHECK_BLOCKED)
+        if delay > 0:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(hub.crons_changed.wait(), min(delay, CRON_IDLE))
+
+
+def start(db: Database, hub: Hub, config: ServerConfig) -> list[asyncio.Task[None]]:
     async def deadlines() -> None:
         await db.write(processes.enforce_deadlines, now_ns())
+
+    async def flush_generators() -> None:
+        await db.write(generators.flush_expired, now_ns())
 
     async def stale() -> None:
         now = now_ns()
@@ -37,5 +66,7 @@ def start(db: Database, config: ServerConfig) -> list[asyncio.Task[None]]:
 
     return [
         asyncio.create_task(_every(config.deadline_period_seconds, "deadlines", deadlines), name="deadlines"),
+        asyncio.create_task(cron_scheduler(db, hub), name="crons"),
+        asyncio.create_task(_every(1.0, "generators", flush_generators), name="generators"),
         asyncio.create_task(_every(config.cleanup_interval_seconds, "stale-executors", stale), name="stale"),
     ]

@@ -18,3 +18,11 @@ class ColonyResumed(NamedTuple):
     """Assignments in a colony were resumed (or it was removed): wake every assigner there."""
 
     colonyname: str
+
+
+class CronsChanged(NamedTuple):
+    """A cron was added, removed or run: the cron scheduler recomputes its next due time."""
+
+
+class GeneratorPacked(NamedTuple):
+    """An argument was packed into a generator with a timeout: the generator loop takes note."""

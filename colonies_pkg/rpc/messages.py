@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from ..models.colony import Colony, User
+from ..models.cron import CronRequest, Generator
 from ..models.executor import Allocations, Capabilities, Executor, Function
 from ..models.process import Attribute, FunctionSpec
 from ..models.workflow import WorkflowSpec
@@ -270,6 +271,57 @@ class AddChildMsg(Msg):
     childprocessid: str = ""
     spec: FunctionSpec | None = None
     insert: bool = False
+
+
+# --- crons and generators ---------------------------------------------------------------------
+class AddCronMsg(Msg):
+    cron: CronRequest | None = None
+
+
+class GetCronMsg(Msg):
+    cronid: str = ""
+
+
+class GetCronsMsg(Msg):
+    colonyname: str = ""
+    count: int = 0
+
+
+class RemoveCronMsg(Msg):
+    cronid: str = ""
+    all: bool = False
+
+
+class RunCronMsg(Msg):
+    cronid: str = ""
+
+
+class AddGeneratorMsg(Msg):
+    generator: Generator | None = None
+
+
+class GetGeneratorMsg(Msg):
+    generatorid: str = ""
+
+
+class ResolveGeneratorMsg(Msg):
+    colonyname: str = ""
+    generatorname: str = ""
+
+
+class GetGeneratorsMsg(Msg):
+    colonyname: str = ""
+    count: int = 0
+
+
+class PackGeneratorMsg(Msg):
+    generatorid: str = ""
+    arg: str = ""
+
+
+class RemoveGeneratorMsg(Msg):
+    generatorid: str = ""
+    all: bool = False
 
 
 # --- attributes -------------------------------------------------------------------------------

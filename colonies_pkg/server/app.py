@@ -39,7 +39,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
         services.db = db
         if config.server_id:
             await db.write(colonies.ensure_server_id, now_ns(), config.server_id)
-        tasks = loops.start(db, config) if start_loops else []
+        tasks = loops.start(db, services.hub, config) if start_loops else []
         app.state.services = services
         try:
             if on_started is not None:

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from ..domain import colonies, executors, logs, processes, workflows
+from ..domain import colonies, crons, executors, generators, logs, processes, workflows
 from ..errors import BadRequest, NotFound, Timeout, Unavailable
 from ..rpc import messages as m
 from .context import Context
@@ -289,6 +289,51 @@ async def add_child(ctx: Context, msg: m.AddChildMsg) -> Any:
                            msg.spec, msg.insert)
 
 
+# --- crons and generators ---------------------------------------------------------------------
+async def add_cron(ctx: Context, msg: m.AddCronMsg) -> Any:
+    return await ctx.write(crons.add, msg.cron)
+
+
+async def get_cron(ctx: Context, msg: m.GetCronMsg) -> Any:
+    return await ctx.read(crons.get, msg.cronid)
+
+
+async def list_crons(ctx: Context, msg: m.GetCronsMsg) -> Any:
+    return await ctx.read(crons.list_crons, msg.colonyname, msg.count)
+
+
+async def remove_cron(ctx: Context, msg: m.RemoveCronMsg) -> Any:
+    await ctx.write(crons.remove, msg.cronid)
+
+
+async def run_cron(ctx: Context, msg: m.RunCronMsg) -> Any:
+    return await ctx.write(crons.run_now, msg.cronid)
+
+
+async def add_generator(ctx: Context, msg: m.AddGeneratorMsg) -> Any:
+    return await ctx.write(generators.add, msg.generator)
+
+
+async def get_generator(ctx: Context, msg: m.GetGeneratorMsg) -> Any:
+    return await ctx.read(generators.get, msg.generatorid)
+
+
+async def resolve_generator(ctx: Context, msg: m.ResolveGeneratorMsg) -> Any:
+    return await ctx.read(generators.resolve, msg.colonyname, msg.generatorname)
+
+
+async def list_generators(ctx: Context, msg: m.GetGeneratorsMsg) -> Any:
+    return await ctx.read(generators.list_generators, msg.colonyname, msg.count)
+
+
+async def pack_generator(ctx: Context, msg: m.PackGeneratorMsg) -> Any:
+    await ctx.write(generators.pack, msg.generatorid, msg.arg)
+
+
+async def remove_generator(ctx: Context, msg: m.RemoveGeneratorMsg) -> Any:
+    await ctx.write(generators.remove, msg.generatorid)
+
+
 # --- attributes and logs ----------------------------------------------------------------------
 async def add_attribute(ctx: Context, msg: m.AddAttributeMsg) -> Any:
     return await ctx.write(logs.add_attribute, msg.attribute)
@@ -367,6 +412,17 @@ HANDLERS: dict[type[m.Msg], Handler] = {
     m.RemoveAllProcessGraphsMsg: remove_all_graphs,
     m.CancelProcessGraphMsg: cancel_graph,
     m.AddChildMsg: add_child,
+    m.AddCronMsg: add_cron,
+    m.GetCronMsg: get_cron,
+    m.GetCronsMsg: list_crons,
+    m.RemoveCronMsg: remove_cron,
+    m.RunCronMsg: run_cron,
+    m.AddGeneratorMsg: add_generator,
+    m.GetGeneratorMsg: get_generator,
+    m.ResolveGeneratorMsg: resolve_generator,
+    m.GetGeneratorsMsg: list_generators,
+    m.PackGeneratorMsg: pack_generator,
+    m.RemoveGeneratorMsg: remove_generator,
     m.AddAttributeMsg: add_attribute,
     m.GetAttributeMsg: get_attribute,
     m.AddLogMsg: add_log,

@@ -116,3 +116,9 @@ def ids_in_state(tx: Tx, colonyname: str, state: int) -> list[str]:
         return [r[0] for r in tx.all("SELECT processgraphid FROM processgraphs WHERE colonyname = ?", (colonyname,))]
     return [r[0] for r in tx.all("SELECT processgraphid FROM processgraphs WHERE colonyname = ? AND state = ?",
                                  (colonyname, state))]
+
+
+def leaf_outputs(tx: Tx, graphid: str) -> list[bytes]:
+    """Outputs of the graph's leaves (processes without children), in creation order."""
+    return [r[0] for r in tx.all("SELECT output FROM processes WHERE processgraphid = ? AND children = '[]' "
+                                 "ORDER BY submissiontime, rowid", (graphid,))]
