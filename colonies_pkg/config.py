@@ -24,6 +24,7 @@ class ServerConfig(msgspec.Struct, frozen=True):
     deadline_period_seconds: float = 1.0
     synchronous: str = "FULL"
     max_body_bytes: int = 16 * 1024 * 1024
+    max_object_bytes: int = 64 * 1024**3
     build_version: str = ""
     build_time: str = ""
     tls_cert: str = ""
@@ -32,6 +33,11 @@ class ServerConfig(msgspec.Struct, frozen=True):
     @property
     def db_path(self) -> str:
         return os.path.join(self.data_dir, "colonies.db")
+
+    @property
+    def cfs_dir(self) -> str:
+        """Where the embedded CFS object store keeps data."""
+        return os.path.join(self.data_dir, "cfs")
 
 
 def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:

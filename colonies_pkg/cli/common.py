@@ -1,20 +1,210 @@
-"""Shared CLI helpers: env-backed flags whose --help shows the variable."""
+"""Shared CLI plumbing: env-backed flags, the connection/key flags every client command takes,
+the `Session` that signs and sends RPCs with them, command-group helpers and confirmation.
+
+Env-backed flags resolve lazily (after parsing), so `--help`, the man page and shell completion
+never depend on, or leak, the caller's environment: --help shows the variable names instead.
+"""
 from __future__ import annotations
 
 import argparse
 import os
+import sys
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from ..config import env_bool
 
 
 class CliError(Exception):
-    """A user-facing error: printed as one line, exit code 1."""
+    """A user-facing error: printed as one line (plus an optional hint), exit code 1."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
-def env_arg(parser: argparse.ArgumentParser, *flags: str, env: str, default: Any = None, help: str = "",
-            **kwargs: Any) -> None:
-    """Add a flag whose default comes from the environment variable `env`."""
-    value = os.environ.get(env)
-    if value is not None and kwargs.get("type") is not None:
-        value = kwargs["type"](value)
-    shown = f"{help} (env: {env}" + (f", default: {default}" if default not in (None, "") else "") + ")"
-    parser.add_argument(*flags, default=value if value is not None else default, help=shown, **kwargs)
+# --- env-backed flags ------------------------------------------------------------------------
+class EnvDefault:
+    """The default of a flag: the first set variable of `envs`, else `fallback`. Resolved by
+    `resolve_env` after parsing; `str()` is what --help shows (never the variable's value)."""
+
+    def __init__(self, envs: Sequence[str], fallback: Any, convert: Callable[[str], Any] | None) -> None:
+        self.envs, self.fallback, self.convert = tuple(envs), fallback, convert
+
+    def resolve(self, environ: dict[str, str] | os._Environ[str]) -> Any:
+        for name in self.envs:
+            raw = environ.get(name)
+            if raw is None or raw == "":
+                continue
+            if self.convert is None:
+                return raw
+            try:
+                return self.convert(raw)
+            except (TypeError, ValueError) as exc:
+                raise CliError(f"invalid value {raw!r} in {name}: {exc}") from exc
+        return self.fallback
+
+    def __str__(self) -> str:
+        names = " or ".join(f"${e}" for e in self.envs)
+        if self.fallback in (None, "", False):
+            return names
+        return f"{names}, else {self.fallback}"
+
+    __repr__ = __str__
+
+
+def env_arg(parser: argparse.ArgumentParser, *flags: str, env: str | Sequence[str], default: Any = None,
+            help: str = "", **kwargs: Any) -> argparse.Action:
+    """Add a flag whose default comes from the environment variable(s) `env` (first set wins)."""
+    envs = (env,) if isinstance(env, str) else tuple(env)
+    convert = env_bool if kwargs.get("action") in ("store_true", "store_false") else kwargs.get("type")
+    text = f"{help} (env: {', '.join(envs)}" + (f"; default: {default}" if default not in (None, "") else "") + ")"
+    return parser.add_argument(*flags, default=EnvDefault(envs, default, convert),
+                               help=text.replace("%", "%%"), **kwargs)
+
+
+def resolve_env(args: argparse.Namespace, environ: dict[str, str] | os._Environ[str] | None = None) -> None:
+    """Replace every EnvDefault left in `args` by its value from the environment."""
+    environ = os.environ if environ is None else environ
+    for name, value in vars(args).items():
+        if isinstance(value, EnvDefault):
+            setattr(args, name, value.resolve(environ))
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Shows real defaults (not None/False/empty, and not env-backed ones: their help says it)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if ("%(default)" in text or default in (None, False, "", [], argparse.SUPPRESS)
+                or isinstance(default, EnvDefault) or not action.option_strings):
+            return text
+        return text + " (default: %(default)s)"
+
+
+# --- connection and keys ---------------------------------------------------------------------
+def client_parent() -> argparse.ArgumentParser:
+    """Flags shared by every command that talks to a server (a parent parser)."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("connection")
+    env_arg(g, "--host", env="COLONIES_SERVER_HOST", default="localhost", help="Colonies server host")
+    env_arg(g, "--port", env=("COLONIES_SERVER_HTTP_PORT", "COLONIES_SERVER_PORT"), type=int, default=50080,
+            help="Colonies server port")
+    env_arg(g, "--tls", env=("COLONIES_TLS", "COLONIES_SERVER_TLS"), action="store_true", default=False,
+            help="use HTTPS/WSS; plain HTTP unless this flag or the variable is true")
+    g.add_argument("--insecure", action="store_true", help="disable TLS and use HTTP (overrides --tls)")
+    g.add_argument("--skip-tls-verify", action="store_true", help="skip TLS certificate verification")
+    env_arg(g, "--colonyname", env="COLONIES_COLONY_NAME", help="colony name")
+    env_arg(g, "--prvkey", env="COLONIES_PRVKEY", help="private key of the calling user or executor")
+    return p
+
+
+def add_colony_key(p: argparse.ArgumentParser) -> None:
+    env_arg(p, "--colonyprvkey", env="COLONIES_COLONY_PRVKEY", help="private key of the colony owner")
+
+
+def add_server_key(p: argparse.ArgumentParser) -> None:
+    env_arg(p, "--serverprvkey", env="COLONIES_SERVER_PRVKEY", help="private key of the server owner")
+
+
+class Session:
+    """The connection and keys of one CLI invocation (from flags and COLONIES_* variables)."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.host: str = getattr(args, "host", None) or "localhost"
+        self.port: int = int(getattr(args, "port", None) or 50080)
+        self.tls = bool(getattr(args, "tls", False)) and not getattr(args, "insecure", False)
+        self.verify = not getattr(args, "skip_tls_verify", False)
+        self._client: Any = None
+
+    # keys and names, required only where used
+    def _need(self, attr: str, env: str, flag: str, what: str) -> str:
+        value = getattr(self.args, attr, None)
+        if not value:
+            raise CliError(f"no {what}: set {env} or use {flag}")
+        return str(value).strip()
+
+    @property
+    def colonyname(self) -> str:
+        return self._need("colonyname", "COLONIES_COLONY_NAME", "--colonyname", "colony name")
+
+    @property
+    def prvkey(self) -> str:
+        return self._need("prvkey", "COLONIES_PRVKEY", "--prvkey", "private key")
+
+    @property
+    def colony_prvkey(self) -> str:
+        return self._need("colonyprvkey", "COLONIES_COLONY_PRVKEY", "--colonyprvkey", "colony private key")
+
+    @property
+    def server_prvkey(self) -> str:
+        return self._need("serverprvkey", "COLONIES_SERVER_PRVKEY", "--serverprvkey", "server private key")
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}/pubsub"
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from ..client import Client
+
+            self._client = Client(self.host, self.port, tls=self.tls, verify=self.verify)
+        return self._client
+
+    def rpc(self, msg: dict[str, Any], prvkey: str | None, timeout: float | None = None) -> Any:
+        return self.client.rpc(msg, prvkey, timeout=timeout)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+
+
+# --- command groups --------------------------------------------------------------------------
+Func = Callable[[argparse.Namespace], "int | None"]
+
+
+def add_group(sub: argparse._SubParsersAction, name: str, help: str, description: str | None = None,
+              aliases: Sequence[str] = ()) -> argparse._SubParsersAction:
+    """A command group (`colonies NAME SUBCOMMAND`); returns its subparsers."""
+    group = sub.add_parser(name, help=help, description=description or help, formatter_class=HelpFormatter,
+                           aliases=list(aliases))
+    gsub = group.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", title="subcommands")
+    gsub.required = True
+    return gsub
+
+
+def add_command(gsub: argparse._SubParsersAction, name: str, help: str, func: Func, *, client: bool = True,
+                description: str | None = None, aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """A leaf command; `client=True` adds the connection/key flags."""
+    parents = [client_parent()] if client else []
+    p = gsub.add_parser(name, help=help, description=description or help, parents=parents,
+                        formatter_class=HelpFormatter, aliases=list(aliases))
+    p.set_defaults(func=func)
+    return p
+
+
+def add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+
+
+# --- confirmation ----------------------------------------------------------------------------
+def confirm(question: str, yes: bool) -> None:
+    """Ask `question (YES,no): ` unless `yes`; anything but YES aborts. Refuses without a TTY."""
+    if yes:
+        return
+    if not sys.stdin or not sys.stdin.isatty():
+        raise CliError("refusing to continue without confirmation: stdin is not a terminal",
+                       hint="add --yes to confirm")
+    try:
+        answer = input(f"{question} (YES,no): ")
+    except EOFError:
+        answer = ""
+    if answer.strip() != "YES":
+        raise CliError("aborted")

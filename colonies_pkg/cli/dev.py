@@ -12,6 +12,8 @@ import os
 import sys
 import threading
 
+import msgspec
+
 from ..clock import now_ns
 from ..config import from_env
 from ..crypto import generate_prvkey, id_of_prvkey
@@ -98,21 +100,23 @@ def bootstrap(tx, now: int, setup: DevSetup, sample: bool) -> None:
 def _run(args: argparse.Namespace) -> int:
     from ..client import Client
     from ..executor import SampleExecutor
-    from .server import serve
+    from .server import bind, serve
 
     data_dir = os.path.abspath(args.data_dir)
-    setup = DevSetup(dict(os.environ), args.port, data_dir)
-    config = from_env({}, host=args.host, port=args.port, data_dir=data_dir, server_id=setup.server_id)
+    config = from_env({}, host=args.host, port=args.port, data_dir=data_dir)
+    sock, config = bind(config)
+    setup = DevSetup(dict(os.environ), config.port, data_dir)
+    config = msgspec.structs.replace(config, server_id=setup.server_id)
     stop = threading.Event()
     threads: list[threading.Thread] = []
 
     async def on_started(services) -> None:
         await services.db.write(bootstrap, now_ns(), setup, not args.no_executor)
-        print(f"Colonies dev server on http://{args.host}:{args.port} (data in {data_dir})", flush=True)
+        print(f"Colonies dev server on http://{config.host}:{config.port} (data in {data_dir})", flush=True)
         print("Paste these lines into your shell to use pycolonies or the CLI against it:", flush=True)
         print(setup.exports(), flush=True)
         if not args.no_executor:
-            executor = SampleExecutor(Client(args.host, args.port), setup.colonyname, setup.sample_prvkey,
+            executor = SampleExecutor(Client(config.host, config.port), setup.colonyname, setup.sample_prvkey,
                                       SAMPLE_EXECUTOR, allow_shell=args.shell)
             thread = threading.Thread(target=_executor_main, args=(executor, stop), name="sample-executor",
                                       daemon=True)
@@ -122,7 +126,7 @@ def _run(args: argparse.Namespace) -> int:
     def on_stopping() -> None:
         stop.set()
 
-    rc = serve(config, on_started=on_started, on_stopping=on_stopping)
+    rc = serve(config, sock, on_started=on_started, on_stopping=on_stopping)
     for thread in threads:
         thread.join(timeout=5)
     return rc

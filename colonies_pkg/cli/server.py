@@ -4,8 +4,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import socket
 import sys
 from collections.abc import Awaitable, Callable
+
+import msgspec
 
 from ..config import ServerConfig, from_env
 from .common import CliError, env_arg
@@ -21,9 +24,24 @@ def _uvicorn_config(app, config: ServerConfig):
                           lifespan="on", timeout_graceful_shutdown=3, ws_ping_interval=None, **kwargs)
 
 
-def serve(config: ServerConfig, on_started: Callable[[object], Awaitable[None]] | None = None,
+def bind(config: ServerConfig) -> tuple[socket.socket, ServerConfig]:
+    """Listen before anything else starts, so a busy port is reported at once; port 0 picks one."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((config.host, config.port))
+    except OSError as exc:
+        sock.close()
+        raise CliError(f"cannot listen on {config.host}:{config.port}: {exc.strerror or exc}") from exc
+    sock.set_inheritable(True)
+    return sock, msgspec.structs.replace(config, port=sock.getsockname()[1])
+
+
+def serve(config: ServerConfig, sock: socket.socket, on_started: Callable[[object], Awaitable[None]] | None = None,
           on_stopping: Callable[[], None] | None = None) -> int:
-    """Run the server until SIGINT/SIGTERM. `on_started(services)` runs after the DB is open."""
+    """Run the server on a bound socket until SIGINT/SIGTERM. `on_started(services)` runs once
+    the database is open, before requests are served."""
     import uvicorn
 
     from ..server.app import create_app
@@ -32,9 +50,11 @@ def serve(config: ServerConfig, on_started: Callable[[object], Awaitable[None]] 
     app = create_app(config, on_started=on_started, on_stopping=on_stopping)
     server = uvicorn.Server(_uvicorn_config(app, config))
     try:
-        asyncio.run(server.serve())
+        asyncio.run(server.serve(sockets=[sock]))
     except KeyboardInterrupt:
         pass
+    finally:
+        sock.close()
     if not server.started:
         raise CliError(f"server failed to start on {config.host}:{config.port} (see the log above)")
     return 0
@@ -47,8 +67,9 @@ def _start(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     if not config.server_id:
         raise CliError("no server owner: set COLONIES_SERVER_ID or COLONIES_SERVER_PRVKEY (or --serverid)")
+    sock, config = bind(config)
     print(f"Colonies server listening on {config.host}:{config.port}, data in {config.db_path}", file=sys.stderr)
-    return serve(config)
+    return serve(config, sock)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

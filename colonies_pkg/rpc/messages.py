@@ -11,6 +11,7 @@ import msgspec
 
 from ..models.colony import Colony, User
 from ..models.cron import CronRequest, Generator
+from ..models.file import File
 from ..models.executor import Allocations, Capabilities, Executor, Function
 from ..models.process import Attribute, FunctionSpec
 from ..models.workflow import WorkflowSpec
@@ -322,6 +323,63 @@ class PackGeneratorMsg(Msg):
 class RemoveGeneratorMsg(Msg):
     generatorid: str = ""
     all: bool = False
+
+
+# --- colonies file system ---------------------------------------------------------------------
+class AddFileMsg(Msg):
+    file: File | None = None
+
+
+class GetFileMsg(Msg):
+    colonyname: str = ""
+    fileid: str | None = ""
+    label: str | None = ""
+    name: str | None = ""
+    latest: bool = False
+
+
+class GetFilesMsg(Msg):
+    colonyname: str = ""
+    label: str | None = ""
+
+
+class GetFileLabelsMsg(Msg):
+    colonyname: str = ""
+    name: str | None = ""
+    exact: bool = False
+
+
+class RemoveFileMsg(Msg):
+    colonyname: str = ""
+    fileid: str | None = ""
+    label: str | None = ""
+    name: str | None = ""
+
+
+class CreateSnapshotMsg(Msg):
+    colonyname: str = ""
+    label: str | None = ""
+    name: str | None = ""
+
+
+class GetSnapshotMsg(Msg):
+    colonyname: str = ""
+    snapshotid: str | None = ""
+    name: str | None = ""
+
+
+class GetSnapshotsMsg(Msg):
+    colonyname: str = ""
+
+
+class RemoveSnapshotMsg(Msg):
+    colonyname: str = ""
+    snapshotid: str | None = ""
+    name: str | None = ""
+
+
+class RemoveAllSnapshotMsg(Msg):
+    colonyname: str = ""
 
 
 # --- attributes -------------------------------------------------------------------------------

@@ -16,7 +16,8 @@ from ..config import ServerConfig
 from ..domain import colonies
 from ..hub import Hub
 from ..storage import Database
-from . import pubsub
+from ..blobs import LocalBlobs
+from . import objects, pubsub
 from .api import ApiEndpoint
 from .context import Services
 
@@ -60,6 +61,8 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
             Route("/api", ApiEndpoint(services), methods=["POST"]),
             WebSocketRoute("/pubsub", pubsub.endpoint(services)),
             Route("/health", health, methods=["GET"]),
+            Route("/cfs/{colony}/{object}", objects.endpoint(services, LocalBlobs(config.cfs_dir)),
+                  methods=["GET", "HEAD", "PUT", "DELETE"]),
         ],
         lifespan=lifespan,
     )

@@ -9,7 +9,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from ..domain import colonies, crons, executors, generators, logs, processes, workflows
+from ..domain import colonies, crons, executors, files, generators, logs, processes, workflows
 from ..errors import BadRequest, NotFound, Timeout, Unavailable
 from ..rpc import messages as m
 from .context import Context
@@ -334,6 +334,48 @@ async def remove_generator(ctx: Context, msg: m.RemoveGeneratorMsg) -> Any:
     await ctx.write(generators.remove, msg.generatorid)
 
 
+# --- colonies file system ---------------------------------------------------------------------
+async def add_file(ctx: Context, msg: m.AddFileMsg) -> Any:
+    return await ctx.write(files.add_file, msg.file)
+
+
+async def get_file(ctx: Context, msg: m.GetFileMsg) -> Any:
+    return await ctx.read(files.get_file, msg.colonyname, msg.fileid or "", msg.label or "", msg.name or "",
+                          msg.latest)
+
+
+async def get_files(ctx: Context, msg: m.GetFilesMsg) -> Any:
+    return await ctx.read(files.list_files, msg.colonyname, msg.label or "")
+
+
+async def get_file_labels(ctx: Context, msg: m.GetFileLabelsMsg) -> Any:
+    return await ctx.read(files.list_labels, msg.colonyname, msg.name or "", msg.exact)
+
+
+async def remove_file(ctx: Context, msg: m.RemoveFileMsg) -> Any:
+    return await ctx.write(files.remove_file, msg.colonyname, msg.fileid or "", msg.label or "", msg.name or "")
+
+
+async def create_snapshot(ctx: Context, msg: m.CreateSnapshotMsg) -> Any:
+    return await ctx.write(files.create_snapshot, msg.colonyname, msg.label or "", msg.name or "")
+
+
+async def get_snapshot(ctx: Context, msg: m.GetSnapshotMsg) -> Any:
+    return await ctx.read(files.get_snapshot, msg.colonyname, msg.snapshotid or "", msg.name or "")
+
+
+async def get_snapshots(ctx: Context, msg: m.GetSnapshotsMsg) -> Any:
+    return await ctx.read(files.list_snapshots, msg.colonyname)
+
+
+async def remove_snapshot(ctx: Context, msg: m.RemoveSnapshotMsg) -> Any:
+    return await ctx.write(files.remove_snapshot, msg.colonyname, msg.snapshotid or "", msg.name or "")
+
+
+async def remove_all_snapshots(ctx: Context, msg: m.RemoveAllSnapshotMsg) -> Any:
+    return await ctx.write(files.remove_all_snapshots, msg.colonyname)
+
+
 # --- attributes and logs ----------------------------------------------------------------------
 async def add_attribute(ctx: Context, msg: m.AddAttributeMsg) -> Any:
     return await ctx.write(logs.add_attribute, msg.attribute)
@@ -423,6 +465,16 @@ HANDLERS: dict[type[m.Msg], Handler] = {
     m.GetGeneratorsMsg: list_generators,
     m.PackGeneratorMsg: pack_generator,
     m.RemoveGeneratorMsg: remove_generator,
+    m.AddFileMsg: add_file,
+    m.GetFileMsg: get_file,
+    m.GetFilesMsg: get_files,
+    m.GetFileLabelsMsg: get_file_labels,
+    m.RemoveFileMsg: remove_file,
+    m.CreateSnapshotMsg: create_snapshot,
+    m.GetSnapshotMsg: get_snapshot,
+    m.GetSnapshotsMsg: get_snapshots,
+    m.RemoveSnapshotMsg: remove_snapshot,
+    m.RemoveAllSnapshotMsg: remove_all_snapshots,
     m.AddAttributeMsg: add_attribute,
     m.GetAttributeMsg: get_attribute,
     m.AddLogMsg: add_log,

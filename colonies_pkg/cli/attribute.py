@@ -1,0 +1,44 @@
+"""`colonies attribute add|get`: key/value attributes on a running process (added by its
+assigned executor, as type Out)."""
+from __future__ import annotations
+
+import argparse
+
+from .common import Session, add_command, add_group, add_json
+from .output import info, print_json
+from .process import ATTRIBUTE_TYPES
+from .table import list_table
+
+OUT = 1
+
+
+def _add(args: argparse.Namespace) -> int:
+    s = Session(args)
+    attribute = {"targetid": args.processid, "targetcolonyname": s.colonyname, "key": args.key,
+                 "value": args.value, "attributetype": OUT}
+    added = s.rpc({"msgtype": "addattributemsg", "attribute": attribute}, s.prvkey)
+    info("Attribute added", AttributeID=added.get("attributeid", ""))
+    return 0
+
+
+def _get(args: argparse.Namespace) -> int:
+    s = Session(args)
+    a = s.rpc({"msgtype": "getattributemsg", "attributeid": args.attributeid}, s.prvkey)
+    if args.json:
+        print_json(a)
+        return 0
+    list_table(["ATTRIBUTEID", "TARGETID", "KEY", "VALUE", "TYPE"],
+               [(a.get("attributeid", ""), a.get("targetid", ""), a.get("key", ""), a.get("value", ""),
+                 ATTRIBUTE_TYPES.get(a.get("attributetype", -1), a.get("attributetype")))])
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    g = add_group(sub, "attribute", "Manage process attributes")
+    p = add_command(g, "add", "Add an attribute to a running process (as its assigned executor)", _add)
+    p.add_argument("--key", required=True, help="attribute key")
+    p.add_argument("--value", required=True, help="attribute value")
+    p.add_argument("-p", "--processid", required=True, help="process id")
+    p = add_command(g, "get", "Get an attribute", _get)
+    p.add_argument("--attributeid", required=True, help="attribute id")
+    add_json(p)

@@ -1,0 +1,129 @@
+"""Waiting for processes over the `/pubsub` WebSocket (`--wait`, `--follow`), without polling.
+
+`ProcessWaiter(session, process)` opens one `subscribeprocessmsg` subscription per final state
+(successful, failed, cancelled) in background threads, as the Go CLI does for --wait; the
+server pushes the process as soon as it is in (or enters) that state. Subscriptions are renewed
+when the server closes them at their timeout. `result(timeout)` blocks until the first push.
+"""
+from __future__ import annotations
+
+import base64
+import json
+import queue
+import threading
+import time
+from typing import Any
+
+from ..crypto import sign
+from .common import CliError, Session
+
+SUCCESS, FAILED, CANCELLED = 2, 3, 4
+FINAL_STATES = (SUCCESS, FAILED, CANCELLED)
+STATE_NAMES = {0: "Waiting", 1: "Running", 2: "Successful", 3: "Failed", 4: "Cancelled"}
+SUBSCRIPTION_SECONDS = 60
+
+
+def envelope(msg: dict[str, Any], prvkey: str) -> str:
+    payload = base64.b64encode(json.dumps(msg).encode()).decode()
+    return json.dumps({"payloadtype": msg["msgtype"], "payload": payload, "signature": sign(payload, prvkey)})
+
+
+class ProcessWaiter:
+    def __init__(self, session: Session, process: dict[str, Any], states: tuple[int, ...] = FINAL_STATES,
+                 subscription_seconds: int = SUBSCRIPTION_SECONDS) -> None:
+        self.session = session
+        self.processid = process["processid"]
+        conditions = (process.get("spec") or {}).get("conditions") or {}
+        self.executortype = conditions.get("executortype", "")
+        self.colonyname = conditions.get("colonyname", "")
+        self.seconds = subscription_seconds
+        self.prvkey = session.prvkey  # raises here, in the caller's thread, when missing
+        self._results: queue.Queue[Any] = queue.Queue()
+        self._stop = threading.Event()
+        self._sockets: list[Any] = []
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._subscribe, args=(state,), daemon=True,
+                                          name=f"wait-{state}") for state in states]
+        for t in self._threads:
+            t.start()
+
+    def _subscribe(self, state: int) -> None:
+        from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
+        from websockets.sync.client import connect
+
+        msg = {"msgtype": "subscribeprocessmsg", "colonyname": self.colonyname, "processid": self.processid,
+               "executortype": self.executortype, "state": state, "timeout": self.seconds}
+        failures = 0
+        while not self._stop.is_set():
+            started = time.monotonic()
+            try:
+                ssl_ctx = None
+                if self.session.tls:
+                    import ssl
+
+                    ssl_ctx = ssl.create_default_context()
+                    if not self.session.verify:
+                        ssl_ctx.check_hostname = False
+                        ssl_ctx.verify_mode = ssl.CERT_NONE
+                with connect(self.session.ws_url, open_timeout=10, close_timeout=1, ssl=ssl_ctx,
+                             max_size=None) as ws:
+                    with self._lock:
+                        self._sockets.append(ws)
+                    ws.send(envelope(msg, self.prvkey))
+                    failures = 0
+                    for raw in ws:  # ends when the server closes the subscription at its timeout
+                        reply = json.loads(raw)
+                        data = json.loads(base64.b64decode(reply.get("payload") or "e30="))
+                        if reply.get("error"):
+                            self._results.put(CliError(f"cannot wait for process {self.processid}: "
+                                                       f"{data.get('message', 'error')}"))
+                        else:
+                            self._results.put(data)
+                        return
+            except ConnectionClosed:
+                pass
+            except (OSError, InvalidURI, WebSocketException, ValueError) as exc:
+                if self._stop.is_set():
+                    return
+                failures += 1
+                if failures >= 3:
+                    self._results.put(CliError(f"cannot subscribe to process {self.processid} at "
+                                               f"{self.session.ws_url}: {exc}"))
+                    return
+                self._stop.wait(1.0)
+                continue
+            if time.monotonic() - started < 1.0:  # closed early: never spin
+                self._stop.wait(1.0)
+
+    def result(self, timeout: float | None = None) -> dict[str, Any] | None:
+        """The process once it reached one of the states; None if `timeout` passed first."""
+        try:
+            item = self._results.get(timeout=timeout)
+        except queue.Empty:
+            return None
+        if isinstance(item, BaseException):
+            self.close()
+            raise item
+        return item
+
+    def close(self) -> None:
+        self._stop.set()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for ws in sockets:
+            try:
+                ws.close()
+            except Exception:  # noqa: BLE001 -- best effort on the way out
+                pass
+
+
+def wait_for(session: Session, process: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+    """Block until `process` is successful, failed or cancelled; returns it as the server has it."""
+    waiter = ProcessWaiter(session, process)
+    try:
+        done = waiter.result(timeout)
+    finally:
+        waiter.close()
+    if done is None:
+        raise CliError(f"timed out waiting for process {process['processid']}")
+    return done
