@@ -22,6 +22,9 @@ class ServerConfig(msgspec.Struct, frozen=True):
     stale_executor_seconds: int = 600
     cleanup_interval_seconds: int = 60
     deadline_period_seconds: float = 1.0
+    retention: bool = False
+    retention_policy_seconds: int = 200
+    retention_period_seconds: float = 60.0
     synchronous: str = "FULL"
     max_body_bytes: int = 16 * 1024 * 1024
     max_object_bytes: int = 64 * 1024**3
@@ -62,6 +65,9 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Serve
         values["stale_executor_seconds"] = int(env["COLONIES_STALE_EXECUTOR_DURATION"])
     if env.get("COLONIES_CLEANUP_INTERVAL"):
         values["cleanup_interval_seconds"] = int(env["COLONIES_CLEANUP_INTERVAL"])
+    values["retention"] = env_bool(env.get("COLONIES_RETENTION"))
+    if env.get("COLONIES_RETENTION_POLICY"):
+        values["retention_policy_seconds"] = int(env["COLONIES_RETENTION_POLICY"])
     if env.get("COLONIES_DB_SYNCHRONOUS"):
         values["synchronous"] = env["COLONIES_DB_SYNCHRONOUS"].upper()
     values["tls_cert"] = env.get("COLONIES_TLSCERT") or env.get("COLONIES_SERVER_HTTP_TLS_CERT") or ""

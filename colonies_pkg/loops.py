@@ -3,7 +3,8 @@
 - deadlines: maxexectime / maxwaittime / maxretries every second (PROTOCOL §6.4);
 - crons: one timer for the earliest due cron, re-armed after every fire or cron change (§6.7);
 - generators: flush args that waited past their timeout, every second (§6.8);
-- stale executors: unregister executors silent for too long (§6.9).
+- stale executors: unregister executors silent for too long (§6.9);
+- retention: when enabled, forget successful work and logs older than the policy (§6.9).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import logging
 
 from .clock import NS, now_ns
 from .config import ServerConfig
-from .domain import crons, executors, generators, processes
+from .domain import crons, executors, generators, processes, retention
 from .hub import Hub
 from .storage import Database
 
@@ -64,9 +65,17 @@ def start(db: Database, hub: Hub, config: ServerConfig) -> list[asyncio.Task[Non
         now = now_ns()
         await db.write(executors.unregister_stale, now, now - config.stale_executor_seconds * NS)
 
-    return [
+    async def retain() -> None:
+        now = now_ns()
+        await db.write(retention.apply, now, now - config.retention_policy_seconds * NS)
+
+    tasks = [
         asyncio.create_task(_every(config.deadline_period_seconds, "deadlines", deadlines), name="deadlines"),
         asyncio.create_task(cron_scheduler(db, hub), name="crons"),
         asyncio.create_task(_every(1.0, "generators", flush_generators), name="generators"),
         asyncio.create_task(_every(config.cleanup_interval_seconds, "stale-executors", stale), name="stale"),
     ]
+    if config.retention:
+        tasks.append(asyncio.create_task(_every(config.retention_period_seconds, "retention", retain),
+                                         name="retention"))
+    return tasks

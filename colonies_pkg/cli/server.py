@@ -1,4 +1,5 @@
-"""`colonies server start`: run the server, configured like the Go server through COLONIES_* vars."""
+"""`colonies server …`: `start` runs the server, configured like the Go server through COLONIES_*
+vars; `status`, `stats`, `chid` and `alive` inspect or administer a running one."""
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,9 @@ from collections.abc import Awaitable, Callable
 import msgspec
 
 from ..config import ServerConfig, from_env
-from .common import CliError, env_arg
+from .common import CliError, HelpFormatter, Session, add_command, add_group, add_json, add_server_key, env_arg
+from .output import info, print_json
+from .table import kv_table
 
 
 def _uvicorn_config(app, config: ServerConfig):
@@ -72,12 +75,52 @@ def _start(args: argparse.Namespace) -> int:
     return serve(config, sock)
 
 
+def _status(args: argparse.Namespace) -> int:
+    s = Session(args)
+    server = s.rpc({"msgtype": "getserverinfomsg"}, None)
+    if args.json:
+        print_json(server)
+        return 0
+    rows = [("Server", s.address), ("BuildVersion", server.get("buildversion", "")),
+            ("BuildTime", server.get("buildtime", ""))]
+    for b in server.get("backends") or []:
+        rows.append(("Backend", f"{b.get('type', '')} {b.get('host', '')}:{b.get('port', '')}"
+                               + (" (TLS)" if b.get("tls") else "")))
+    kv_table(rows, title="Server status")
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from .colony import stats_rows
+
+    s = Session(args)
+    stats = s.rpc({"msgtype": "getstatisticsmsg"}, s.server_prvkey)
+    if args.json:
+        print_json(stats)
+    else:
+        kv_table([("Colonies", stats.get("colonies", 0))] + stats_rows(stats))
+    return 0
+
+
+def _chid(args: argparse.Namespace) -> int:
+    s = Session(args)
+    s.rpc({"msgtype": "changeserveridmsg", "serverid": args.serverid}, s.server_prvkey)
+    info("Changed server Id", ServerId=args.serverid)
+    return 0
+
+
+def _alive(args: argparse.Namespace) -> int:
+    s = Session(args)
+    if not s.client.health():
+        raise CliError(f"Colonies server at {s.address} is not responding")
+    info("Server is alive", Server=s.address)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    group = sub.add_parser("server", help="run and inspect the Colonies server")
-    gsub = group.add_subparsers(dest="subcommand", metavar="SUBCOMMAND")
-    gsub.required = True
-    start = gsub.add_parser("start", help="start the Colonies server",
-                            formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    gsub = add_group(sub, "server", "Manage production server")
+    start = gsub.add_parser("start", help="Start a Colonies server", description="Start a Colonies server",
+                            formatter_class=HelpFormatter)
     env_arg(start, "--host", env="COLONIES_SERVER_HTTP_HOST", default=None, help="address to listen on [0.0.0.0]")
     env_arg(start, "--port", env="COLONIES_SERVER_PORT", type=int, default=None, help="port to listen on [50080]")
     env_arg(start, "--data-dir", env="COLONIES_DATA_DIR", default=None,
@@ -85,3 +128,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     env_arg(start, "--serverid", env="COLONIES_SERVER_ID", default="",
             help="server owner id (or set COLONIES_SERVER_PRVKEY)")
     start.set_defaults(func=_start)
+    p = add_command(gsub, "status", "Show the version and endpoints of a server", _status)
+    add_json(p)
+    p = add_command(gsub, "stats", "Show statistics of all colonies (server owner)", _stats)
+    add_server_key(p)
+    add_json(p)
+    p = add_command(gsub, "chid", "Change the server id (server owner; sign with the old key)", _chid)
+    p.add_argument("--serverid", required=True, help="the new server id")
+    add_server_key(p)
+    add_command(gsub, "alive", "Check that a server answers GET /health", _alive)

@@ -122,3 +122,8 @@ def leaf_outputs(tx: Tx, graphid: str) -> list[bytes]:
     """Outputs of the graph's leaves (processes without children), in creation order."""
     return [r[0] for r in tx.all("SELECT output FROM processes WHERE processgraphid = ? AND children = '[]' "
                                  "ORDER BY submissiontime, rowid", (graphid,))]
+
+
+def successful_before(tx: Tx, cutoff: int) -> list[str]:
+    return [r[0] for r in tx.all("SELECT processgraphid FROM processgraphs WHERE state = 2 AND submissiontime < ?",
+                                 (cutoff,))]

@@ -33,3 +33,7 @@ def search(tx: Tx, colonyname: str, text: str, since: int, count: int) -> list[L
     rows = tx.all(f"SELECT {_COLS} FROM logs WHERE colonyname = ? AND timestamp >= ? AND instr(message, ?) > 0 "
                   "ORDER BY timestamp DESC, id DESC LIMIT ?", (colonyname, since, text, count))
     return [_log(r) for r in rows]
+
+
+def remove_before(tx: Tx, cutoff: int) -> int:
+    return tx.run("DELETE FROM logs WHERE timestamp < ?", (cutoff,))

@@ -203,3 +203,8 @@ def get_attribute(tx: Tx, attributeid: str) -> tuple[Attribute, str] | None:
         return None
     return (Attribute(attributeid=r[0], targetid=r[1], targetcolonyname=r[2], targetprocessgraphid=r[3], state=r[7],
                       attributetype=r[4], key=r[5], value=r[6]), r[8])
+
+
+def remove_finished_before(tx: Tx, cutoff: int) -> int:
+    """Retention: successful standalone processes submitted before `cutoff`."""
+    return tx.run("DELETE FROM processes WHERE state = 2 AND processgraphid = '' AND submissiontime < ?", (cutoff,))

@@ -1,0 +1,121 @@
+"""`colonies cron …`: crons start a workflow on a 6-field cron expression (seconds first) or
+every --interval seconds; add, list, show, run now and remove them."""
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from .common import CliError, Session, add_command, add_group, add_json
+from .output import fmt_time, info, print_json, warn
+from .process import spec_table
+from .specs import load_workflow
+from .table import kv_table, list_table
+
+
+def workflow_specs(holder: dict[str, Any]) -> list[dict[str, Any]]:
+    """The function specs inside a cron's or generator's `workflowspec` JSON string."""
+    try:
+        spec = json.loads(holder.get("workflowspec") or "{}")
+    except ValueError:
+        return []
+    return [s for s in (spec.get("functionspecs") or []) if isinstance(s, dict)]
+
+
+def _random(value: str) -> bool:
+    # `--random` alone, or followed by a value as in the guide (`--random 10`): any value but false/0 is on
+    return value.strip().lower() not in ("false", "0", "no", "off")
+
+
+def _add(args: argparse.Namespace) -> int:
+    s = Session(args)
+    if not args.cron and args.interval <= 0:
+        raise CliError("give a cron expression (--cron) or an interval in seconds (--interval)")
+    random = args.random is True or (isinstance(args.random, str) and _random(args.random))
+    spec = load_workflow(args.spec, s.colonyname)
+    cron = {"name": args.name, "colonyname": s.colonyname, "cronexpression": args.cron or "",
+            "interval": args.interval if args.interval > 0 else -1, "random": random,
+            "waitforprevprocessgraph": args.waitprevious, "workflowspec": json.dumps(spec)}
+    if args.waitprevious:
+        info("Will wait for previous processgraph to finish")
+    else:
+        info("Will not wait for previous processgraph to finish")
+    added = s.rpc({"msgtype": "addcronmsg", "cron": cron}, s.prvkey)
+    info("Cron added", CronID=added.get("cronid", ""))
+    return 0
+
+
+def _ls(args: argparse.Namespace) -> int:
+    s = Session(args)
+    crons = s.rpc({"msgtype": "getcronsmsg", "colonyname": s.colonyname, "count": args.count}, s.prvkey) or []
+    if args.json:
+        print_json(crons)
+    elif not crons:
+        warn("No crons found")
+    else:
+        list_table(["CRONID", "NAME", "INITIATOR"],
+                   [(c.get("cronid", ""), c.get("name", ""), c.get("initiatorname", "")) for c in crons])
+    return 0
+
+
+def _get(args: argparse.Namespace) -> int:
+    s = Session(args)
+    c = s.rpc({"msgtype": "getcronmsg", "cronid": args.cronid}, s.prvkey)
+    if args.json:
+        print_json(c)
+        return 0
+    kv_table([
+        ("CronId", c.get("cronid", "")),
+        ("Name", c.get("name", "")),
+        ("Colony", c.get("colonyname", "")),
+        ("InitiatorID", c.get("initiatorid", "")),
+        ("Initiator", c.get("initiatorname", "")),
+        ("Cron Expression", c.get("cronexpression", "")),
+        ("Interval", c.get("interval", -1)),
+        ("Random", str(bool(c.get("random"))).lower()),
+        ("NextRun", fmt_time(c.get("nextrun"))),
+        ("LastRun", fmt_time(c.get("lastrun"))),
+        ("PrevProcessGraphID", c.get("prevprocessgraphid", "")),
+        ("WaitForPrevProcessGraph", str(bool(c.get("waitforprevprocessgraph"))).lower()),
+        ("CheckerPeriod", c.get("checkerperiod", 0)),
+    ], title="Cron")
+    for spec in workflow_specs(c):
+        spec_table(spec)
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    s = Session(args)
+    s.rpc({"msgtype": "runcronmsg", "cronid": args.cronid}, s.prvkey)
+    info("Running cron", CronID=args.cronid)
+    return 0
+
+
+def _remove(args: argparse.Namespace) -> int:
+    s = Session(args)
+    s.rpc({"msgtype": "removecronmsg", "cronid": args.cronid, "all": False}, s.prvkey)
+    info("Removing cron", CronId=args.cronid)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    g = add_group(sub, "cron", "Manage cron")
+    p = add_command(g, "add", "Add a cron that starts a workflow", _add)
+    p.add_argument("--spec", required=True, help="workflow JSON file (array of function specs)")
+    p.add_argument("--name", required=True, help="cron name (unique in the colony)")
+    p.add_argument("--cron", help='cron expression with seconds first, e.g. "0/5 * * * * *"')
+    p.add_argument("--interval", type=int, default=-1, help="start the workflow every N seconds instead")
+    p.add_argument("--random", nargs="?", const=True, default=False, metavar="BOOL",
+                   help="with --interval: start at a random time within each interval")
+    p.add_argument("--waitprevious", action="store_true",
+                   help="only start when the previous workflow of this cron has finished")
+    p = add_command(g, "ls", "List crons", _ls)
+    p.add_argument("--count", type=int, default=100, help="number of crons to list")
+    add_json(p)
+    p = add_command(g, "get", "Get info about a cron", _get)
+    p.add_argument("--cronid", required=True, help="cron id")
+    add_json(p)
+    p = add_command(g, "run", "Start a cron's workflow now", _run)
+    p.add_argument("--cronid", required=True, help="cron id")
+    p = add_command(g, "remove", "Remove a cron", _remove)
+    p.add_argument("--cronid", required=True, help="cron id")
