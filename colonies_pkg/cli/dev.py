@@ -103,7 +103,7 @@ def _run(args: argparse.Namespace) -> int:
     from .server import bind, serve
 
     data_dir = os.path.abspath(args.data_dir)
-    config = from_env({}, host=args.host, port=args.port, data_dir=data_dir)
+    config = from_env(os.environ, host=args.host, port=args.port, data_dir=data_dir)
     sock, config = bind(config)
     setup = DevSetup(dict(os.environ), config.port, data_dir)
     config = msgspec.structs.replace(config, server_id=setup.server_id)

@@ -3,7 +3,6 @@ vars; `status`, `stats`, `chid` and `alive` inspect or administer a running one.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import socket
 import sys
@@ -30,7 +29,9 @@ def _uvicorn_config(app, config: ServerConfig):
 def bind(config: ServerConfig) -> tuple[socket.socket, ServerConfig]:
     """Listen before anything else starts, so a busy port is reported at once; port 0 picks one."""
     family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on sockets created with it, and
+    # without it every reply waits ~40 ms for the client's delayed ACK (Nagle).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((config.host, config.port))
@@ -53,7 +54,7 @@ def serve(config: ServerConfig, sock: socket.socket, on_started: Callable[[objec
     app = create_app(config, on_started=on_started, on_stopping=on_stopping)
     server = uvicorn.Server(_uvicorn_config(app, config))
     try:
-        asyncio.run(server.serve(sockets=[sock]))
+        server.run(sockets=[sock])  # lets uvicorn pick uvloop when installed
     except KeyboardInterrupt:
         pass
     finally:
