@@ -5,6 +5,7 @@ The only module that imports the EC library (coincurve). Hashes are stdlib SHA3-
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 
 from coincurve import PrivateKey, PublicKey
@@ -14,6 +15,7 @@ from .errors import Forbidden
 # Order of the secp256k1 group; low-S signatures have s <= N // 2.
 N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 HALF_N = N // 2
+_HEX = re.compile(r"[0-9a-fA-F]*")
 
 
 def sha3_hex(data: str | bytes) -> str:
@@ -58,12 +60,11 @@ def sign(message: str, prvkey: str) -> str:
 
 def recover_id(message: str, signature: str) -> str:
     """Recover the signer's id from a message and a 130-hex signature, or raise Forbidden."""
-    try:
-        sig = bytes.fromhex(signature)
-    except (ValueError, TypeError) as exc:
-        raise Forbidden("Invalid signature, not hex") from exc
-    if len(sig) != 65:
+    if not isinstance(signature, str) or len(signature) != 130:
         raise Forbidden("Invalid signature length")
+    if not _HEX.fullmatch(signature):  # bytes.fromhex alone would skip whitespace
+        raise Forbidden("Invalid signature, not hex")
+    sig = bytes.fromhex(signature)
     if sig[64] > 3:
         raise Forbidden("Invalid signature recovery id")
     s = int.from_bytes(sig[32:64], "big")

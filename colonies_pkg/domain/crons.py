@@ -23,7 +23,6 @@ from . import schedule, security, workflows
 from .events import CronsChanged
 
 CHECKER_PERIOD_MS = 1000
-MAX_CRON_COUNT = 100
 _any_list = msgspec.json.Decoder(list[Any])
 _spec_decoder = msgspec.json.Decoder(WorkflowSpec)
 FINISHED = (ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED)
@@ -81,8 +80,6 @@ def get(tx: Tx, now: int, caller: str, cronid: str) -> Cron:
 
 def list_crons(tx: Tx, now: int, caller: str, colonyname: str, count: int) -> list[Cron]:
     security.require_member(tx, caller, colonyname)
-    if count > MAX_CRON_COUNT:
-        raise BadRequest(f"Count is larger than MaxCount limit <{MAX_CRON_COUNT}>")
     return [store.cron_wire(r) for r in store.list_crons(tx, colonyname, count)]
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random as _random
 import re
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import croniter
@@ -19,6 +19,7 @@ from ..errors import BadRequest
 
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": NS, "m": 60 * NS, "h": 3600 * NS}
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _DESCRIPTORS = {"@yearly": "0 0 0 1 1 *", "@annually": "0 0 0 1 1 *", "@monthly": "0 0 0 1 * *",
                 "@weekly": "0 0 0 * * 0", "@daily": "0 0 0 * * *", "@midnight": "0 0 0 * * *",
                 "@hourly": "0 0 * * * *"}
@@ -71,7 +72,8 @@ class CronSpec:
         """The first fire time strictly after `after_ns` (Unix ns)."""
         if self.every_ns:
             return after_ns + self.every_ns
-        start = datetime.fromtimestamp(after_ns / NS, tz=timezone.utc)
+        # integer arithmetic: a float timestamp can round a time just before a second up to it
+        start = _EPOCH + timedelta(microseconds=after_ns // 1000)
         start = start.astimezone(self.zone) if self.zone else start.astimezone()
         nxt = croniter(self.expr, start, second_at_beginning=True).get_next(datetime)
         result = int(nxt.timestamp()) * NS
@@ -101,6 +103,12 @@ def next_run(expression: str, interval: int, random: bool, anchor: int, now: int
     (k+1)·i). A plain interval cron fires at the start of the next window; a random one at a
     uniformly random moment inside the next window, so it fires exactly once per window.
     """
+    spec = CronSpec(expression) if interval <= 0 else None
+    if spec is not None and spec.every_ns:  # "@every d" is a period: anchored like an interval
+        step = spec.every_ns
+        k = (now - anchor) // step + 1 if now >= anchor else 0
+        start = anchor + k * step
+        return start if start > now else start + step
     if interval > 0:
         step = interval * NS
         k = (now - anchor) // step + 1 if now >= anchor else 0
@@ -109,4 +117,5 @@ def next_run(expression: str, interval: int, random: bool, anchor: int, now: int
             return start if start > now else start + step
         offset = int((rng or _random).random() * step)
         return start + offset if start + offset > now else start + step + offset
-    return CronSpec(expression).next_after(now)
+    assert spec is not None
+    return spec.next_after(now)

@@ -53,13 +53,30 @@ def decode_payload(env: RPCMsg) -> messages.Msg:
     except (binascii.Error, ValueError) as exc:
         raise BadRequest(f"Failed to decode {env.payloadtype}, invalid base64 payload") from exc
     try:
-        return messages.decode(env.payloadtype, raw)
+        try:
+            msg = messages.decode(env.payloadtype, raw)
+            if b'"msgtype"' not in raw:  # a struct's tag may be absent when decoding; Go compares ""
+                raise BadRequest(f"Failed to decode {env.payloadtype}, msg.MsgType does not match payloadType")
+            return msg
+        except msgspec.ValidationError as exc:
+            if "got `null`" not in str(exc):
+                raise
+            # Go reads null as the zero value: drop null keys so the defaults apply (rare path)
+            return messages.decode(env.payloadtype, _encoder.encode(_drop_nulls(msgspec.json.decode(raw))))
     except msgspec.ValidationError as exc:
         if "$.msgtype" in str(exc):
             raise BadRequest(f"Failed to decode {env.payloadtype}, msg.MsgType does not match payloadType") from exc
         raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {exc}") from exc
+
+
+def _drop_nulls(value: object) -> object:
+    if isinstance(value, dict):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
 
 
 def parse_request(body: bytes, *, websocket: bool = False) -> tuple[messages.Msg, str]:

@@ -120,14 +120,21 @@ class Database:
         return db
 
     async def _open(self) -> None:
-        self._writer = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
-        await self._writer._execute(_configure, self._writer._conn, self.synchronous)
-        self.schema_version = await self._writer._execute(migrate, self._writer._conn)
-        for _ in range(self._nreaders):
-            reader = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
-            await reader._execute(_configure, reader._conn, self.synchronous)
-            await reader._execute(reader._conn.execute, "PRAGMA query_only = ON")
-            self._readers.append(reader)
+        try:
+            self._writer = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
+            await self._writer._execute(_configure, self._writer._conn, self.synchronous)
+            self.schema_version = await self._writer._execute(migrate, self._writer._conn)
+            for _ in range(self._nreaders):
+                reader = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._readers.append(reader)
+                await reader._execute(_configure, reader._conn, self.synchronous)
+                await reader._execute(reader._conn.execute, "PRAGMA query_only = ON")
+        except BaseException:
+            # close what was opened: aiosqlite's worker threads would otherwise keep the process alive
+            for conn in [self._writer, *self._readers]:
+                if conn is not None:
+                    await conn.close()
+            raise
         self._task = asyncio.create_task(self._writer_loop(), name="colonies-db-writer")
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:

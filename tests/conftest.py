@@ -1,0 +1,77 @@
+"""Shared fixtures for the unit and storage tiers (tests/e2e has its own conftest).
+
+* ``keys`` -- the docker-compose keypairs of PROTOCOL §2.6 (server, colony, executor) as
+  ``Key(prv, id)``; ids are recovered from the keys, never hard-coded here.
+* ``db``   -- a migrated ``Database`` on a temp file, driven synchronously: pytest-asyncio is
+  not installed, so the fixture owns one event loop and ``db.write(fn, *args)`` /
+  ``db.read(fn, *args)`` run the coroutine to completion on it. ``db.run(coro)`` runs any
+  other coroutine on the same loop; ``db.database`` is the real object.
+"""
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # `pytest` run without `python -m` from another cwd
+    sys.path.insert(0, str(REPO))
+
+from colonies_pkg.crypto import id_of_prvkey  # noqa: E402
+from colonies_pkg.storage import Database  # noqa: E402
+
+
+class Key(NamedTuple):
+    prv: str
+    id: str
+
+
+class Keys(NamedTuple):
+    server: Key
+    colony: Key
+    executor: Key
+
+
+def _key(prv: str) -> Key:
+    return Key(prv, id_of_prvkey(prv))
+
+
+@pytest.fixture(scope="session")
+def keys() -> Keys:
+    return Keys(
+        server=_key("fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d"),
+        colony=_key("ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d73097514"),
+        executor=_key("ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"),
+    )
+
+
+class SyncDB:
+    """A Database plus the event loop it lives on, usable from plain sync tests."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, database: Database) -> None:
+        self.loop = loop
+        self.database = database
+
+    def run(self, coro: Any) -> Any:
+        return self.loop.run_until_complete(coro)
+
+    def write(self, fn: Any, *args: Any) -> Any:
+        return self.run(self.database.write(fn, *args))
+
+    def read(self, fn: Any, *args: Any) -> Any:
+        return self.run(self.database.read(fn, *args))
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[SyncDB]:
+    loop = asyncio.new_event_loop()
+    database = loop.run_until_complete(Database.open(str(tmp_path / "colonies.db")))
+    try:
+        yield SyncDB(loop, database)
+    finally:
+        loop.run_until_complete(database.close())
+        loop.close()
