@@ -33,6 +33,21 @@ def _check_member(tx, now: int, caller: str, colonyname: str) -> None:
     security.require_member(tx, caller, colonyname)
 
 
+async def _forward(ws: WebSocket, services: Services, queue: asyncio.Queue, state: int, deadline: float) -> None:
+    """Push the process of every event in `state` until the deadline (then the caller closes)."""
+    loop = asyncio.get_running_loop()
+    while (remaining := deadline - loop.time()) > 0:
+        try:
+            event = await asyncio.wait_for(queue.get(), remaining)
+        except asyncio.TimeoutError:
+            break
+        if event.state != state:
+            continue
+        found = await services.db.read(processes.snapshot, now_ns(), event.processid)
+        if found is not None:
+            await _push(ws, "subscribeprocessmsg", found[0])
+
+
 async def _subscribe_process(ws: WebSocket, services: Services, caller: str, msg: m.SubscribeProcessMsg) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(msg.timeout, 0)
@@ -50,16 +65,7 @@ async def _subscribe_process(ws: WebSocket, services: Services, caller: str, msg
             return
         if process.state == msg.state:
             await _push(ws, "subscribeprocessmsg", process)
-        while (remaining := deadline - loop.time()) > 0:
-            try:
-                event = await asyncio.wait_for(queue.get(), remaining)
-            except asyncio.TimeoutError:
-                break
-            if event.state != msg.state:
-                continue
-            found = await services.db.read(processes.snapshot, now_ns(), msg.processid)
-            if found is not None:
-                await _push(ws, "subscribeprocessmsg", found[0])
+        await _forward(ws, services, queue, msg.state, deadline)
     finally:
         services.hub.unsubscribe_process(msg.processid, queue)
 
@@ -75,16 +81,7 @@ async def _subscribe_processes(ws: WebSocket, services: Services, caller: str, m
     key = (msg.colonyname, msg.executortype)
     queue = services.hub.subscribe_type(key)
     try:
-        while (remaining := deadline - loop.time()) > 0:
-            try:
-                event = await asyncio.wait_for(queue.get(), remaining)
-            except asyncio.TimeoutError:
-                break
-            if event.state != msg.state:
-                continue
-            found = await services.db.read(processes.snapshot, now_ns(), event.processid)
-            if found is not None:
-                await _push(ws, "subscribeprocessmsg", found[0])
+        await _forward(ws, services, queue, msg.state, deadline)
     finally:
         services.hub.unsubscribe_type(key, queue)
 
