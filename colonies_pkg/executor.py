@@ -2,11 +2,13 @@
 
 `SampleExecutor(client, colonyname, prvkey, name).run(stop_event)` registers its functions and
 loops: assign (long-poll) → run the function → close with output, or fail with the error.
-Running shell commands is opt-in (`allow_shell=True`, the `dev --shell` flag).
+Running shell commands is opt-in (`allow_shell=True`, the `dev --shell` flag). A process whose spec
+has an `fs` block runs inside a CFS mount (labels synced in before, back after; see cfs.py).
 """
 from __future__ import annotations
 
 import logging
+import os
 import random
 import subprocess
 import threading
@@ -14,18 +16,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from .cfs import Mount, run_with_fs
 from .client import Client, ConnectionFailed
 from .errors import ColoniesError, NotFound
+from .objectstore import store_from_env
 
 log = logging.getLogger("colonies.executor")
 Builtin = Callable[[list[Any], dict[str, Any], list[Any], "Job"], list[Any]]
 
 
 class Job:
-    """What a function may do while it runs: log lines to the process."""
+    """What a function may do while it runs: log lines to the process, use its CFS mount."""
 
-    def __init__(self, executor: SampleExecutor, processid: str) -> None:
-        self._executor, self.processid = executor, processid
+    def __init__(self, executor: SampleExecutor, processid: str, fs: Mount | None = None) -> None:
+        self._executor, self.processid, self.fs = executor, processid, fs
 
     def log(self, message: str) -> None:
         self._executor.client.rpc({"msgtype": "addlogmsg", "processid": self.processid, "message": message},
@@ -100,7 +104,9 @@ def shell(args, kwargs, inputs, job):
     """Run args as a command line (no shell interpretation); only when explicitly enabled."""
     if not args:
         raise ValueError("execute needs a command in args")
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=3600)
+    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=3600,
+                            env={**os.environ, **job.fs.env()} if job.fs else None,
+                            cwd=job.fs.path if job.fs else None)
     if result.stdout:
         job.log(result.stdout)
     if result.returncode != 0:
@@ -110,8 +116,9 @@ def shell(args, kwargs, inputs, job):
 
 class SampleExecutor:
     def __init__(self, client: Client, colonyname: str, prvkey: str, name: str, allow_shell: bool = False,
-                 assign_timeout: int = 3) -> None:
+                 assign_timeout: int = 3, cfs_root: str | None = None) -> None:
         self.client, self.colonyname, self.prvkey, self.name = client, colonyname, prvkey, name
+        self.cfs_root = cfs_root  # each process's fs mount gets a fresh directory under it
         self.functions = dict(BUILTINS)
         if allow_shell:
             self.functions["execute"] = shell
@@ -140,9 +147,17 @@ class SampleExecutor:
             self._fail(pid, f"Unknown function {spec.get('funcname')!r}; this executor offers "
                             f"{', '.join(sorted(self.functions))}")
             return True
+        def call(mount: Mount | None) -> list[Any]:
+            args = spec.get("args") or []
+            if mount is not None:
+                args = mount.translate(args)  # "/cfs/myfiles/x" -> the real path in this process's mount
+            return fn(args, spec.get("kwargs") or {}, process.get("in") or [], Job(self, pid, mount))
+
         try:
-            out = fn(spec.get("args") or [], spec.get("kwargs") or {}, process.get("in") or [], Job(self, pid))
-        except Exception as exc:  # the function failed: the process fails, the executor goes on
+            out = run_with_fs(self.client, lambda: store_from_env(self.client, self.colonyname, self.prvkey),
+                              self.colonyname, self.prvkey, spec, call, processid=pid, root=self.cfs_root,
+                              log=Job(self, pid).log)
+        except Exception as exc:  # the function or its CFS sync failed: the process fails, we go on
             self._fail(pid, f"{type(exc).__name__}: {exc}")
             return True
         try:

@@ -1,7 +1,8 @@
 """The `colonies` command line (layer L6): `main(argv) -> int` builds the parser and dispatches.
 
-Each command group lives in its own module with `register(subparsers)`; errors print one line
-to stderr and return a non-zero exit code.
+Each command group lives in its own module with `register(subparsers)`. Flags backed by
+COLONIES_* variables are resolved after parsing (`common.resolve_env`). Errors print one line
+(and an optional hint) to stderr and return exit code 1.
 """
 from __future__ import annotations
 
@@ -10,22 +11,54 @@ import sys
 
 from .. import __version__
 from ..errors import ColoniesError
-from . import dev, keys, server
-from .common import CliError
+from . import (
+    attribute,
+    colony,
+    common,
+    completion,
+    config,
+    cron,
+    dev,
+    executor,
+    fs,
+    function,
+    generator,
+    keys,
+    log,
+    process,
+    server,
+    user,
+    workflow,
+)
+from .common import CliError, HelpFormatter, resolve_env
+
+DESCRIPTION = """\
+Colonies CLI tool (colonies-py): run a ColonyOS Colonies server and talk to one.
+
+The connection and keys come from COLONIES_SERVER_HOST, COLONIES_SERVER_PORT, COLONIES_TLS,
+COLONIES_COLONY_NAME, COLONIES_PRVKEY, COLONIES_COLONY_PRVKEY and COLONIES_SERVER_PRVKEY, or from
+the flags of each command (see `colonies COMMAND SUBCOMMAND --help`). Unlike the Go CLI, plain
+HTTP is used unless COLONIES_TLS (or COLONIES_SERVER_TLS) is true or --tls is given."""
+
+
+def _version(args: argparse.Namespace) -> int:
+    print(f"colonies-py {__version__}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="colonies", allow_abbrev=False,
-        description="ColonyOS Colonies server, CLI and sample executor (colonies-py).")
+    parser = argparse.ArgumentParser(prog="colonies", allow_abbrev=False, description=DESCRIPTION,
+                                     formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"colonies-py {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    common.add_global_flags(parser)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     sub.required = True
-    dev.register(sub)
-    server.register(sub)
-    keys.register(sub)
-    version = sub.add_parser("version", help="print the version")
-    version.set_defaults(func=lambda args: print(f"colonies-py {__version__}") or 0)
+    for module in (attribute, colony, completion, config, cron, dev, executor, fs, function, generator, keys, log,
+                   process, server, user):
+        module.register(sub)
+    version = sub.add_parser("version", help="Print the version", description="Print the version")
+    version.set_defaults(func=_version)
+    workflow.register(sub)
     return parser
 
 
@@ -33,9 +66,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        resolve_env(args)
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # e.g. `colonies process pss | head`
+        sys.stderr.close()
+        return 1
     except (CliError, ColoniesError) as exc:
         print(f"Error: {exc}", file=sys.stderr)
+        hint = getattr(exc, "hint", None)
+        if hint is None and getattr(exc, "status", None) == 0:  # could not connect
+            hint = "is the server running? Check COLONIES_SERVER_HOST, COLONIES_SERVER_PORT and COLONIES_TLS"
+        if hint:
+            print(f"Hint: {hint}", file=sys.stderr)
         return 1

@@ -71,7 +71,7 @@ def _stats(args: argparse.Namespace) -> int:
     if args.json:
         print_json(stats)
     else:
-        kv_table([("Colony", name)] + stats_rows(stats))
+        kv_table([("Colony", name), *stats_rows(stats)])
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -58,7 +59,8 @@ def env_arg(parser: argparse.ArgumentParser, *flags: str, env: str | Sequence[st
     """Add a flag whose default comes from the environment variable(s) `env` (first set wins)."""
     envs = (env,) if isinstance(env, str) else tuple(env)
     convert = env_bool if kwargs.get("action") in ("store_true", "store_false") else kwargs.get("type")
-    text = f"{help} (env: {', '.join(envs)}" + (f"; default: {default}" if default not in (None, "") else "") + ")"
+    shown = f"; default: {default}" if default not in (None, "", False) else ""
+    text = f"{help} (env: {', '.join(envs)}{shown})"
     return parser.add_argument(*flags, default=EnvDefault(envs, default, convert),
                                help=text.replace("%", "%%"), **kwargs)
 
@@ -100,6 +102,16 @@ def client_parent() -> argparse.ArgumentParser:
     return p
 
 
+def add_global_flags(parser: argparse.ArgumentParser) -> None:
+    """Go-style global flags, given before the command: `colonies --insecure process ps`."""
+    g = parser.add_argument_group("global options")
+    g.add_argument("--insecure", dest="global_insecure", action="store_true", help="disable TLS and use HTTP")
+    g.add_argument("--skip-tls-verify", dest="global_skip_tls_verify", action="store_true",
+                   help="skip TLS certificate verification")
+    env_arg(g, "-v", "--verbose", env="COLONIES_VERBOSE", action="store_true", default=False,
+            help="print every request and its duration to stderr")
+
+
 def add_colony_key(p: argparse.ArgumentParser) -> None:
     env_arg(p, "--colonyprvkey", env="COLONIES_COLONY_PRVKEY", help="private key of the colony owner")
 
@@ -115,8 +127,10 @@ class Session:
         self.args = args
         self.host: str = getattr(args, "host", None) or "localhost"
         self.port: int = int(getattr(args, "port", None) or 50080)
-        self.tls = bool(getattr(args, "tls", False)) and not getattr(args, "insecure", False)
-        self.verify = not getattr(args, "skip_tls_verify", False)
+        insecure = getattr(args, "insecure", False) or getattr(args, "global_insecure", False)
+        self.tls = bool(getattr(args, "tls", False)) and not insecure
+        self.verify = not (getattr(args, "skip_tls_verify", False) or getattr(args, "global_skip_tls_verify", False))
+        self.verbose = bool(getattr(args, "verbose", False))
         self._client: Any = None
 
     # keys and names, required only where used
@@ -159,7 +173,16 @@ class Session:
         return self._client
 
     def rpc(self, msg: dict[str, Any], prvkey: str | None, timeout: float | None = None) -> Any:
-        return self.client.rpc(msg, prvkey, timeout=timeout)
+        if not self.verbose:
+            return self.client.rpc(msg, prvkey, timeout=timeout)
+        from .output import debug
+
+        started = time.monotonic()
+        try:
+            return self.client.rpc(msg, prvkey, timeout=timeout)
+        finally:
+            debug("RPC", Duration=f"{(time.monotonic() - started) * 1000:.1f}ms", MsgType=msg.get("msgtype", ""),
+                  Server=self.address)
 
     def close(self) -> None:
         if self._client is not None:

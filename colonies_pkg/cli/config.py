@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from .common import Session, add_colony_key, add_json, add_server_key, client_parent, HelpFormatter
+from .common import HelpFormatter, Session, add_colony_key, add_json, add_server_key, client_parent
 from .output import print_json
 from .table import kv_table
 

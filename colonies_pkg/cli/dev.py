@@ -117,7 +117,8 @@ def _run(args: argparse.Namespace) -> int:
         print(setup.exports(), flush=True)
         if not args.no_executor:
             executor = SampleExecutor(Client(config.host, config.port), setup.colonyname, setup.sample_prvkey,
-                                      SAMPLE_EXECUTOR, allow_shell=args.shell)
+                                      SAMPLE_EXECUTOR, allow_shell=args.shell,
+                                      cfs_root=os.path.join(data_dir, "cfs-mounts"))
             thread = threading.Thread(target=_executor_main, args=(executor, stop), name="sample-executor",
                                       daemon=True)
             threads.append(thread)
@@ -147,7 +148,7 @@ def _executor_main(executor, stop: threading.Event) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("dev", help="start a local dev server with colony 'dev' and a sample executor",
+    p = sub.add_parser("dev", help="Start a local dev server with colony 'dev' and a sample executor",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     env_arg(p, "--port", env="COLONIES_SERVER_PORT", type=int, default=50080, help="port to listen on")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")

@@ -26,7 +26,8 @@ def _add(args: argparse.Namespace) -> int:
     executor["colonyname"] = s.colonyname
     for field, flag in (("executorid", "--executorid"), ("executorname", "--name"), ("executortype", "--type")):
         if not executor.get(field):
-            raise CliError(f"the executor needs an {field}: use {flag}" + (" or --spec" if flag != "--executorid" else ""))
+            alternative = "" if flag == "--executorid" else " or --spec"
+            raise CliError(f"the executor needs an {field}: use {flag}{alternative}")
     key = s.colony_prvkey
     added = s.rpc({"msgtype": "addexecutormsg", "executor": executor}, key)
     info("Executor added", ColonyName=s.colonyname, ExecutorID=added.get("executorid", executor["executorid"]),

@@ -6,11 +6,10 @@ their logs, and register, list or remove the functions executors offer.
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from .common import CliError, Session, add_command, add_group, add_json, env_arg
-from .output import error, info, print_json, print_values
+from .output import error, info, print_json, print_values, write_logs
 from .specs import funcspec, load_funcspec
 from .table import kv_table
 from .wait import CANCELLED, SUCCESS, ProcessWaiter, wait_for
@@ -24,10 +23,9 @@ def print_new_logs(session: Session, processid: str, since: int) -> int:
     while True:
         logs = session.rpc({"msgtype": "getlogsmsg", "colonyname": session.colonyname, "processid": processid,
                             "count": LOG_PAGE, "since": since, "latest": False}, session.prvkey) or []
+        write_logs(logs)
         for entry in logs:
-            sys.stdout.write(entry.get("message", ""))
             since = max(since, int(entry.get("timestamp", 0)))
-        sys.stdout.flush()
         if len(logs) < LOG_PAGE:
             return since
 
@@ -108,7 +106,7 @@ def _exec(args: argparse.Namespace) -> int:
     if not args.targettype:
         raise CliError("no executor type: use --targettype (or set COLONIES_EXECUTOR_TYPE)")
     raw = {
-        "nodename": args.nodename or args.func, "funcname": args.func, "args": list(args.args or []),
+        "nodename": args.nodename or args.funcname, "funcname": args.funcname, "args": list(args.args or []),
         "kwargs": _pairs(args.kwargs, "--kwargs"), "env": _pairs(args.env, "--env"),
         "priority": args.priority, "maxwaittime": args.maxwaittime, "maxexectime": args.maxexectime,
         "maxretries": args.maxretries, "label": args.label or "",
@@ -122,11 +120,11 @@ def _register(args: argparse.Namespace) -> int:
     s = Session(args)
     if not args.name:
         raise CliError("no executor name: use --name (or set COLONIES_EXECUTOR_NAME)")
-    fun = {"executorname": args.name, "colonyname": s.colonyname, "funcname": args.func}
+    fun = {"executorname": args.name, "colonyname": s.colonyname, "funcname": args.funcname}
     if args.description:
         fun["description"] = args.description
     added = s.rpc({"msgtype": "addfunctionmsg", "fun": fun}, s.prvkey)
-    info("Function registered", ColonyName=s.colonyname, ExecutorName=args.name, FuncName=args.func,
+    info("Function registered", ColonyName=s.colonyname, ExecutorName=args.name, FuncName=args.funcname,
          FunctionId=added.get("functionid", ""))
     return 0
 
@@ -145,7 +143,7 @@ def _ls(args: argparse.Namespace) -> int:
     try:
         for e in s.rpc({"msgtype": "getexecutorsmsg", "colonyname": s.colonyname}, s.prvkey) or []:
             types[e.get("executorname", "")] = e.get("executortype", "")
-    except Exception:  # noqa: BLE001 -- the types are a nicety; the list itself succeeded
+    except Exception:
         pass
     for f in functions:
         kv_table([
@@ -185,7 +183,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--spec", required=True, help="function spec JSON file")
     _follow_flags(p)
     p = add_command(g, "exec", "Submit a function spec given by flags", _exec)
-    p.add_argument("--func", required=True, help="function name")
+    p.add_argument("--func", dest="funcname", required=True, help="function name")
     p.add_argument("--args", nargs="+", action="extend", metavar="ARG", help="positional arguments")
     p.add_argument("--kwargs", nargs="+", action="extend", metavar="KEY=VALUE", help="keyword arguments")
     p.add_argument("--env", nargs="+", action="extend", metavar="KEY=VALUE", help="environment variables")
@@ -200,7 +198,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _follow_flags(p)
     p = add_command(g, "register", "Register a function offered by the calling executor", _register)
     env_arg(p, "--name", env="COLONIES_EXECUTOR_NAME", help="executor name")
-    p.add_argument("--func", required=True, help="function name")
+    p.add_argument("--func", dest="funcname", required=True, help="function name")
     p.add_argument("--description", help="description of the function")
     p = add_command(g, "ls", "List registered functions and their call statistics", _ls)
     p.add_argument("--executorname", help="only functions of this executor")

@@ -3,12 +3,11 @@ logs (optionally following them until the process ends), and search logs by text
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from .common import CliError, Session, add_command, add_group, add_json
 from .function import follow
-from .output import fmt_ns, info, print_json, warn
+from .output import fmt_ns, info, print_json, warn, write_logs
 from .process import get_process
 from .table import kv_table
 
@@ -20,11 +19,6 @@ def _add(args: argparse.Namespace) -> int:
     s.rpc({"msgtype": "addlogmsg", "processid": args.processid, "message": args.message}, s.prvkey)
     info("Adding log", LogMsg=args.message, ProcessID=args.processid)
     return 0
-
-
-def _write(logs: list[dict[str, Any]]) -> None:
-    text = "".join(entry.get("message", "") for entry in logs)
-    sys.stdout.write(text if not text or text.endswith("\n") else text + "\n")
 
 
 def _get(args: argparse.Namespace) -> int:
@@ -45,7 +39,7 @@ def _get(args: argparse.Namespace) -> int:
     if args.json:
         print_json(logs)
     else:
-        _write(logs)
+        write_logs(logs)
     return 0
 
 
@@ -77,7 +71,7 @@ def _search(args: argparse.Namespace) -> int:
         since = ts - args.seconds * 1_000_000_000 - 1
         around = s.rpc({"msgtype": "getlogsmsg", "colonyname": s.colonyname, "processid": entry.get("processid", ""),
                         "count": MAX_LOGS, "since": max(since, 1), "latest": False}, s.prvkey) or []
-        _write([e for e in around if int(e.get("timestamp", 0)) <= ts])
+        write_logs([e for e in around if int(e.get("timestamp", 0)) <= ts])
         print("================= END LOGS ==================")
     return 0
 
@@ -92,7 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-e", "--executorname", help="executor name (instead of a process)")
     p.add_argument("--count", type=int, default=100, help=f"number of entries (max {MAX_LOGS})")
     p.add_argument("--since", type=int, default=0, help="only entries after this Unix time in nanoseconds")
-    p.add_argument("-f", "--first", action="store_true", help="the oldest entries instead of the newest")
+    order = p.add_mutually_exclusive_group()
+    order.add_argument("-l", "--latest", action="store_true", help="the newest entries (the default)")
+    order.add_argument("-f", "--first", action="store_true", help="the oldest entries instead of the newest")
     p.add_argument("--follow", action="store_true", help="print new entries until the process is finished")
     add_json(p)
     p = add_command(g, "search", "Search logs of the colony for a text", _search)

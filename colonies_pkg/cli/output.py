@@ -37,6 +37,10 @@ def warn(msg: str, **fields: Any) -> None:
     _log("WARN", msg, fields)
 
 
+def debug(msg: str, **fields: Any) -> None:
+    _log("DEBU", msg, fields)
+
+
 def error(msg: str, **fields: Any) -> None:
     _log("ERRO", msg, fields)
 
@@ -84,7 +88,7 @@ def go_duration(seconds: float) -> str:
     """A duration the way Go's time.Duration prints it: 1h2m3.5s, 2m14.682235s, 53.002228s, 0s."""
     if seconds <= 0:
         return "0s"
-    ns = int(round(seconds * 1e9))
+    ns = round(seconds * 1e9)
     hours, rest = divmod(ns, 3600 * 10**9)
     minutes, rest = divmod(rest, 60 * 10**9)
     secs, frac = divmod(rest, 10**9)
@@ -131,6 +135,14 @@ def fmt_list(values: Any, empty: str = "") -> str:
     if not values:
         return empty
     return " ".join(scalar(v) for v in values)
+
+
+def write_logs(logs: list[dict[str, Any]]) -> None:
+    """Log messages as they are, each ending a line (`log add -m text` stores no newline)."""
+    for entry in logs:
+        message = str(entry.get("message", ""))
+        sys.stdout.write(message if message.endswith("\n") else message + "\n")
+    sys.stdout.flush()
 
 
 def print_values(values: Any) -> None:

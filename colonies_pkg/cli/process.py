@@ -18,7 +18,6 @@ from .output import (
     info,
     print_json,
     print_values,
-    scalar,
     warn,
 )
 from .table import kv_table, list_table, truncate
@@ -129,8 +128,8 @@ def _ps(args: argparse.Namespace) -> int:
     msg = {"msgtype": "getprocessesmsg", "colonyname": s.colonyname, "count": args.count, "state": state,
            "executortype": args.executortype or "", "label": args.label or "", "initiator": args.initiator or ""}
     processes = s.rpc(msg, s.prvkey) or []
-    if args.func:
-        processes = [p for p in processes if (p.get("spec") or {}).get("funcname") == args.func]
+    if args.funcname:
+        processes = [p for p in processes if (p.get("spec") or {}).get("funcname") == args.funcname]
     if args.json:
         print_json(processes)
         return 0
@@ -260,7 +259,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--executortype", help="only processes for this executor type")
         p.add_argument("--label", help="only processes with this label")
         p.add_argument("--initiator", help="only processes submitted by this user (name)")
-        p.add_argument("--func", help="only processes of this function name (filtered by the CLI)")
+        p.add_argument("--func", dest="funcname", help="only processes of this function name (filtered by the CLI)")
         add_json(p)
     p = add_command(g, "get", "Get info about a process", _get)
     _pid(p)

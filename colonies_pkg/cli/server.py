@@ -99,7 +99,7 @@ def _stats(args: argparse.Namespace) -> int:
     if args.json:
         print_json(stats)
     else:
-        kv_table([("Colonies", stats.get("colonies", 0))] + stats_rows(stats))
+        kv_table([("Colonies", stats.get("colonies", 0)), *stats_rows(stats)])
     return 0
 
 

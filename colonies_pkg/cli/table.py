@@ -56,7 +56,7 @@ def _line(style: Style, widths: Sequence[int], part: tuple[str, str, str]) -> st
 
 def _row(style: Style, widths: Sequence[int], values: Sequence[str]) -> str:
     v = style.vertical
-    return v + v.join(f" {value.ljust(width)} " for value, width in zip(values, widths)) + v
+    return v + v.join(f" {value.ljust(width)} " for value, width in zip(values, widths, strict=True)) + v
 
 
 def render(rows: Iterable[Sequence[Any]], headers: Sequence[str] | None = None, title: str | None = None,
@@ -77,7 +77,7 @@ def render(rows: Iterable[Sequence[Any]], headers: Sequence[str] | None = None, 
         left, _, right = style.top
         out.append(left + style.horizontal * inner + right)
         out.append(style.vertical + f" {title.ljust(inner - 2)} " + style.vertical)
-        out.append(_line(style, widths, style.mid))
+        out.append(_line(style, widths, (style.mid[0], style.top[1], style.mid[2])))
     else:
         out.append(_line(style, widths, style.top))
     if head is not None:

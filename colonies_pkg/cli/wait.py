@@ -113,7 +113,7 @@ class ProcessWaiter:
         for ws in sockets:
             try:
                 ws.close()
-            except Exception:  # noqa: BLE001 -- best effort on the way out
+            except Exception:
                 pass
 
 

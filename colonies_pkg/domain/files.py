@@ -31,22 +31,37 @@ def normalize_label(label: str | None) -> str:
     return "/" + (label or "").strip().strip("/")
 
 
+def _unsafe(part: str) -> bool:
+    """Names clients turn into paths: no ".", "..", backslashes or control characters."""
+    return part in (".", "..") or "\\" in part or any(ord(c) < 32 or ord(c) == 127 for c in part)
+
+
+def check_label(label: str) -> str:
+    label = normalize_label(label)
+    if any(_unsafe(seg) or seg == "" for seg in label.split("/")[1:] if label != "/"):
+        raise BadRequest(f"Invalid label {label!r}: no empty, '.' or '..' segments, backslashes or control characters")
+    return label
+
+
 def object_key(ref: Reference) -> str:
+    """What identifies stored data for reference counting: protocol, bucket and object (the
+    endpoint's spelling — localhost or 127.0.0.1 — must not make one object look like two)."""
     o = ref.s3object
-    return f"{ref.protocol}://{o.server}:{o.port}/{o.bucket}/{o.object}"
+    return f"{ref.protocol}:{o.bucket}/{o.object}"
 
 
 def add_file(tx: Tx, now: int, caller: str, file: File | None) -> File:
     if file is None:
         raise BadRequest("Failed to add file, file is nil")
     security.require_member(tx, caller, file.colonyname)
-    if not file.name or "/" in file.name:
-        raise BadRequest("Failed to add file, the file name must be non-empty and contain no '/'")
+    if not file.name or "/" in file.name or _unsafe(file.name):
+        raise BadRequest("Failed to add file, the file name must be non-empty and contain no '/', '\\' or "
+                         "control characters, and must not be '.' or '..'")
     if file.size < 0:
         raise BadRequest("Failed to add file, negative size")
     if not file.ref.s3object.object:
         raise BadRequest("Failed to add file, the reference names no stored object")
-    file.label = normalize_label(file.label)
+    file.label = check_label(file.label)
     file.fileid = new_id()
     file.sequencenr = store.next_sequence(tx)
     s3 = file.ref.s3object  # credentials never go into shared metadata
@@ -156,7 +171,12 @@ def _purge_hidden(tx: Tx, colonyname: str) -> Removed:
     return _drop(tx, store.hidden_unreferenced(tx, colonyname))
 
 
-def object_referenced(tx: Tx, now: int, caller: str, colonyname: str, sha256: str) -> bool:
-    """Whether any file row (visible or kept for a snapshot) of the colony stores this object."""
+def delete_object(tx: Tx, now: int, caller: str, colonyname: str, sha256: str, unlink) -> bool:
+    """Delete an embedded-store object unless a file or snapshot still refers to it.
+
+    Runs as a writer unit so that no addfilemsg can register the object between the check and
+    `unlink()`. Returns whether something was deleted."""
     security.require_member(tx, caller, colonyname)
-    return store.colony_object_in_use(tx, colonyname, sha256)
+    if store.colony_object_in_use(tx, colonyname, sha256):
+        raise BadRequest("The object is still referenced by a file or a snapshot")
+    return unlink()

@@ -58,9 +58,8 @@ def endpoint(services: Services, blobs: LocalBlobs):
                     return Response(b"", headers={"content-length": str(blobs.size(colony, obj))})
                 return FileResponse(blobs.path(colony, obj), media_type="application/octet-stream")
             if method == "DELETE":
-                if await services.db.read(files.object_referenced, now_ns(), caller, colony, obj):
-                    raise BadRequest("The object is still referenced by a file or a snapshot")
-                await asyncio.to_thread(blobs.delete, colony, obj)
+                await services.db.write(files.delete_object, now_ns(), caller, colony, obj,
+                                        lambda: blobs.delete(colony, obj))
                 return Response(b"", status_code=204)
             raise BadRequest(f"Unsupported method {method}")
         except BlobError as exc:

@@ -53,12 +53,17 @@ def latest_ids_under(tx: Tx, colonyname: str, label: str) -> list[str]:
     rows = tx.all("SELECT fileid FROM files f WHERE colonyname = ? AND (label = ? OR label LIKE ? ESCAPE '\\') "
                   "AND removed = 0 AND sequencenr = (SELECT MAX(sequencenr) FROM files g WHERE "
                   "g.colonyname = f.colonyname AND g.label = f.label AND g.name = f.name AND g.removed = 0) "
-                  "ORDER BY label, name", (colonyname, label, _like_prefix(label) + "/%"))
+                  "ORDER BY label, name", (colonyname, label, _under(label)))
     return [r[0] for r in rows]
 
 
 def _like_prefix(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _under(label: str) -> str:
+    """LIKE pattern of the sub-labels of `label` ("/" is the root: every label is under it)."""
+    return "/%" if label == "/" else _like_prefix(label) + "/%"
 
 
 def labels(tx: Tx, colonyname: str, name: str, exact: bool) -> list[Label]:
@@ -68,7 +73,7 @@ def labels(tx: Tx, colonyname: str, name: str, exact: bool) -> list[Label]:
     elif exact:
         rows = tx.all("SELECT label, COUNT(*) FROM files WHERE colonyname = ? AND removed = 0 AND "
                       "(label = ? OR label LIKE ? ESCAPE '\\') GROUP BY label ORDER BY label",
-                      (colonyname, name, _like_prefix(name) + "/%"))
+                      (colonyname, name, _under(name)))
     else:
         rows = tx.all("SELECT label, COUNT(*) FROM files WHERE colonyname = ? AND removed = 0 AND "
                       "label LIKE ? ESCAPE '\\' GROUP BY label ORDER BY label", (colonyname, _like_prefix(name) + "%"))

@@ -1,0 +1,64 @@
+"""The container tutorial's CFS flow on `colonies dev` with the sample executor in place of a
+container: a label is synced into the process's mount, the process writes a file there, and
+the file is in CFS after the process closes (embedded store, no S3)."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from colonies_pkg.cfs import CFS
+from colonies_pkg.client import Client
+from colonies_pkg.objectstore import store_from_env
+
+from .conftest import _stop, _wait_http, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+KEY = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
+
+
+def test_sample_executor_syncs_a_label_in_and_back(tmp_path):
+    port = free_port()
+    log = tmp_path / "dev.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "colonies.py", "dev", "--shell", "--port", str(port),
+                                 "--data-dir", str(tmp_path / "data")], cwd=ROOT, stdout=out, stderr=out)
+    try:
+        _wait_http(port, "/health", proc, log)
+        client = Client("127.0.0.1", port)
+        cfs = CFS(client, store_from_env(client, "dev", KEY, {}), "dev", KEY)
+        src = tmp_path / "hello.txt"
+        src.write_text("Hello world\n")
+        cfs.upload(str(src), "/myfiles")
+        spec = {
+            "funcname": "execute", "args": ["cp", "/cfs/myfiles/hello.txt", "/cfs/myfiles/copy.txt"],
+            "maxexectime": 30, "maxretries": 0, "maxwaittime": -1,
+            "conditions": {"colonyname": "dev", "executortype": "cli"},
+            "fs": {"mount": "/cfs", "dirs": [{"label": "/myfiles", "dir": "/myfiles", "keepfiles": False,
+                                              "onconflicts": {"onstart": {"keeplocal": False},
+                                                              "onclose": {"keeplocal": True}}}]},
+        }
+        deadline = time.monotonic() + 20
+        while True:  # the sample executor registers right after the server is up
+            try:
+                pid = client.rpc({"msgtype": "submitfuncspecmsg", "spec": spec}, KEY)["processid"]
+                break
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+        while time.monotonic() < deadline:
+            process = client.rpc({"msgtype": "getprocessmsg", "processid": pid}, KEY)
+            if process["state"] >= 2:
+                break
+            time.sleep(0.1)
+        assert process["state"] == 2, process["errors"]
+        [copy] = cfs.versions("/myfiles", "copy.txt", latest=True)
+        dest = tmp_path / "out" / "copy.txt"
+        assert Path(cfs.download(copy, str(dest))).read_text() == "Hello world\n"
+        # nothing of the process's mount is left behind (keepfiles false)
+        mounts = tmp_path / "data" / "cfs-mounts"
+        assert not mounts.exists() or not any(p.is_file() for p in mounts.rglob("*"))
+    finally:
+        _stop(proc)
