@@ -18,12 +18,14 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from ..cfs import CFS, SyncPlan, Transfer, normalize_label
 from ..errors import ColoniesError
 from ..models.file import File, Reference, Snapshot
 from ..objectstore import Stored, store_from_env
-from .common import CliError, HelpFormatter, Session, add_command, add_group, resolve_env
-from .output import fmt_time, info, warn
+from .common import CliError, HelpFormatter, Session, add_command, add_group, add_json, resolve_env
+from .output import fmt_time, info, print_json, warn
 from .table import list_table, render
 
 DESCRIPTION = """Manage the Colonies file system (CFS).
@@ -225,13 +227,18 @@ def _sync(args: argparse.Namespace) -> int:
 def _ls(args: argparse.Namespace) -> int:
     _, cfs = _cfs(args)
     label = normalize_label(args.label)
-    rows = []
+    rows: list[list[Any]] = []
+    found: list[dict[str, Any]] = []
     for fd in cfs.files(label):
         versions = cfs.versions(label, fd.name)
         if not versions:
             continue
         latest = versions[0]
         rows.append([fd.name, kib(latest.size), latest.fileid, fmt_time(latest.added), len(versions)])
+        found.append({**msgspec.to_builtins(latest), "revisions": len(versions)})
+    if args.json:
+        print_json(found)
+        return 0
     if not rows:
         info("No files found", Label=label)
         return 0
@@ -266,6 +273,9 @@ def _select(cfs: CFS, args: argparse.Namespace, latest: bool) -> list[File]:
 @_command
 def _info(args: argparse.Namespace) -> int:
     _, cfs = _cfs(args)
+    if args.json:
+        print_json(msgspec.to_builtins(_select(cfs, args, latest=False)))
+        return 0
     for i, f in enumerate(_select(cfs, args, latest=False)):
         if i:
             print()
@@ -306,6 +316,9 @@ def _remove(args: argparse.Namespace) -> int:
 def _label_ls(args: argparse.Namespace) -> int:
     _, cfs = _cfs(args)
     labels = cfs.labels()
+    if args.json:
+        print_json(msgspec.to_builtins(labels))
+        return 0
     if not labels:
         info("No labels found")
         return 0
@@ -365,6 +378,9 @@ def _snapshot_download(args: argparse.Namespace) -> int:
 def _snapshot_ls(args: argparse.Namespace) -> int:
     _, cfs = _cfs(args)
     snaps = cfs.snapshots()
+    if args.json:
+        print_json(msgspec.to_builtins(snaps))
+        return 0
     if not snaps:
         info("No snapshots found")
         return 0
@@ -376,7 +392,11 @@ def _snapshot_ls(args: argparse.Namespace) -> int:
 @_command
 def _snapshot_info(args: argparse.Namespace) -> int:
     _, cfs = _cfs(args)
-    _print_snapshot(cfs, _snapshot_of(cfs, args))
+    snap = _snapshot_of(cfs, args)
+    if args.json:
+        print_json(msgspec.to_builtins(snap))
+        return 0
+    _print_snapshot(cfs, snap)
     return 0
 
 
@@ -444,9 +464,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = add_command(fs, "ls", "List the files in a label", _ls)
     p.add_argument("-l", "--label", required=True, help="label")
+    add_json(p)
 
     p = add_command(fs, "info", "Show information about a file (every version)", _info)
     _file_flags(p)
+    add_json(p)
 
     p = add_command(fs, "get", "Download a file", _get, description="Download the latest version of a "
                                                                      "file, or one version by id.\n\n" + S3_ENV_HELP)
@@ -457,7 +479,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     _file_flags(p)
 
     labels = add_group(fs, "label", "Manage labels")
-    add_command(labels, "ls", "List all labels", _label_ls)
+    add_json(add_command(labels, "ls", "List all labels", _label_ls))
     p = add_command(labels, "remove", "Remove every file in a label and its sub-labels", _label_remove)
     p.add_argument("-l", "--label", required=True, help="label")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -469,9 +491,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(snaps, "download", "Download a snapshot", _snapshot_download)
     _snapshot_flags(p)
     p.add_argument("-d", "--dir", required=True, help="directory to download to")
-    add_command(snaps, "ls", "List all snapshots", _snapshot_ls)
+    add_json(add_command(snaps, "ls", "List all snapshots", _snapshot_ls))
     p = add_command(snaps, "info", "Show a snapshot and its files", _snapshot_info)
     _snapshot_flags(p)
+    add_json(p)
     p = add_command(snaps, "remove", "Remove a snapshot", _snapshot_remove)
     _snapshot_flags(p)
     p = add_command(snaps, "removeall", "Remove all snapshots of the colony", _snapshot_removeall)

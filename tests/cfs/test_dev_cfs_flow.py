@@ -62,3 +62,39 @@ def test_sample_executor_syncs_a_label_in_and_back(tmp_path):
         assert not mounts.exists() or not any(p.is_file() for p in mounts.rglob("*"))
     finally:
         _stop(proc)
+
+
+def test_fs_json_listings(tmp_path):
+    """`fs ls`, `fs info`, `fs label ls`, `fs snapshot ls/info` print JSON with --json."""
+    import json
+    import os
+
+    port = free_port()
+    log = tmp_path / "dev.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "colonies.py", "dev", "--no-executor", "--port", str(port),
+                                 "--data-dir", str(tmp_path / "data")], cwd=ROOT, stdout=out, stderr=out)
+    try:
+        _wait_http(port, "/health", proc, log)
+        env = {**os.environ, "COLONIES_SERVER_HOST": "127.0.0.1", "COLONIES_SERVER_PORT": str(port),
+               "COLONIES_TLS": "false", "COLONIES_COLONY_NAME": "dev", "COLONIES_PRVKEY": KEY}
+        env.pop("AWS_S3_ENDPOINT", None)
+        (tmp_path / "d").mkdir()
+        (tmp_path / "d" / "a.txt").write_text("A")
+
+        def cli(*argv):
+            r = subprocess.run([sys.executable, "colonies.py", *argv], cwd=ROOT, env=env, capture_output=True,
+                               text=True, timeout=60)
+            assert r.returncode == 0, r.stderr
+            return r.stdout
+
+        cli("fs", "sync", "-l", "/j", "-d", str(tmp_path / "d"), "--yes")
+        cli("fs", "snapshot", "create", "-l", "/j", "-n", "snap")
+        [f] = json.loads(cli("fs", "ls", "-l", "/j", "--json"))
+        assert f["name"] == "a.txt" and f["revisions"] == 1
+        assert json.loads(cli("fs", "info", "-l", "/j", "-n", "a.txt", "--json"))[0]["fileid"] == f["fileid"]
+        assert json.loads(cli("fs", "label", "ls", "--json")) == [{"name": "/j", "files": 1}]
+        assert json.loads(cli("fs", "snapshot", "ls", "--json"))[0]["fileids"] == [f["fileid"]]
+        assert json.loads(cli("fs", "snapshot", "info", "-n", "snap", "--json"))["name"] == "snap"
+    finally:
+        _stop(proc)
