@@ -3,9 +3,11 @@ container: a label is synced into the process's mount, the process writes a file
 the file is in CFS after the process closes (embedded store, no S3)."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from colonies_pkg.cfs import CFS
@@ -18,14 +20,23 @@ ROOT = Path(__file__).resolve().parents[2]
 KEY = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
 
 
-def test_sample_executor_syncs_a_label_in_and_back(tmp_path):
+@contextlib.contextmanager
+def dev_server(tmp_path: Path, *flags: str) -> Iterator[int]:
+    """A `colonies.py dev` subprocess on a free port; yields the port."""
     port = free_port()
     log = tmp_path / "dev.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "colonies.py", "dev", "--shell", "--port", str(port),
+        proc = subprocess.Popen([sys.executable, "colonies.py", "dev", *flags, "--port", str(port),
                                  "--data-dir", str(tmp_path / "data")], cwd=ROOT, stdout=out, stderr=out)
     try:
         _wait_http(port, "/health", proc, log)
+        yield port
+    finally:
+        _stop(proc)
+
+
+def test_sample_executor_syncs_a_label_in_and_back(tmp_path):
+    with dev_server(tmp_path, "--shell") as port:
         client = Client("127.0.0.1", port)
         cfs = CFS(client, store_from_env(client, "dev", KEY, {}), "dev", KEY)
         src = tmp_path / "hello.txt"
@@ -60,8 +71,6 @@ def test_sample_executor_syncs_a_label_in_and_back(tmp_path):
         # nothing of the process's mount is left behind (keepfiles false)
         mounts = tmp_path / "data" / "cfs-mounts"
         assert not mounts.exists() or not any(p.is_file() for p in mounts.rglob("*"))
-    finally:
-        _stop(proc)
 
 
 def test_fs_json_listings(tmp_path):
@@ -69,13 +78,7 @@ def test_fs_json_listings(tmp_path):
     import json
     import os
 
-    port = free_port()
-    log = tmp_path / "dev.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "colonies.py", "dev", "--no-executor", "--port", str(port),
-                                 "--data-dir", str(tmp_path / "data")], cwd=ROOT, stdout=out, stderr=out)
-    try:
-        _wait_http(port, "/health", proc, log)
+    with dev_server(tmp_path, "--no-executor") as port:
         env = {**os.environ, "COLONIES_SERVER_HOST": "127.0.0.1", "COLONIES_SERVER_PORT": str(port),
                "COLONIES_TLS": "false", "COLONIES_COLONY_NAME": "dev", "COLONIES_PRVKEY": KEY}
         env.pop("AWS_S3_ENDPOINT", None)
@@ -96,5 +99,3 @@ def test_fs_json_listings(tmp_path):
         assert json.loads(cli("fs", "label", "ls", "--json")) == [{"name": "/j", "files": 1}]
         assert json.loads(cli("fs", "snapshot", "ls", "--json"))[0]["fileids"] == [f["fileid"]]
         assert json.loads(cli("fs", "snapshot", "info", "-n", "snap", "--json"))["name"] == "snap"
-    finally:
-        _stop(proc)

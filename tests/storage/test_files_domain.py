@@ -1,8 +1,6 @@
 """CFS metadata rules on a real SQLite file: path-safe names, the root label, shared objects."""
 from __future__ import annotations
 
-import sqlite3
-
 import pytest
 
 from colonies_pkg.clock import NS
@@ -11,18 +9,12 @@ from colonies_pkg.domain import colonies, files
 from colonies_pkg.errors import BadRequest
 from colonies_pkg.models.colony import Colony, User
 from colonies_pkg.models.file import File, Reference, S3Object
-from colonies_pkg.storage.db import Tx, migrate
 
 T0 = 1_800_000_000 * NS
 
 
 @pytest.fixture
-def env(tmp_path):
-    conn = sqlite3.connect(tmp_path / "f.db", isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys = ON")
-    migrate(conn)
-    tx = Tx(conn)
+def env(tx):
     server, owner, user = (id_of_prvkey(generate_prvkey()) for _ in range(3))
     colonies.ensure_server_id(tx, T0, server)
     colonies.add_colony(tx, T0, server, Colony(colonyid=owner, name="c"))

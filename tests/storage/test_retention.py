@@ -1,8 +1,6 @@
 """Retention removes old successful work and logs, and keeps failures and recent work."""
 from __future__ import annotations
 
-import sqlite3
-
 from colonies_pkg.clock import NS
 from colonies_pkg.crypto import generate_prvkey, id_of_prvkey
 from colonies_pkg.domain import colonies, executors, logs, processes, retention, workflows
@@ -10,17 +8,11 @@ from colonies_pkg.models.colony import Colony
 from colonies_pkg.models.executor import Executor
 from colonies_pkg.models.process import Conditions, FunctionSpec
 from colonies_pkg.models.workflow import WorkflowSpec
-from colonies_pkg.storage.db import Tx, migrate
 
 T0 = 1_800_000_000 * NS
 
 
-def _setup(tmp_path):
-    conn = sqlite3.connect(tmp_path / "r.db", isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys = ON")
-    migrate(conn)
-    tx = Tx(conn)
+def _setup(tx):
     server, owner, ex = (id_of_prvkey(generate_prvkey()) for _ in range(3))
     colonies.ensure_server_id(tx, T0, server)
     colonies.add_colony(tx, T0, server, Colony(colonyid=owner, name="c"))
@@ -43,8 +35,8 @@ def _run_one(tx, ex, now, ok=True):
     return p.processid
 
 
-def test_retention_removes_old_successes_and_logs_only(tmp_path):
-    tx, ex = _setup(tmp_path)
+def test_retention_removes_old_successes_and_logs_only(tx):
+    tx, ex = _setup(tx)
     processes.submit(tx, T0, ex, _spec())
     old_ok = _run_one(tx, ex, T0)
     processes.submit(tx, T0, ex, _spec())
