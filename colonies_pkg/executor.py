@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from .cfs import Mount, run_with_fs
+from .cfsmount import Mount, run_with_fs
 from .client import Client, ConnectionFailed
 from .errors import ColoniesError, NotFound
 from .objectstore import store_from_env

@@ -19,8 +19,7 @@ from ..storage import executors as executor_store
 from ..storage import processes as store
 from ..storage.db import Tx
 from . import executors as executor_domain
-from . import resolve
-from . import security
+from . import resolve, security
 from .events import ColonyResumed, ProcessChanged
 from .resources import parse_cpu, parse_mem
 

@@ -11,8 +11,8 @@ import msgspec
 
 from ..models.colony import Colony, User
 from ..models.cron import CronRequest, Generator
-from ..models.file import File
 from ..models.executor import Allocations, Capabilities, Executor, Function
+from ..models.file import File
 from ..models.process import Attribute, FunctionSpec
 from ..models.workflow import WorkflowSpec
 

@@ -11,12 +11,12 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from .. import loops
+from ..blobs import LocalBlobs
 from ..clock import now_ns
 from ..config import ServerConfig
 from ..domain import colonies
 from ..hub import Hub
 from ..storage import Database
-from ..blobs import LocalBlobs
 from . import objects, pubsub
 from .api import ApiEndpoint
 from .context import Services

@@ -201,7 +201,8 @@ class StoreCase:
 
 
 def make_store(kind: str, tmp_path: Path, dev: DevServer | None, moto: Moto | None) -> StoreCase:
-    from colonies_pkg.objectstore import HttpObjectStore, LocalDirStore, S3Config, S3Store
+    from colonies_pkg.objectstore import HttpObjectStore, LocalDirStore
+    from colonies_pkg.s3store import S3Config, S3Store
 
     if kind == "local":
         root = tmp_path / "objects"

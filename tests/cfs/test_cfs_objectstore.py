@@ -19,14 +19,12 @@ from colonies_pkg.objectstore import (
     ChecksumMismatch,
     ObjectNotFound,
     ObjectStore,
-    S3Config,
-    S3Store,
     StoreRouter,
     StoreUnavailable,
     get_bytes,
-    parse_endpoint,
     put_bytes,
 )
+from colonies_pkg.s3store import S3Config, S3Store, parse_endpoint
 
 HERE = Path(__file__).parent
 
