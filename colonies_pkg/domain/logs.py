@@ -72,7 +72,8 @@ def add_attribute(tx: Tx, now: int, caller: str, attribute: Attribute | None) ->
     if row["state"] != ProcessState.RUNNING:
         raise Forbidden("Failed to add attribute, process is not running")
     if row["assignedexecutorid"] != caller:
-        raise Forbidden(f"Failed to add attribute, only executor with id {row['assignedexecutorid']} is allowed to set attributes")
+        raise Forbidden(f"Failed to add attribute, only executor with id {row['assignedexecutorid']} "
+                        "is allowed to set attributes")
     attribute.attributeid = attribute_id(attribute.targetid, attribute.key, attribute.attributetype)
     attribute.targetprocessgraphid = row["processgraphid"]
     attribute.state = row["state"]

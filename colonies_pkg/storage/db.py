@@ -175,7 +175,7 @@ class Database:
                         fut.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
                 continue
             events: list[Any] = []
-            for (_, _, fut), (ok, value, unit_events) in zip(batch, outcomes):
+            for (_, _, fut), (ok, value, unit_events) in zip(batch, outcomes, strict=True):
                 if ok:
                     events.extend(unit_events)
                     if not fut.done():
