@@ -154,12 +154,14 @@ def _feed_inputs(tx: Tx, row) -> None:
 
 
 # --- closing ----------------------------------------------------------------------------------
-def _require_assigned(tx: Tx, caller: str, row, verb: str) -> None:
-    security.require_member(tx, caller, row["colonyname"])
+def _require_assigned(tx: Tx, caller: str, row, verb: str) -> security.Member:
+    """The caller, who must be a member and the process's assigned executor."""
+    member = security.require_member(tx, caller, row["colonyname"])
     if not row["assignedexecutorid"]:
         raise Forbidden(f"Failed to {verb}, process is not assigned")
     if row["assignedexecutorid"] != caller:
         raise Forbidden(f"Failed to {verb}, not allowed to {verb}")
+    return member
 
 
 _STATE_NAMES = {0: "waiting", 1: "running", 2: "successful", 3: "failed", 4: "cancelled"}
@@ -167,7 +169,7 @@ _STATE_NAMES = {0: "waiting", 1: "running", 2: "successful", 3: "failed", 4: "ca
 
 def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | None) -> None:
     row = _row_of(tx, processid, "close process as successful")
-    _require_assigned(tx, caller, row, "close process as successful")
+    me = _require_assigned(tx, caller, row, "close process as successful")
     state = row["state"]
     if state == ProcessState.SUCCESS:
         return
@@ -176,7 +178,6 @@ def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[An
     if state == ProcessState.WAITING:
         raise BadRequest("Tried to set waiting process as successful without being running")
     store.close(tx, processid, ProcessState.SUCCESS, now, out, None)
-    me = security.require_member(tx, caller, row["colonyname"])
     if me.kind == "executor":
         executor_domain.record_call(tx, row["colonyname"], me.name, row["funcname"],
                                     (row["starttime"] - row["submissiontime"]) / NS, (now - row["starttime"]) / NS)
@@ -224,11 +225,11 @@ def cancel(tx: Tx, now: int, caller: str, processid: str) -> None:
 
 # --- reading ----------------------------------------------------------------------------------
 def get(tx: Tx, now: int, caller: str, processid: str) -> Process:
-    process = store.get(tx, processid)
-    if process is None:
+    row = store.get_row(tx, processid)
+    if row is None:
         raise NotFound("Failed to get process, process not found")
-    security.require_member(tx, caller, store.get_row(tx, processid)["colonyname"])
-    return process
+    security.require_member(tx, caller, row["colonyname"])
+    return store.to_wire(tx, row)
 
 
 def list_processes(tx: Tx, now: int, caller: str, colonyname: str, count: int, state: int, executortype: str = "",

@@ -9,9 +9,8 @@ import asyncio
 import logging
 from typing import Any
 
-from ..errors import BadRequest, ColoniesError, Forbidden
+from ..errors import ColoniesError, Forbidden
 from ..rpc import envelope
-from ..rpc import messages as m
 from .context import Context, Services
 from .dispatch import HANDLERS, Reply
 
@@ -97,9 +96,3 @@ class ApiEndpoint:
         work.cancel()
         return -1, b""
 
-
-def bad_request_reply(message: str) -> bytes:
-    return envelope.error_reply(BadRequest(message))[1]
-
-
-__all__ = ["ApiEndpoint", "handle_body", "m"]

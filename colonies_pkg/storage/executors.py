@@ -51,12 +51,6 @@ def get_by_id(tx: Tx, colonyname: str, executorid: str) -> Executor | None:
     return _executor(row) if row else None
 
 
-def find_by_id(tx: Tx, executorid: str) -> Executor | None:
-    """An executor with this id in any colony (used by colony-less messages)."""
-    row = tx.one(f"SELECT {_COLS} FROM executors WHERE executorid = ? ORDER BY state = 1 DESC LIMIT 1", (executorid,))
-    return _executor(row) if row else None
-
-
 def list_in(tx: Tx, colonyname: str) -> list[Executor]:
     return [_executor(r) for r in tx.all(f"SELECT {_COLS} FROM executors WHERE colonyname = ? ORDER BY executorname",
                                          (colonyname,))]
