@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 import msgspec
 
@@ -30,8 +31,35 @@ class Failure(msgspec.Struct):
 _envelope_decoder = msgspec.json.Decoder(RPCMsg)
 _encoder = msgspec.json.Encoder()
 
+MAX_JSON_DEPTH = 100  # arrays/objects nested deeper than this are refused before any decoding
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")
+
+
+def check_depth(raw: bytes, what: str) -> None:
+    """Raise BadRequest if the JSON text `raw` nests arrays/objects deeper than MAX_JSON_DEPTH.
+
+    Done on the raw bytes, without recursion: short texts are cleared by counting brackets;
+    otherwise strings are cut out and innermost bracket pairs are peeled off, one level per round.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return
+    brackets = _JSON_STRING.sub(b"", raw).translate(_ONE_KIND, _NOT_BRACKETS)
+    for level in range(MAX_JSON_DEPTH + 1):
+        if not brackets:
+            return
+        peeled = brackets.replace(b"[]", b"")
+        if len(peeled) == len(brackets):  # only unmatched brackets left: invalid JSON
+            if level + brackets.count(b"[") <= MAX_JSON_DEPTH:
+                return  # shallow enough: the decoder reports the syntax error
+            break
+        brackets = peeled
+    raise BadRequest(f"Failed to decode {what}, JSON nested deeper than {MAX_JSON_DEPTH} levels")
+
 
 def parse_envelope(body: bytes) -> RPCMsg:
+    check_depth(body, "RPC message")
     try:
         env = _envelope_decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -52,6 +80,7 @@ def decode_payload(env: RPCMsg) -> messages.Msg:
         raw = base64.b64decode(env.payload, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise BadRequest(f"Failed to decode {env.payloadtype}, invalid base64 payload") from exc
+    check_depth(raw, env.payloadtype)
     try:
         try:
             msg = messages.decode(env.payloadtype, raw)
