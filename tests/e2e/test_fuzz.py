@@ -20,11 +20,8 @@ import os
 import random
 import re
 import sqlite3
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -32,11 +29,11 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
-from colonies_pkg.config import ServerConfig
 from colonies_pkg.crypto import generate_prvkey, id_of_prvkey, sign
 from colonies_pkg.rpc import messages
 
-from .conftest import DEV_COLONY_PRV, DEV_USER_PRV, SERVER_PRV, free_port
+from .conftest import DEV_COLONY_PRV, DEV_USER_PRV, SERVER_PRV
+from .threadserver import ThreadServer
 
 REQUESTS = int(os.environ.get("COLONIES_FUZZ_REQUESTS", "600"))
 SEED = int(os.environ.get("COLONIES_FUZZ_SEED", str(random.randrange(1 << 30))))
@@ -61,34 +58,6 @@ def harvest(value: Any) -> None:
 TARGETS: list[str] = []  # ids of a waiting and a running process of the current colony
 IDENTITY_CHANGES = {"changecolonyidmsg", "changeuseridmsg", "changeexecutoridmsg", "removecolonymsg", "removeusermsg",
                     "removeexecutormsg", "rejectexecutormsg"}
-
-
-# --- the server: uvicorn in a thread, no background loops (nothing writes but requests) --------
-class ThreadServer:
-    def __init__(self, data_dir: Path) -> None:
-        import uvicorn
-
-        from colonies_pkg.server.app import create_app
-
-        self.port = free_port()
-        self.config = ServerConfig(host="127.0.0.1", port=self.port, data_dir=str(data_dir),
-                                   server_id=id_of_prvkey(SERVER_PRV))
-        app = create_app(self.config, start_loops=False)
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on", ws_ping_interval=None))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> ThreadServer:
-        self.thread.start()
-        deadline = time.monotonic() + 30
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
 
 
 def envelope(msg: Any, prvkey: str | None, payloadtype: str | None = None) -> bytes:
