@@ -34,13 +34,17 @@ def _check_member(tx, now: int, caller: str, colonyname: str) -> None:
 
 
 async def _forward(ws: WebSocket, services: Services, queue: asyncio.Queue, state: int, deadline: float) -> None:
-    """Push the process of every event in `state` until the deadline (then the caller closes)."""
+    """Push the process of every event in `state` until the deadline (then the caller closes);
+    a None from the hub means the server is stopping: close with a normal close frame now."""
     loop = asyncio.get_running_loop()
     while (remaining := deadline - loop.time()) > 0:
         try:
             event = await asyncio.wait_for(queue.get(), remaining)
         except asyncio.TimeoutError:
             break
+        if event is None:
+            await ws.close(1000)
+            return
         if event.state != state:
             continue
         found = await services.db.read(processes.snapshot, now_ns(), event.processid)
