@@ -300,6 +300,7 @@ def setup_colony(h: Http, keys: dict[str, str], name: str = "fz") -> dict[str, s
     """A colony with a user, an approved executor and a process to aim at."""
     global COLONY
     COLONY = name
+    SEEN_IDS.clear()  # ids of the previous colony would only be refused
     colony_id = id_of_prvkey(keys["colony"])
     h.rpc({"msgtype": "addcolonymsg", "colony": {"colonyid": colony_id, "name": COLONY}}, SERVER_PRV)
     h.rpc({"msgtype": "addusermsg", "user": {"colonyname": COLONY, "userid": id_of_prvkey(keys["user"]),
