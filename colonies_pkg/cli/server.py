@@ -81,7 +81,7 @@ def _server_class():
                 while services.hub.active() and loop.time() < deadline:
                     await asyncio.sleep(0.01)
             await super().shutdown(sockets)
-            self._captured_signals.clear()  # handled here: uvicorn would re-raise them after run()
+            getattr(self, "_captured_signals", []).clear()  # handled here: uvicorn would re-raise them after run()
 
     return Server
 
