@@ -153,20 +153,21 @@ class ChannelHub:
         lim = self.limits
         if size > lim.payload_bytes:
             raise TooLarge(f"message payload exceeds maximum size ({size} > {lim.payload_bytes} bytes)")
-        proc = self._procs.get(acc.processid)
-        if existing is not None and len(existing.log) >= lim.channel_entries:
+        proc = self._process(acc, now)
+        if not proc.bucket.take(now):  # every attempt counts, as in Go (checked before the caps)
+            raise TooManyRequests(f"rate limit exceeded ({lim.rate:g} appends/s per process, bursts of {lim.burst})")
+        count, used = (len(existing.log), existing.log.nbytes) if existing is not None else (0, 0)
+        if count >= lim.channel_entries:
             raise TooLarge(f"channel log is full ({lim.channel_entries} entries)")
-        if existing is not None and existing.log.nbytes + size > lim.channel_bytes:
+        if used + size > lim.channel_bytes:
             raise TooLarge(f"channel log is full ({lim.channel_bytes} bytes of payload)")
-        if proc is not None and proc.entries >= lim.process_entries:
+        if proc.entries >= lim.process_entries:
             raise TooLarge(f"the channels of this process are full ({lim.process_entries} entries)")
-        if proc is not None and proc.nbytes + size > lim.process_bytes:
+        if proc.nbytes + size > lim.process_bytes:
             raise TooLarge(f"the channels of this process are full ({lim.process_bytes} bytes of payload)")
         if self.total_bytes + size > lim.total_bytes:
             raise TooLarge(f"channel memory of the server is full ({lim.total_bytes} bytes of payload)")
         proc, chan = self._channel(acc, name, now)
-        if not proc.bucket.take(now):
-            raise TooManyRequests(f"rate limit exceeded ({lim.rate:g} appends/s per process, bursts of {lim.burst})")
         entry = make_entry(now, caller, sequence, inreplyto, payload, payloadtype)
         chan.log.add(entry)
         proc.entries += 1
