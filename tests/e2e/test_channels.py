@@ -19,7 +19,7 @@ import websocket
 from model import Conditions, FuncSpec, Workflow
 from pycolonies import Colonies, ColoniesConnectionError, ColoniesError
 
-from .conftest import ColonyEnv, Member, ServerProcess, make_colony, poll_until, sign_envelope
+from .conftest import SERVER_PRV, ColonyEnv, Member, ServerProcess, make_colony, poll_until, sign_envelope
 
 WS_RECV_TIMEOUT = 15  # a safety net against a hang, never an assertion
 
@@ -301,23 +301,58 @@ def test_workflow_channels_and_cancel(colony: ColonyEnv, server: ServerProcess) 
     assert read(server.port, colony.user.prv, root, "wf")[0] == 404
 
 
-@pytest.mark.parametrize("how", ["one", "all"])
+@pytest.mark.parametrize("how", ["process", "all processes", "workflow", "colony"])
 def test_removing_processes_frees_channels_and_ends_subscriptions(how: str, colony: ColonyEnv,
                                                                  server: ServerProcess) -> None:
     c = colony.client
-    p = c.submit_func_spec(spec(colony, ["r"]), colony.user.prv)  # WAITING: may be removed
-    c.channel_append(p.processid, "r", 1, "kept until removal", colony.user.prv)
-    sub = Sub(server.port, colony.user.prv, p.processid, "r", timeout=60)
+    if how == "workflow":
+        graph = c.submit_workflow(Workflow(colonyname=colony.name, functionspecs=[spec(colony, ["r"], nodename="n")]),
+                                  colony.user.prv)
+        pid = graph.rootprocessids[0]
+    else:
+        pid = c.submit_func_spec(spec(colony, ["r"]), colony.user.prv).processid  # WAITING: may be removed
+    c.channel_append(pid, "r", 1, "kept until removal", colony.user.prv)
+    sub = Sub(server.port, colony.user.prv, pid, "r", timeout=60)
     try:
         assert payloads(sub.frame()) == [b"kept until removal"]
-        if how == "one":
-            c.remove_process(p.processid, colony.user.prv)
-        else:
+        if how == "process":
+            c.remove_process(pid, colony.user.prv)
+        elif how == "all processes":
             c.remove_all_processes(colony.name, colony.colony_prv)
+        elif how == "workflow":
+            c.remove_processgraph(graph.processgraphid, colony.user.prv)
+        else:
+            c.del_colony(colony.name, SERVER_PRV)
         assert sub.frame() == []
     finally:
         sub.close()
-    assert read(server.port, colony.user.prv, p.processid, "r")[0] == 404
+    assert read(server.port, colony.user.prv, pid, "r") == (404, {"status": 404, "message": "Process not found"})
+
+
+def test_a_subscriber_callback_may_append_from_inside_its_receive_loop(colony: ColonyEnv) -> None:
+    """The chat pattern of pycolonies' own tests: the executor echoes every client message."""
+    p, user, ex = running(colony, ["chat"])
+    seen: list[dict[str, Any]] = []
+    echo = Colonies("127.0.0.1", colony.client.port)
+
+    def on_entries(entries: list[dict[str, Any]]) -> bool:
+        for e in entries:
+            seen.append(e)
+            if e["senderid"] == user.id:
+                echo.channel_append(p.processid, "chat", e["sequence"] + 100, b"echo: " + e["payload"], ex.prv,
+                                    in_reply_to=e["sequence"])
+        return len(seen) < 4
+
+    t = threading.Thread(target=lambda: Colonies("127.0.0.1", colony.client.port).subscribe_channel(
+        p.processid, "chat", ex.prv, timeout=30, callback=on_entries), daemon=True)
+    t.start()
+    colony.client.channel_append(p.processid, "chat", 1, "hi", user.prv)
+    colony.client.channel_append(p.processid, "chat", 2, "there", user.prv)
+    t.join(40)
+    assert not t.is_alive()
+    log = colony.client.channel_read(p.processid, "chat", 0, 0, user.prv)
+    replies = {e["inreplyto"]: e["payload"] for e in log if e["senderid"] == ex.id}
+    assert replies == {1: b"echo: hi", 2: b"echo: there"}
 
 
 def test_undeclared_channel_and_unknown_process_are_404(colony: ColonyEnv, server: ServerProcess) -> None:
