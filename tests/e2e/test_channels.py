@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import requests
 import websocket
-from model import Conditions, FuncSpec, Workflow
+from model import FuncSpec, Workflow
 from pycolonies import Colonies, ColoniesConnectionError, ColoniesError
 
 from .conftest import SERVER_PRV, ColonyEnv, Member, ServerProcess, make_colony, poll_until, sign_envelope
