@@ -75,10 +75,10 @@ def _server_class():
                 self.on_stopping()
             services = getattr(self.config.app.state, "services", None)
             if services is not None:
-                self.drained = services.hub.close()
+                self.drained = services.close_subscriptions()
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + DRAIN_SECONDS
-                while services.hub.active() and loop.time() < deadline:
+                while services.draining() and loop.time() < deadline:
                     await asyncio.sleep(0.01)
             await super().shutdown(sockets)
             getattr(self, "_captured_signals", []).clear()  # handled here: uvicorn would re-raise them after run()

@@ -4,8 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..channelhub import ChannelHub
 from ..clock import now_ns
 from ..config import ServerConfig
+from ..domain.channels import Limits
 from ..hub import Hub
 from ..storage import Database
 
@@ -19,6 +21,23 @@ class Services:
         self.config = config
         self.db = db
         self.hub = hub
+        self.channels = ChannelHub(Limits.from_config(config))
+        self.subscriptions = 0  # open /pubsub subscriptions (process, processes and channel)
+
+    def close_subscriptions(self) -> tuple[int, int]:
+        """The server is stopping: end every subscription and wake every parked long-poll; each
+        answers and closes on its own. Returns (subscriptions ended, long-polls woken)."""
+        subscriptions, polls = self.hub.close()
+        return subscriptions + self.channels.close(), polls
+
+    def draining(self) -> bool:
+        """Subscriptions or long-polls still open."""
+        return self.subscriptions > 0 or self.hub.active() > 0
+
+    def publish(self, events: list[Any]) -> None:
+        """After each commit: wake assigners and subscribers, free channels of ended processes."""
+        self.hub.publish(events)
+        self.channels.publish(events)
 
 
 class Context:

@@ -16,6 +16,8 @@ from ..domain import processes, security
 from ..errors import ColoniesError, Forbidden
 from ..rpc import envelope
 from ..rpc import messages as m
+from ..rpc.channels import SubscribeChannelMsg
+from . import channels
 from .context import Services
 
 log = logging.getLogger("colonies")
@@ -93,6 +95,7 @@ async def _subscribe_processes(ws: WebSocket, services: Services, caller: str, m
 def endpoint(services: Services):
     async def pubsub(ws: WebSocket) -> None:
         await ws.accept()
+        counted = False
         try:
             text = await ws.receive_text()
             try:
@@ -100,10 +103,14 @@ def endpoint(services: Services):
             except ColoniesError as exc:
                 await _push_error(ws, exc)
                 return
+            services.subscriptions += 1  # until closed: a stopping server waits for these to close
+            counted = True
             if isinstance(msg, m.SubscribeProcessMsg):
                 await _subscribe_process(ws, services, caller, msg)
             elif isinstance(msg, m.SubscribeProcessesMsg):
                 await _subscribe_processes(ws, services, caller, msg)
+            elif isinstance(msg, SubscribeChannelMsg):
+                await channels.subscribe(ws, services, caller, msg)
         except WebSocketDisconnect:
             return
         except Exception:
@@ -111,5 +118,7 @@ def endpoint(services: Services):
         finally:
             with contextlib.suppress(Exception):
                 await ws.close()
+            if counted:
+                services.subscriptions -= 1
 
     return pubsub

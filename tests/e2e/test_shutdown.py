@@ -1,6 +1,6 @@
 """Stopping a server with SIGINT/SIGTERM while clients wait on it: `dev` and `server start` as
-subprocesses, 20 open subscribers (pycolonies `wait()`, raw /pubsub sockets and the CLI's
-`function exec --follow`), parked long-polls and writers in flight.
+subprocesses, 20 open subscribers (pycolonies `wait()`, raw /pubsub process and channel
+subscriptions and the CLI's `function exec --follow`), parked long-polls and writers in flight.
 
 Asserted: exit code 0, one "stopped" line and no traceback; subscribers get a normal close frame
 (1000), long-polls the 404 of a timeout; every acknowledged write is in the database afterwards.
@@ -98,7 +98,8 @@ def test_stop_with_open_subscribers(mode: str, sig: signal.Signals, tmp_path: Pa
         colony, user, executor = colony_for(mode, client)
         spec = FuncSpec(funcname="never", conditions=Conditions(colonyname=colony, executortype="nobody"),
                         maxexectime=-1, maxwaittime=-1, maxretries=0)
-        outcomes: dict[str, list[Any]] = {"wait": [], "raw": [], "poll": [], "write": []}
+        outcomes: dict[str, list[Any]] = {"wait": [], "raw": [], "poll": [], "write": [], "channel": [],
+                                          "process": []}
         threads: list[threading.Thread] = []
 
         def waiter() -> None:
@@ -109,17 +110,24 @@ def test_stop_with_open_subscribers(mode: str, sig: signal.Signals, tmp_path: Pa
             except Exception as exc:  # the server went away after closing the subscription
                 outcomes["wait"].append(type(exc).__name__)
 
-        def raw_subscriber() -> None:
-            process = client.submit_func_spec(spec, user)
+        def raw_subscriber(kind: str) -> None:
+            status, process = post(port, {"msgtype": "submitfuncspecmsg", "spec": {
+                "funcname": "never", "conditions": {"colonyname": colony, "executortype": "nobody"}, "maxexectime": -1,
+                "maxwaittime": -1, "channels": ["chat"]}}, user)
+            assert status == 200, process
+            msg = ({"msgtype": "subscribeprocessmsg", "colonyname": colony, "processid": process["processid"],
+                    "executortype": "nobody", "state": 2, "timeout": 100} if kind == "process" else
+                   {"msgtype": "subscribechannelmsg", "processid": process["processid"], "name": "chat",
+                    "afterseq": 0, "timeout": 100})
             with ws_connect(f"ws://127.0.0.1:{port}/pubsub", open_timeout=10) as ws:
-                ws.send(envelope({"msgtype": "subscribeprocessmsg", "colonyname": colony,
-                                  "processid": process.processid, "executortype": "nobody", "state": 2,
-                                  "timeout": 100}, user))
+                ws.send(envelope(msg, user))
+                frames = []
                 try:
-                    ws.recv(timeout=60)
-                    outcomes["raw"].append("message")
+                    while True:  # a channel subscription ends with a `[]` frame, then the close
+                        frames.append(json.loads(ws.recv(timeout=60)))
                 except ConnectionClosed as exc:
                     outcomes["raw"].append(exc.rcvd.code if exc.rcvd else None)
+                outcomes[kind].append([(f["error"], json.loads(base64.b64decode(f["payload"]))) for f in frames])
 
         def long_poll() -> None:
             status, reply = post(port, {"msgtype": "assignprocessmsg", "colonyname": colony, "timeout": 100},
@@ -138,9 +146,10 @@ def test_stop_with_open_subscribers(mode: str, sig: signal.Signals, tmp_path: Pa
                     return
                 outcomes["write"].append(reply["processid"])
 
-        for target, n in ((waiter, WAITERS), (raw_subscriber, RAW_SUBSCRIBERS), (long_poll, LONG_POLLS),
-                          (writer, 2)):
+        for target, n in ((waiter, WAITERS), (long_poll, LONG_POLLS), (writer, 2)):
             threads += [threading.Thread(target=target, daemon=True) for _ in range(n)]
+        threads += [threading.Thread(target=raw_subscriber, args=("channel" if i == 0 else "process",), daemon=True)
+                    for i in range(RAW_SUBSCRIBERS)]
         env = dict(os.environ, COLONIES_SERVER_HOST="127.0.0.1", COLONIES_SERVER_PORT=str(port), COLONIES_TLS="false",
                    COLONIES_COLONY_NAME=colony, COLONIES_PRVKEY=user)
         followers = [subprocess.Popen([sys.executable, "colonies.py", "function", "exec", "--func", "never",
@@ -169,6 +178,8 @@ def test_stop_with_open_subscribers(mode: str, sig: signal.Signals, tmp_path: Pa
     assert int(stopped[0]["subs"]) >= WAITERS + RAW_SUBSCRIBERS + CLI_FOLLOWERS  # the CLI may hold several
     assert int(stopped[0]["polls"]) == LONG_POLLS
     assert outcomes["raw"] == [1000] * RAW_SUBSCRIBERS
+    assert outcomes["channel"] == [[(False, [])]]  # the channel subscription's end-of-stream frame
+    assert outcomes["process"] == [[]] * (RAW_SUBSCRIBERS - 1)  # no error frame, just the close
     assert len(outcomes["wait"]) == WAITERS
     assert outcomes["poll"] == [(404, "No process available for assignment")] * LONG_POLLS
     for text in follower_out:
