@@ -185,7 +185,8 @@ def sample(tp: Any, rng: random.Random, depth: int = 0) -> Any:
     return rng.choice([1, "x", None, [], {}])
 
 
-AIMED = {"executorname": ["fz-exec"], "executortype": ["cli"], "name": ["fz-exec", "fz-user"],
+AIMED = {"executorname": ["fz-exec"], "executortype": ["cli"], "name": ["fz-exec", "fz-user", "chat"],
+         "channels": [["chat"]],
          "cpu": ["", "500m", "2"], "mem": ["", "1Gi", "100Mi"], "availablecpu": ["", "4"], "availablemem": ["", "8Gi"],
          "trigger": [1, 3], "funcname": ["echo"], "nodename": ["a", "b"], "dependencies": [[], ["a"]],
          "workflowspec": [json.dumps({"colonyname": "fz", "functionspecs": [
@@ -310,7 +311,7 @@ def setup_colony(h: Http, keys: dict[str, str], name: str = "fz") -> dict[str, s
         "colonyname": COLONY}}, keys["colony"])
     h.rpc({"msgtype": "approveexecutormsg", "colonyname": COLONY, "executorname": "fz-exec"}, keys["colony"])
     spec = {"funcname": "echo", "conditions": {"colonyname": COLONY, "executortype": "cli"}, "maxexectime": -1,
-            "maxwaittime": -1, "maxretries": 0, "label": "lbl"}
+            "maxwaittime": -1, "maxretries": 0, "label": "lbl", "channels": ["chat"]}
     TARGETS[:] = [h.rpc({"msgtype": "submitfuncspecmsg", "spec": spec}, keys["user"])["processid"] for _ in range(2)]
     h.rpc({"msgtype": "assignprocessmsg", "colonyname": COLONY, "timeout": 1}, keys["executor"])
     return {"processid": TARGETS[0]}
