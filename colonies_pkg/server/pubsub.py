@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..clock import now_ns
 from ..domain import processes, security
-from ..errors import ColoniesError, Forbidden
+from ..errors import ColoniesError, Forbidden, Timeout
 from ..rpc import envelope
 from ..rpc import messages as m
 from ..rpc.channels import SubscribeChannelMsg
@@ -97,9 +97,17 @@ def endpoint(services: Services):
         await ws.accept()
         counted = False
         try:
-            text = await ws.receive_text()
+            try:  # the one subscription frame, text or binary, within the body timeout
+                async with asyncio.timeout(services.config.body_timeout_seconds):
+                    frame = await ws.receive()
+            except TimeoutError:
+                await _push_error(ws, Timeout("No subscription message received in time"))
+                return
+            if frame["type"] == "websocket.disconnect":
+                return
+            data = frame["text"].encode() if frame.get("text") is not None else frame.get("bytes") or b""
             try:
-                msg, caller = envelope.parse_request(text.encode(), websocket=True)
+                msg, caller = envelope.parse_request(data, websocket=True)
             except ColoniesError as exc:
                 await _push_error(ws, exc)
                 return

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import logging
 import os
 import random
 import re
@@ -291,6 +292,29 @@ class Witness:
         return int(self.conn.execute("PRAGMA data_version").fetchone()[0])
 
 
+class ErrorRecords(logging.Handler):
+    """ERROR records of the server's loggers: a client fault must never log a traceback."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def __enter__(self) -> ErrorRecords:
+        for name in LOGGERS:
+            logging.getLogger(name).addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in LOGGERS:
+            logging.getLogger(name).removeHandler(self)
+
+
+LOGGERS = ("colonies", "uvicorn.error", "uvicorn")
+
+
 @pytest.fixture(scope="module")
 def fuzz_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
     with ThreadServer(tmp_path_factory.mktemp("fuzz")) as srv:
@@ -318,6 +342,14 @@ def setup_colony(h: Http, keys: dict[str, str], name: str = "fz") -> dict[str, s
 
 
 def test_fuzz_api_and_pubsub(fuzz_server: ThreadServer) -> None:
+    with ErrorRecords() as errors:
+        run_fuzz(fuzz_server)
+    logged = [f"{r.getMessage()}\n{logging.Formatter().formatException(r.exc_info) if r.exc_info else ''}"
+              for r in errors.records]
+    assert not logged, f"the server logged errors (seed {SEED}):\n" + "\n".join(logged[:3])
+
+
+def run_fuzz(fuzz_server: ThreadServer) -> None:
     rng = random.Random(SEED)
     keys = {"colony": DEV_COLONY_PRV, "user": DEV_USER_PRV, "executor": generate_prvkey()}
     h = Http(fuzz_server.port)

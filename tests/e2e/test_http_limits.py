@@ -106,3 +106,26 @@ def test_body_within_limits_still_served_on_a_kept_alive_connection(srv: ThreadS
             sock.sendall(head + body)
             data = sock.recv(65536)
             assert data.startswith(b"HTTP/1.1 200 ")
+
+
+def test_silent_pubsub_client_gets_408_and_a_normal_close(srv: ThreadServer) -> None:
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    with connect(f"ws://127.0.0.1:{srv.port}/pubsub", open_timeout=10) as ws:  # ... and says nothing
+        assert failure(ws.recv(timeout=30).encode()) == {"status": 408,
+                                                         "message": "No subscription message received in time"}
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=30)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1000
+
+
+def test_binary_pubsub_frame_is_read_like_text(srv: ThreadServer) -> None:
+    from websockets.sync.client import connect
+
+    with connect(f"ws://127.0.0.1:{srv.port}/pubsub", open_timeout=10) as ws:
+        ws.send(b"\x00\xffnot json")
+        assert failure(ws.recv(timeout=30).encode())["status"] == 400
+    with connect(f"ws://127.0.0.1:{srv.port}/pubsub", open_timeout=10) as ws:
+        ws.send(json.dumps({"payloadtype": "subscribeprocessmsg", "payload": "", "signature": "00"}).encode())
+        assert failure(ws.recv(timeout=30).encode())["status"] in (400, 403)
