@@ -129,3 +129,15 @@ def test_binary_pubsub_frame_is_read_like_text(srv: ThreadServer) -> None:
     with connect(f"ws://127.0.0.1:{srv.port}/pubsub", open_timeout=10) as ws:
         ws.send(json.dumps({"payloadtype": "subscribeprocessmsg", "payload": "", "signature": "00"}).encode())
         assert failure(ws.recv(timeout=30).encode())["status"] in (400, 403)
+
+
+@pytest.mark.parametrize(("request_line", "status", "message"), [
+    (b"GET /api", 405, "Method Not Allowed: GET /api"),
+    (b"POST /nowhere", 404, "Not Found: POST /nowhere"),
+    (b"DELETE /health", 405, "Method Not Allowed: DELETE /health"),
+])
+def test_unknown_paths_and_methods_get_the_error_envelope(srv: ThreadServer, request_line: bytes, status: int,
+                                                          message: str) -> None:
+    got, _, reply = exchange(srv.port, request_line + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n"
+                                                      b"Connection: close\r\n\r\n")
+    assert got == status and failure(reply) == {"status": status, "message": message}
