@@ -32,6 +32,7 @@ class DroppingProxy:
         self.upstream = upstream
         self.drops: dict[str, int] = {}
         self.close_after_reply = False
+        self.closed_after_reply = threading.Event()
         self.forwarded: list[str] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
@@ -70,6 +71,8 @@ class DroppingProxy:
                     return
                 client.sendall(reply)
                 if self.close_after_reply:  # as a server closing an idle keep-alive connection
+                    client.close()
+                    self.closed_after_reply.set()
                     return
 
     @staticmethod
@@ -172,8 +175,10 @@ def test_a_stale_keep_alive_connection_does_not_fail_a_submit(stack) -> None:
     srv, proxy, keys = stack
     client = Client("127.0.0.1", proxy.port)
     proxy.close_after_reply = True  # the server side closes each connection after replying
+    proxy.closed_after_reply.clear()
     try:
         client.rpc({"msgtype": "getprocessesmsg", "colonyname": "rt", "count": 1, "state": 0}, keys["user"])
+        assert proxy.closed_after_reply.wait(10)  # the kept-alive connection is now closed on the server side
         before = proxy.count("submitfuncspecmsg")
         client.rpc({"msgtype": "submitfuncspecmsg", "spec": SPEC}, keys["user"])  # on a fresh connection
         assert proxy.count("submitfuncspecmsg") - before == 1
