@@ -11,7 +11,7 @@ import msgspec
 
 from ..clock import NS
 from ..crypto import sha3_hex
-from ..errors import BadRequest, ColoniesError, Forbidden, NotFound, Unavailable
+from ..errors import BadRequest, Forbidden, NotFound, Unavailable
 from ..ids import new_id
 from ..models.process import Attribute, AttributeType, FunctionSpec, Process, ProcessState
 from ..storage import colonies as colony_store
@@ -39,7 +39,7 @@ class Paused(Unavailable):
 def _row_of(tx: Tx, processid: str, verb: str):
     row = store.get_row(tx, processid)
     if row is None:
-        raise ColoniesError(f"Failed to {verb}, process is nil")
+        raise NotFound(f"Failed to {verb}, process is nil")
     return row
 
 
