@@ -6,7 +6,7 @@ location, a function, a channel entry). Every registered message (POST /api and 
 WebSocket) is then sent raw, signed by each kind of sender, as:
 
 * A. a payload with one field (top level, or one level inside a struct field) of the wrong JSON
-  type: always 400;
+  type, or an integer beyond int64: always 400;
 * B. nothing but its `msgtype`: a 4xx, except read-only messages, which may answer;
 * C. the real colony, and every other string field naming nothing (`no-such-<field>`): a 4xx,
   except read-only messages, which may answer (e.g. an empty filtered list).
@@ -93,6 +93,14 @@ class World:
                                    "afterseq": 0, "limit": 0}, self.executor.prv)
         return rows, channel
 
+    def assert_unchanged(self, before: Any) -> None:
+        rows, channel = self.snapshot()
+        changed = {t: (sorted(set(before[0].get(t, [])) - set(rows.get(t, []))),
+                       sorted(set(rows.get(t, [])) - set(before[0].get(t, []))))
+                   for t in set(rows) | set(before[0]) if rows.get(t) != before[0].get(t)}
+        assert changed == {}, "rows changed (table: (gone, new)): " + repr(changed)
+        assert channel == before[1]
+
 
 def _spec(colony: ColonyEnv, executortype: str, **extra: Any) -> dict[str, Any]:
     return {"funcname": "f", "maxwaittime": -1, "maxexectime": -1, "maxretries": 0,
@@ -158,19 +166,24 @@ def _struct_of(ftype: Any) -> type[msgspec.Struct] | None:
     return None
 
 
+def _wrong_values(ftype: Any) -> list[Any]:
+    """Values of the wrong JSON type, and integers beyond int64 (Go refuses them) for int fields."""
+    wrong = _wrong_value(ftype)
+    beyond = [2**64, -(2**63) - 1] if int in (ftype, *typing.get_args(ftype)) else []
+    return ([] if wrong is None else [wrong]) + beyond
+
+
 def wrong_type_payloads(name: str) -> Iterator[tuple[str, dict[str, Any]]]:
     for f in msgspec.structs.fields(messages.MESSAGES[name]):
         if f.name == "msgtype":
             continue
-        wrong = _wrong_value(f.type)
-        if wrong is not None:
-            yield f.name, {"msgtype": name, f.name: wrong}
+        for wrong in _wrong_values(f.type):
+            yield f"{f.name}={wrong!r}", {"msgtype": name, f.name: wrong}
         inner = _struct_of(f.type)
         if inner is not None:
             for g in msgspec.structs.fields(inner):
-                wrong = _wrong_value(g.type)
-                if wrong is not None:
-                    yield f"{f.name}.{g.name}", {"msgtype": name, f.name: {g.name: wrong}}
+                for wrong in _wrong_values(g.type):
+                    yield f"{f.name}.{g.name}={wrong!r}", {"msgtype": name, f.name: {g.name: wrong}}
 
 
 def _references(name: str) -> list[str]:
@@ -205,7 +218,8 @@ def test_wrong_json_types_are_400_and_change_nothing(world: World, name: str) ->
         status, reply = call(world.server, msg, world.senders["colony owner"])
         assert_4xx(status, reply, f"{name}.{field}")
         assert status == 400, (name, field, reply)
-    assert world.snapshot() == before
+    assert cases or all(f.name == "msgtype" for f in msgspec.structs.fields(messages.MESSAGES[name])), name
+    world.assert_unchanged(before)
 
 
 @pytest.mark.parametrize("name", API_MESSAGES)
@@ -217,7 +231,7 @@ def test_empty_message_is_refused_and_changes_nothing(world: World, name: str) -
             assert is_read(name), f"{name} from {who} with no fields was accepted: {reply}"
         else:
             assert_4xx(status, reply, f"{name} from {who}")
-    assert world.snapshot() == before
+    world.assert_unchanged(before)
 
 
 @pytest.mark.parametrize("name", NAMING_MESSAGES)
@@ -230,7 +244,7 @@ def test_references_to_nothing_are_refused_and_change_nothing(world: World, name
             assert is_read(name), f"{name} from {who} naming nothing was accepted: {msg} → {reply}"
         else:
             assert_4xx(status, reply, f"{name} from {who}")
-    assert world.snapshot() == before
+    world.assert_unchanged(before)
 
 
 @pytest.mark.parametrize("name", WS_MESSAGES)
@@ -247,7 +261,41 @@ def test_bad_subscriptions_get_an_error_frame(world: World, name: str) -> None:
     for who, prv in world.senders.items():  # an empty subscription names no colony and no process
         reply = ws_call(world.server, {"msgtype": name}, prv)
         assert reply["env"]["error"] is True and 400 <= reply["payload"]["status"] < 500, (name, who, reply)
-    assert world.snapshot() == before
+    world.assert_unchanged(before)
+
+
+INT_EXTREMES = (99, -2, -(2**63), 2**63 - 1)
+
+
+def _int_fields(name: str) -> list[str]:
+    return [f.name for f in msgspec.structs.fields(messages.MESSAGES[name]) if f.type is int]
+
+
+INT_MESSAGES = [n for n in API_MESSAGES if _int_fields(n)]
+
+
+@pytest.mark.parametrize("name", INT_MESSAGES)
+def test_out_of_range_numbers_are_refused_or_harmless(world: World, name: str) -> None:
+    """Each integer field at an extreme (with the real colony): a 4xx, or an answer that changes
+    nothing from a read; beyond int64: 400."""
+    before = world.snapshot()
+    for field in _int_fields(name):
+        for value in (*INT_EXTREMES, 2**64, -(2**63) - 1):
+            if name == "assignprocessmsg" and field == "timeout" and -(2**63) <= value < 2**63:
+                continue  # any int64 but 0 is a legal assign timeout (≤ 0: one try, as in Go)
+            msg = {"msgtype": name, field: value}
+            if "colonyname" in messages.MESSAGES[name].__struct_fields__:
+                msg["colonyname"] = world.colony.name
+            for who in ("colony owner", "user", "assigned executor"):
+                status, reply = call(world.server, msg, world.senders[who])
+                what = f"{name}.{field}={value} from {who}"
+                if value >= 2**63 or value < -(2**63):
+                    assert status == 400, (what, reply)
+                if status == 200:
+                    assert is_read(name), f"{what} was accepted: {reply}"
+                else:
+                    assert_4xx(status, reply, what)
+    world.assert_unchanged(before)
 
 
 def test_the_snapshot_sees_a_change(world: World) -> None:
@@ -259,3 +307,28 @@ def test_the_snapshot_sees_a_change(world: World) -> None:
     ok(world.server, {"msgtype": "channelappendmsg", "processid": world.running_id, "name": "chat", "sequence": 2,
                       "payload": list(b"again")}, world.executor.prv)
     assert world.snapshot()[1] != after_log[1]
+
+
+def test_far_deadlines_do_not_overflow(world: World) -> None:
+    """maxwaittime/maxexectime at the int64 limit are legal: they mean "never", the process is
+    assigned and closed as usual; a cron interval or @every beyond 100 years is a 400."""
+    from pycolonies import Colonies
+
+    colony = make_colony(Colonies("127.0.0.1", world.server.port))
+    user, ex = colony.new_user(), colony.new_executor()
+    spec = _spec(colony, ex.type)
+    spec.update(maxwaittime=2**63 - 1, maxexectime=2**63 - 1)
+    submitted = ok(world.server, {"msgtype": "submitfuncspecmsg", "spec": spec}, user.prv)
+    assigned = ok(world.server, {"msgtype": "assignprocessmsg", "colonyname": colony.name, "timeout": 5}, ex.prv)
+    assert assigned["processid"] == submitted["processid"]
+    ok(world.server, {"msgtype": "closesuccessfulmsg", "processid": assigned["processid"], "out": []}, ex.prv)
+    history = ok(world.server, {"msgtype": "getprocesshistmsg", "colonyname": colony.name, "executorid": "",
+                                "seconds": 2**63 - 1, "state": 2}, user.prv)
+    assert [p["processid"] for p in history] == [submitted["processid"]]
+    wf = json.dumps({"colonyname": colony.name, "functionspecs": [_spec(colony, ex.type, nodename="a")]})
+    for cron in ({"interval": 2**62}, {"interval": -1, "cronexpression": "@every 99999999999h"},
+                 {"interval": -1, "cronexpression": "@every " + "9" * 400 + "h"}):
+        status, reply = call(world.server, {"msgtype": "addcronmsg", "cron": {
+            "colonyname": colony.name, "name": "far", "workflowspec": wf, **cron}}, user.prv)
+        assert status == 400, (cron, reply)
+    assert ok(world.server, {"msgtype": "getcronsmsg", "colonyname": colony.name, "count": 10}, user.prv) == []
