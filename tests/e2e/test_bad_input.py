@@ -81,6 +81,7 @@ class World:
     senders: dict[str, str]
     executor: Member
     running_id: str
+    named: list[tuple[dict[str, Any], str]]  # requests that created something unique by its name
 
     def snapshot(self) -> Any:
         db = sqlite3.connect(f"file:{self.server.data_dir / 'colonies.db'}?mode=ro", uri=True)
@@ -118,6 +119,12 @@ def world(server: ServerProcess) -> Iterator[World]:
     colony.new_executor(approve=False)
     outsider_prv, _ = new_key()
     s, o = server, colony.colony_prv
+    named: list[tuple[dict[str, Any], str]] = []
+
+    def unique(msg: dict[str, Any], prv: str) -> None:
+        ok(s, msg, prv)
+        named.append((msg, prv))
+
     ok(s, {"msgtype": "addfunctionmsg", "fun": {"executorname": ex.name, "colonyname": colony.name,
                                                  "funcname": "f"}}, ex.prv)
     ok(s, {"msgtype": "submitfuncspecmsg", "spec": _spec(colony, "idle-type")}, user.prv)
@@ -133,7 +140,7 @@ def world(server: ServerProcess) -> Iterator[World]:
                                                        _spec(colony, "idle-type", nodename="b")]}
     wf["functionspecs"][1]["conditions"]["dependencies"] = ["a"]
     ok(s, {"msgtype": "submitworkflowspecmsg", "spec": wf}, user.prv)
-    ok(s, {"msgtype": "addcronmsg", "cron": {"colonyname": colony.name, "name": "c", "interval": 86400,
+    unique({"msgtype": "addcronmsg", "cron": {"colonyname": colony.name, "name": "c", "interval": 86400,
                                               "workflowspec": json.dumps(wf)}}, user.prv)
     ok(s, {"msgtype": "addgeneratormsg", "generator": {"colonyname": colony.name, "name": "g", "trigger": 100,
                                                         "workflowspec": json.dumps(wf)}}, user.prv)
@@ -141,11 +148,17 @@ def world(server: ServerProcess) -> Iterator[World]:
                                               "checksum": "0" * 64, "checksumalg": "SHA256",
                                               "ref": {"protocol": "s3", "s3object": {"bucket": "b",
                                                                                       "object": "o"}}}}, user.prv)
-    ok(s, {"msgtype": "createsnapshotmsg", "colonyname": colony.name, "label": "/l", "name": "snap"}, user.prv)
-    ok(s, {"msgtype": "addlocationmsg", "location": {"colonyname": colony.name, "name": "here"}}, o)
+    unique({"msgtype": "createsnapshotmsg", "colonyname": colony.name, "label": "/l", "name": "snap"}, user.prv)
+    unique({"msgtype": "addlocationmsg", "location": {"colonyname": colony.name, "name": "here"}}, o)
     senders = {"server owner": SERVER_PRV, "colony owner": o, "user": user.prv, "assigned executor": ex.prv,
                "other executor": other_ex.prv, "outsider": outsider_prv}
-    yield World(server, colony, senders, ex, pid)
+    _, other_id = new_key()
+    named += [({"msgtype": "addcolonymsg", "colony": {"name": colony.name, "colonyid": other_id}}, SERVER_PRV),
+              ({"msgtype": "addusermsg", "user": {"colonyname": colony.name, "name": user.name, "userid": other_id,
+                                                  "email": "", "phone": ""}}, o),
+              ({"msgtype": "addexecutormsg", "executor": {"colonyname": colony.name, "executorname": ex.name,
+                                                          "executorid": other_id, "executortype": "t"}}, o)]
+    yield World(server, colony, senders, ex, pid, named)
 
 
 # --------------------------------------------------------------------------------------------- inputs
@@ -307,6 +320,19 @@ def test_the_snapshot_sees_a_change(world: World) -> None:
     ok(world.server, {"msgtype": "channelappendmsg", "processid": world.running_id, "name": "chat", "sequence": 2,
                       "payload": list(b"again")}, world.executor.prv)
     assert world.snapshot()[1] != after_log[1]
+
+
+def test_names_already_taken_are_refused_and_change_nothing(world: World) -> None:
+    """Sending again what created a colony, user, executor, cron, snapshot or location (the same
+    name; a new id where there is one) is a 4xx and leaves the first one alone. (Functions and
+    generators are not unique by name, as in Go: every addfunctionmsg of a restarted executor adds a
+    row.)"""
+    assert len(world.named) == 6
+    before = world.snapshot()
+    for msg, prv in world.named:
+        status, reply = call(world.server, msg, prv)
+        assert_4xx(status, reply, f"second {msg['msgtype']}")
+    world.assert_unchanged(before)
 
 
 def test_far_deadlines_do_not_overflow(world: World) -> None:
