@@ -221,6 +221,7 @@ def test_every_message_is_swept() -> None:
     assert sum(1 for n in API_MESSAGES if not is_read(n)) >= 45
     assert sum(1 for n in API_MESSAGES for _ in wrong_type_payloads(n)) > 150
     assert len(NAMING_MESSAGES) >= 40
+    assert len(RECORD_MESSAGES) >= 12
 
 
 @pytest.mark.parametrize("name", API_MESSAGES)
@@ -274,6 +275,39 @@ def test_bad_subscriptions_get_an_error_frame(world: World, name: str) -> None:
     for who, prv in world.senders.items():  # an empty subscription names no colony and no process
         reply = ws_call(world.server, {"msgtype": name}, prv)
         assert reply["env"]["error"] is True and 400 <= reply["payload"]["status"] < 500, (name, who, reply)
+    world.assert_unchanged(before)
+
+
+def _empty_record(name: str, colonyname: str) -> dict[str, Any] | None:
+    """The message with its record (a struct field) empty but for the colony, or None."""
+    cls = messages.MESSAGES[name]
+    msg: dict[str, Any] = {"msgtype": name}
+    for f in msgspec.structs.fields(cls):
+        inner = _struct_of(f.type)
+        if inner is not None:
+            cols = [g.name for g in msgspec.structs.fields(inner) if g.name in ("colonyname", "targetcolonyname")]
+            msg[f.name] = {c: colonyname for c in cols}
+    if len(msg) == 1:
+        return None
+    if "colonyname" in cls.__struct_fields__:
+        msg["colonyname"] = colonyname
+    return msg
+
+
+RECORD_MESSAGES = [n for n in API_MESSAGES if _empty_record(n, "c") is not None]
+
+
+@pytest.mark.parametrize("name", RECORD_MESSAGES)
+def test_empty_records_are_refused_and_change_nothing(world: World, name: str) -> None:
+    """A record with nothing but its colony (no name, no id, no type) is a 4xx from anyone."""
+    msg = _empty_record(name, world.colony.name)
+    before = world.snapshot()
+    for who, prv in world.senders.items():
+        status, reply = call(world.server, msg, prv)
+        if status == 200:
+            assert is_read(name), f"{name} from {who} with an empty record was accepted: {msg} → {reply}"
+        else:
+            assert_4xx(status, reply, f"{name} from {who}")
     world.assert_unchanged(before)
 
 
