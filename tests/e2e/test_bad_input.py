@@ -9,7 +9,11 @@ WebSocket) is then sent raw, signed by each kind of sender, as:
   type, or an integer beyond int64: always 400;
 * B. nothing but its `msgtype`: a 4xx, except read-only messages, which may answer;
 * C. the real colony, and every other string field naming nothing (`no-such-<field>`): a 4xx,
-  except read-only messages, which may answer (e.g. an empty filtered list).
+  except read-only messages, which may answer (e.g. an empty filtered list);
+* D. its record (struct field) empty but for the colony: the same rule;
+* E. each integer field at the int64 extremes (and 99, -2): the same rule, and 400 beyond;
+* F. the requests that created a colony, user, executor, cron, snapshot and location, again: 4xx.
+The subscriptions get an error frame for wrong types, no fields, or an unknown process.
 
 After each message the SQLite database (every row of every table, read-only from the test
 process) and the channel log are compared with the snapshot taken before: nothing may change,
