@@ -1,7 +1,7 @@
 """Process logs (added by the assigned executor), executor logs, log search, and attributes."""
 from __future__ import annotations
 
-from ..clock import NS
+from ..clock import ns_after
 from ..errors import BadRequest, Forbidden, NotFound
 from ..models.log import Log
 from ..models.process import Attribute, ProcessState
@@ -57,11 +57,9 @@ def search_logs(tx: Tx, now: int, caller: str, colonyname: str, text: str, days:
     security.require_member(tx, caller, colonyname)
     if count > MAX_SEARCH_COUNT:
         raise BadRequest(f"Count exceeds max count ({MAX_SEARCH_COUNT})")
-    if days < 0:
-        raise BadRequest("Days must not be negative")
     if days > MAX_SEARCH_DAYS:
         raise BadRequest(f"Days exceeds max days ({MAX_SEARCH_DAYS})")
-    return store.search(tx, colonyname, text, now - days * 86_400 * NS, count)
+    return store.search(tx, colonyname, text, ns_after(now, -days * 86_400), count)
 
 
 def add_attribute(tx: Tx, now: int, caller: str, attribute: Attribute | None) -> Attribute:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .ints import Int64, Seconds
+from .ints import Int64
 
 
 class Cron(msgspec.Struct):
@@ -13,14 +13,14 @@ class Cron(msgspec.Struct):
     colonyname: str = ""
     name: str = ""
     cronexpression: str = ""
-    interval: Seconds = -1
+    interval: Int64 = -1
     random: bool = False
     nextrun: str = "0001-01-01T00:00:00Z"
     lastrun: str = "0001-01-01T00:00:00Z"
     workflowspec: str = ""
     prevprocessgraphid: str = ""
     waitforprevprocessgraph: bool = False
-    checkerperiod: Seconds = 0
+    checkerperiod: Int64 = 0
 
 
 class CronRequest(Cron):
@@ -37,8 +37,8 @@ class Generator(msgspec.Struct):
     name: str = ""
     workflowspec: str = ""
     trigger: Int64 = 0
-    timeout: Seconds = -1
+    timeout: Int64 = -1
     firstpack: str = "0001-01-01T00:00:00Z"
     lastrun: str = "0001-01-01T00:00:00Z"
     queuesize: Int64 = 0
-    checkerperiod: Seconds = 0
+    checkerperiod: Int64 = 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from .ints import Int64, Seconds
+from .ints import Int64
 
 
 class ProcessState(IntEnum):
@@ -48,7 +48,7 @@ class Conditions(msgspec.Struct):
     mem: str = ""
     storage: str = ""
     gpu: GPU | None = None
-    walltime: Seconds = 0
+    walltime: Int64 = 0
 
 
 class FS(msgspec.Struct):
@@ -63,8 +63,8 @@ class FunctionSpec(msgspec.Struct):
     args: list[Any] | None = None
     kwargs: dict[str, Any] | None = None
     priority: Int64 = 0
-    maxwaittime: Seconds = 0
-    maxexectime: Seconds = 0
+    maxwaittime: Int64 = 0
+    maxexectime: Int64 = 0
     maxretries: Int64 = 0
     conditions: Conditions | None = None
     label: str = ""

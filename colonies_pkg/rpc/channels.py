@@ -6,7 +6,7 @@ from typing import Annotated
 
 import msgspec
 
-from ..models.ints import Int64, Seconds
+from ..models.ints import Int64
 from .base import Msg
 
 Byte = Annotated[int, msgspec.Meta(ge=0, le=255)]
@@ -36,4 +36,4 @@ class SubscribeChannelMsg(Msg):
     processid: str = ""
     name: str = ""
     afterseq: Int64 = 0
-    timeout: Seconds = 0
+    timeout: Int64 = 0

@@ -29,6 +29,7 @@ class Failure(msgspec.Struct):
 
 
 _envelope_decoder = msgspec.json.Decoder(RPCMsg)
+_INT64_BOUND = re.compile(r"Expected `int` (?:<= 9223372036854775807|>= -9223372036854775808) - at `(\$[^`]*)`")
 _encoder = msgspec.json.Encoder()
 
 MAX_JSON_DEPTH = 100  # arrays/objects nested deeper than this are refused before any decoding
@@ -86,18 +87,22 @@ def decode_payload(env: RPCMsg) -> messages.Msg:
             msg = messages.decode(env.payloadtype, raw)
             if b'"msgtype"' not in raw:  # a struct's tag may be absent when decoding; Go compares ""
                 raise BadRequest(f"Failed to decode {env.payloadtype}, msg.MsgType does not match payloadType")
-            return msg
         except msgspec.ValidationError as exc:
             if "got `null`" not in str(exc):
                 raise
             # Go reads null as the zero value: drop null keys so the defaults apply (rare path)
-            return messages.decode(env.payloadtype, _encoder.encode(_drop_nulls(msgspec.json.decode(raw))))
+            msg = messages.decode(env.payloadtype, _encoder.encode(_drop_nulls(msgspec.json.decode(raw))))
     except msgspec.ValidationError as exc:
         if "$.msgtype" in str(exc):
             raise BadRequest(f"Failed to decode {env.payloadtype}, msg.MsgType does not match payloadType") from exc
+        out_of_range = _INT64_BOUND.fullmatch(str(exc))
+        if out_of_range:  # the bound of models.ints.Int64
+            raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {out_of_range[1]} is out of the "
+                             "int64 range") from exc
         raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {exc}") from exc
+    return msg
 
 
 def _drop_nulls(value: object) -> object:

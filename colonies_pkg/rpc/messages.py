@@ -13,7 +13,7 @@ from ..models.colony import Colony, User
 from ..models.cron import CronRequest, Generator
 from ..models.executor import Allocations, Capabilities, Executor, Function
 from ..models.file import File
-from ..models.ints import Int64, Seconds
+from ..models.ints import Int64
 from ..models.process import Attribute, FunctionSpec
 from ..models.workflow import WorkflowSpec
 from . import channels as _channels  # noqa: F401  (messages kept in their own modules, registered below)
@@ -170,7 +170,7 @@ class SubmitFuncSpecMsg(Msg):
 
 class AssignProcessMsg(Msg):
     colonyname: str = ""
-    timeout: Seconds = 0
+    timeout: Int64 = 0
     availablecpu: str = ""
     availablemem: str = ""
 
@@ -233,7 +233,7 @@ class GetPauseStatusMsg(Msg):
 class GetProcessHistMsg(Msg):
     colonyname: str = ""
     executorid: str = ""
-    seconds: Seconds = 0
+    seconds: Int64 = 0
     state: Int64 = 0
 
 
@@ -425,14 +425,14 @@ class SubscribeProcessMsg(Msg):
     processid: str = ""
     executortype: str = ""
     state: Int64 = 0
-    timeout: Seconds = 0
+    timeout: Int64 = 0
 
 
 class SubscribeProcessesMsg(Msg):
     colonyname: str = ""
     executortype: str = ""
     state: Int64 = 0
-    timeout: Seconds = 0
+    timeout: Int64 = 0
 
 
 def _all_messages() -> dict[str, type[Msg]]:

@@ -92,6 +92,14 @@ async def _subscribe_processes(ws: WebSocket, services: Services, caller: str, m
         services.hub.unsubscribe_type(key, queue)
 
 
+# Where each WebSocket-only message (rpc.messages.WEBSOCKET_ONLY) is handled.
+HANDLERS = {
+    m.SubscribeProcessMsg: _subscribe_process,
+    m.SubscribeProcessesMsg: _subscribe_processes,
+    SubscribeChannelMsg: channels.subscribe,
+}
+
+
 def endpoint(services: Services):
     async def pubsub(ws: WebSocket) -> None:
         await ws.accept()
@@ -113,12 +121,7 @@ def endpoint(services: Services):
                 return
             services.subscriptions += 1  # until closed: a stopping server waits for these to close
             counted = True
-            if isinstance(msg, m.SubscribeProcessMsg):
-                await _subscribe_process(ws, services, caller, msg)
-            elif isinstance(msg, m.SubscribeProcessesMsg):
-                await _subscribe_processes(ws, services, caller, msg)
-            elif isinstance(msg, SubscribeChannelMsg):
-                await channels.subscribe(ws, services, caller, msg)
+            await HANDLERS[type(msg)](ws, services, caller, msg)
         except WebSocketDisconnect:
             return
         except Exception:
