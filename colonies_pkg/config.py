@@ -32,6 +32,8 @@ class ServerConfig(msgspec.Struct, frozen=True):
     build_time: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    metrics: bool = True      # GET /metrics (COLONIES_METRICS, --no-metrics)
+    dashboard: bool = True    # the web dashboard at /ui/ (COLONIES_DASHBOARD)
 
     @property
     def db_path(self) -> str:
@@ -72,6 +74,8 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Serve
         values["synchronous"] = env["COLONIES_DB_SYNCHRONOUS"].upper()
     values["tls_cert"] = env.get("COLONIES_TLSCERT") or env.get("COLONIES_SERVER_HTTP_TLS_CERT") or ""
     values["tls_key"] = env.get("COLONIES_TLSKEY") or env.get("COLONIES_SERVER_HTTP_TLS_KEY") or ""
+    values["metrics"] = env_bool(env.get("COLONIES_METRICS"), True)
+    values["dashboard"] = env_bool(env.get("COLONIES_DASHBOARD"), True)
     values["build_version"] = env.get("BUILD_VERSION", "")
     values["build_time"] = env.get("BUILD_TIME", "")
     values.update({k: v for k, v in overrides.items() if v is not None})

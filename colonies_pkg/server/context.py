@@ -19,6 +19,7 @@ class Services:
         self.config = config
         self.db = db
         self.hub = hub
+        self.observer: Any = None  # server.observe.Observer when metrics or the dashboard are on
 
 
 class Context:
