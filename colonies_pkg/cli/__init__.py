@@ -25,8 +25,10 @@ from . import (
     generator,
     keys,
     log,
+    monitor,
     process,
     server,
+    ui,
     user,
     workflow,
 )
@@ -54,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     sub.required = True
     for module in (attribute, colony, completion, config, cron, dev, executor, fs, function, generator, keys, log,
-                   process, server, user):
+                   monitor, process, server, ui, user):
         module.register(sub)
     version = sub.add_parser("version", help="Print the version", description="Print the version")
     version.set_defaults(func=_version)
