@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, exposition, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
@@ -23,6 +23,8 @@ from .. import loops
 from .context import Services
 from .observe import Family, Observer
 
+# The classic text format every Prometheus version reads (newer clients default to 1.0.0).
+CONTENT_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", CONTENT_TYPE_LATEST)
 STATES = ("waiting", "running", "successful", "failed", "cancelled")
 EXECUTOR_STATES = ("pending", "approved", "rejected", "unregistered")
 # Go's gauges (pkg/monitoring/monitoring_server.go) and the four statistics Go leaves out.
@@ -169,6 +171,6 @@ def build(services: Services):
     registry = make_registry(services, services.observer)
 
     async def endpoint(request: Request) -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE)
 
     return request_response(endpoint)
