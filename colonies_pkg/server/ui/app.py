@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from importlib import resources
 from typing import Any
+from urllib.parse import parse_qs
 
 import msgspec
 from starlette.applications import Starlette
@@ -26,13 +27,14 @@ from . import auth, pages
 from .html import esc, page, tag, url
 
 MAX_STREAMS = 200
+MAX_FORM_BYTES = 16 * 1024
 STREAM_SECONDS = 300.0    # a stream ends after this; EventSource reconnects by itself
 HEARTBEAT_SECONDS = 15.0
 COALESCE_SECONDS = 0.5    # at most two "changed" signals per second per tab
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 SECURITY_HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff",
-                    "referrer-policy": "no-referrer", "cache-control": "no-store", "x-frame-options": "DENY"}
+                    "referrer-policy": "same-origin", "cache-control": "no-store", "x-frame-options": "DENY"}
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
@@ -118,11 +120,11 @@ def make_app(services: Services) -> Starlette:
             session = ui.session_of(request)
             if session is None:
                 return _error_page(401, "Please log in", "Your session expired.", logged_in=False)
-            form = await request.form()
-            origin = request.headers.get("origin")
-            if not ui.auth.csrf_ok(session, form.get("csrf")) or (origin and origin != _origin(request)):
-                return _error_page(403, "Refused", "The form was not sent by this dashboard (CSRF check failed).")
             try:
+                form = await _form(request)
+                origin = request.headers.get("origin")
+                if not ui.auth.csrf_ok(session, form.get("csrf")) or (origin and origin != _origin(request)):
+                    return _error_page(403, "Refused", "The form was not sent by this dashboard (CSRF check failed).")
                 target = await perform(ui, request, session, form)
             except Forbidden as exc:
                 return _error_page(403, "Not allowed", str(exc.message))
@@ -157,6 +159,16 @@ def make_app(services: Services) -> Starlette:
         Route("/c/{colony}/files", gated(pages.files)),
     ]
     return Starlette(routes=routes)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A small urlencoded form (the dashboard's buttons); no multipart parser needed."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise BadRequest("Form too large")
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
 
 
 def _origin(request: Request) -> str:
@@ -196,7 +208,10 @@ def _login_endpoint(ui: Ui):
 def _logout_endpoint(ui: Ui):
     async def logout(request: Request) -> Response:
         session = ui.session_of(request)
-        form = await request.form()
+        try:
+            form = await _form(request)
+        except BadRequest as exc:
+            return _error_page(400, "Error", str(exc.message))
         if session is not None:
             if not ui.auth.csrf_ok(session, form.get("csrf")):
                 return _error_page(403, "Refused", "The form was not sent by this dashboard (CSRF check failed).")
@@ -248,17 +263,18 @@ def _events_endpoint(ui: Ui):
                 seen = observer.version(colony, processid)
                 loop = asyncio.get_running_loop()
                 end = loop.time() + STREAM_SECONDS
-                quiet_since = loop.time()
+                last_sent = loop.time()
                 while loop.time() < end:
-                    await observer.wait_changed(HEARTBEAT_SECONDS)
-                    now = observer.version(colony, processid)
-                    if now != seen:
-                        seen = now
-                        quiet_since = loop.time()
+                    current = observer.version(colony, processid)
+                    if current != seen:  # checked before waiting: nothing that happened meanwhile is lost
+                        seen = current
+                        last_sent = loop.time()
                         yield "event: changed\ndata: {}\n\n"
                         await asyncio.sleep(COALESCE_SECONDS)
-                    elif loop.time() - quiet_since >= HEARTBEAT_SECONDS:
-                        quiet_since = loop.time()
+                        continue
+                    await observer.wait_changed(HEARTBEAT_SECONDS)
+                    if observer.version(colony, processid) == seen and loop.time() - last_sent >= HEARTBEAT_SECONDS:
+                        last_sent = loop.time()
                         yield ": ping\n\n"
             finally:
                 ui.streams -= 1

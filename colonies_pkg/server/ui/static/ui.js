@@ -43,6 +43,8 @@
     es.addEventListener("changed", refresh);
     es.onopen = function () {
       if (poller) { clearInterval(poller); poller = null; }
+      // Whatever changed between rendering this page and (re)connecting was not signalled: catch up once.
+      refresh();
       say("live");
     };
     es.onerror = function () {
