@@ -49,10 +49,12 @@ def serve(config: ServerConfig, sock: socket.socket, on_started: Callable[[objec
     import uvicorn
 
     from ..server.app import create_app
+    from ..server.observe import end_streams_on_exit
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(config, on_started=on_started, on_stopping=on_stopping)
     server = uvicorn.Server(_uvicorn_config(app, config))
+    end_streams_on_exit(server, app)
     try:
         server.run(sockets=[sock])  # lets uvicorn pick uvloop when installed
     except KeyboardInterrupt:

@@ -118,6 +118,7 @@ class Observer:
         self._process_gen: dict[str, int] = {}
         self._watchers: collections.Counter[str] = collections.Counter()
         self._changed = asyncio.Event()
+        self.closing = False  # the server is shutting down: live streams end
 
     # --- labels -----------------------------------------------------------------------------------
     def label(self, kind: str, value: str) -> str:
@@ -294,6 +295,11 @@ class Observer:
             del self._watchers[processid]
             self._process_gen.pop(processid, None)
 
+    def close(self) -> None:
+        """Shutdown began: wake every live stream so that it ends (and the server can stop)."""
+        self.closing = True
+        self._signal()
+
     def _signal(self) -> None:
         self._changed.set()  # wakes everyone waiting on this event; later waiters get a fresh one
         self._changed = asyncio.Event()
@@ -347,6 +353,22 @@ class _Lazy:
 
             self.app = importlib.import_module(self.module, __package__).build(self.services)
         await self.app(scope, receive, send)
+
+
+def end_streams_on_exit(server: Any, app: Any) -> None:
+    """Make uvicorn's exit signal also end the dashboard's open event streams at once; otherwise
+    each open tab holds the graceful shutdown until its timeout."""
+    original = server.handle_exit
+
+    def handle_exit(sig: int, frame: Any) -> None:
+        services = getattr(app.state, "services", None)
+        observer = getattr(services, "observer", None)
+        if observer is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                asyncio.get_event_loop().call_soon_threadsafe(observer.close)
+        original(sig, frame)
+
+    server.handle_exit = handle_exit
 
 
 def routes(services: Any) -> list[Any]:

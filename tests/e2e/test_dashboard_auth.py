@@ -165,6 +165,8 @@ def test_headers_and_no_secrets_in_pages(server: ServerProcess) -> None:
         for key in (DEV_USER_PRV, DEV_COLONY_PRV, SERVER_PRV):
             assert key not in r.text, path
         assert "<script>" not in r.text  # no inline script: the CSP forbids it anyway
+    server_page = s.get(server.base_url + "/ui/server", timeout=10).text
+    assert "All colonies" in server_page and 'id="colony-counts"' in server_page  # the server owner's view
     assert s.get(server.base_url + "/ui/static/ui.js", timeout=10).headers["content-type"].startswith("text/javascript")
     assert s.get(server.base_url + "/ui/static/..%2Fauth.py", timeout=10).status_code == 404
 

@@ -264,7 +264,7 @@ def _events_endpoint(ui: Ui):
                 loop = asyncio.get_running_loop()
                 end = loop.time() + STREAM_SECONDS
                 last_sent = loop.time()
-                while loop.time() < end:
+                while loop.time() < end and not observer.closing:
                     current = observer.version(colony, processid)
                     if current != seen:  # checked before waiting: nothing that happened meanwhile is lost
                         seen = current

@@ -367,9 +367,16 @@ async def server(ui, request: Request, session) -> Response:
     if cfg.metrics:
         rows.append(("Prometheus metrics", link("/metrics", "/metrics")))
     parts = [tag("h1", "Server"), tag("section", table(("", ""), rows), class_="card")]
-    if stats is not None:
+    if stats is not None:  # the server owner: fleet statistics, and each colony's counts
         parts.append(tag("section", join([tag("h2", "All colonies"), table(("Statistic", "Value"), sorted(
             stats.items()))]), class_="card"))
+        if observer is not None:
+            rows = []
+            for c in colonies:
+                cs = observer.statistics(c)
+                rows.append([link(url(c), c), *(cs[f"{n}processes"] for n in STATES), cs["activeexecutors"]])
+            parts.append(tag("section", join([tag("h2", "Colonies"), table(
+                ("Colony", *STATES, "Approved executors"), rows, id="colony-counts")]), class_="card"))
     parts.append(tag("section", join([tag("h2", "Your colonies"), table(
         ("Colony",), [[link(url(c), c)] for c in colonies], empty="None.")]), class_="card"))
     return ui.respond(request, session, "Server", join(parts), colony=colonies[0] if colonies else "",
