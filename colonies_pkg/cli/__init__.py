@@ -24,6 +24,7 @@ from . import (
     function,
     generator,
     keys,
+    location,
     log,
     monitor,
     process,
@@ -55,8 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     sub.required = True
-    for module in (attribute, colony, completion, config, cron, dev, executor, fs, function, generator, keys, log,
-                   monitor, process, server, ui, user):
+    for module in (attribute, colony, completion, config, cron, dev, executor, fs, function, generator, keys, location,
+                   log, monitor, process, server, ui, user):
         module.register(sub)
     version = sub.add_parser("version", help="Print the version", description="Print the version")
     version.set_defaults(func=_version)

@@ -21,7 +21,7 @@ import time
 from bisect import bisect_left
 from typing import Any
 
-from ..domain.events import LogAdded, ProcessChanged
+from ..domain.events import LogAdded, ProcessChanged, ProcessesRemoved
 from ..storage import Database
 from ..storage import stats as stats_store
 
@@ -139,6 +139,8 @@ class Observer:
                 touched.add(ev.colonyname)
                 if ev.processid in self._process_gen:
                     self._process_gen[ev.processid] += 1
+            elif isinstance(ev, ProcessesRemoved):
+                touched.add(ev.colonyname)
             elif isinstance(ev, LogAdded):
                 if ev.processid in self._process_gen:
                     self._process_gen[ev.processid] += 1
