@@ -101,6 +101,13 @@ class ColoniesCollector:
         for kind, n in sorted(hub.subscriber_counts().items()):
             subs.add_metric([kind], n)
         yield subs
+        channels = getattr(self.services, "channels", None)
+        if channels is not None:
+            held = channels.stats()
+            yield GaugeMetricFamily("colonies_channels", "Process channels held in memory", value=held["channels"])
+            yield GaugeMetricFamily("colonies_channel_entries", "Messages held in process channels",
+                                    value=held["entries"])
+            yield GaugeMetricFamily("colonies_channel_bytes", "Bytes held in process channels", value=held["bytes"])
         queue = getattr(self.services.db, "_queue", None)
         yield GaugeMetricFamily("colonies_db_writer_queue_depth", "Units waiting for the writer",
                                 value=queue.qsize() if queue is not None else 0)

@@ -48,6 +48,12 @@ def ticket_login(server: ServerProcess, keys: list[str], colony: str = DEV_COLON
     return s
 
 
+def ticket_login_status(server: ServerProcess, keys: list[str], colony: str = DEV_COLONY_NAME) -> int:
+    ticket, sigs = make_ticket(colony, keys)
+    return requests.get(f"{server.base_url}/ui/login?" + urlencode({"ticket": ticket, "sig": sigs}),
+                        timeout=10).status_code
+
+
 def add_pending_executor(server: ServerProcess) -> str:
     _, eid = new_key()
     name = uniq("pending")
@@ -108,11 +114,15 @@ def test_tickets_are_checked(server: ServerProcess) -> None:
     _, wrong_sig = make_ticket(DEV_COLONY_NAME, [DEV_USER_PRV])
     r = requests.get(f"{server.base_url}/ui/login?" + urlencode({"ticket": other, "sig": "00" * 65}), timeout=10)
     assert r.status_code == 403
-    # a signature of another ticket recovers some other id: a session that is nobody
+    # a signature of another ticket recovers some other id: nobody this server knows, no session
     s = requests.Session()
-    assert s.get(f"{server.base_url}/ui/login?" + urlencode({"ticket": other, "sig": wrong_sig}),
-                 timeout=10).status_code == 200
-    assert s.get(f"{server.base_url}/ui/c/dev/", timeout=10).status_code == 403
+    r = s.get(f"{server.base_url}/ui/login?" + urlencode({"ticket": other, "sig": wrong_sig}), timeout=10)
+    assert r.status_code == 403 and "not a member" in r.text and "set-cookie" not in r.headers
+    assert s.get(f"{server.base_url}/ui/c/dev/", timeout=10).status_code == 401
+    stranger, _ = new_key()
+    assert ticket_login_status(server, [stranger]) == 403                  # a fresh key: not a member
+    assert ticket_login_status(server, [DEV_USER_PRV], colony="") == 403   # no colony: server owners only
+    assert ticket_login_status(server, [SERVER_PRV], colony="") == 200
     assert requests.get(f"{server.base_url}/ui/login?ticket=bm90LWpzb24", timeout=10).status_code == 400
 
 

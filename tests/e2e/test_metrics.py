@@ -40,6 +40,7 @@ OPERATOR_FAMILIES = {
     "colonies_db_writer_units": "counter", "colonies_db_writer_queue_depth": "gauge",
     "colonies_ws_subscribers": "gauge", "colonies_loop_runs": "counter", "colonies_loop_errors": "counter",
     "colonies_stats_refresh_timestamp_seconds": "gauge", "colonies_build_info": "gauge",
+    "colonies_channels": "gauge", "colonies_channel_entries": "gauge", "colonies_channel_bytes": "gauge",
 }
 
 

@@ -190,6 +190,14 @@ def _login_endpoint(ui: Ui):
                 session = ui.auth.redeem_token(q["token"])
             elif q.get("ticket"):
                 session = ui.auth.redeem_ticket(q["ticket"], q.get("sig", ""))
+                try:  # anyone can sign with a fresh key: keep only sessions of someone this server knows
+                    if session.colonies:
+                        await ui.call(session, m.GetColonyMsg(colonyname=session.colonies[0]))
+                    else:
+                        await ui.call(session, m.GetStatisticsMsg())
+                except ColoniesError:
+                    ui.auth.end(session.sid)
+                    raise
             else:
                 raise BadRequest("Missing token or ticket")
         except ColoniesError as exc:

@@ -142,7 +142,8 @@ async def process(ui, request: Request, session) -> Response:
     cond = spec.get("conditions") or {}
     if cond.get("colonyname") != colony:
         raise BadRequest("This process belongs to another colony")
-    logs = await ui.call(session, m.GetLogsMsg(colonyname=colony, processid=pid, count=500, since=0)) or []
+    logs = await ui.call(session, m.GetLogsMsg(colonyname=colony, processid=pid, count=500, since=0,
+                                             latest=True)) or []  # the last 500 lines
     state = p.get("state", 0)
     actions = []
     if not p.get("processgraphid"):
