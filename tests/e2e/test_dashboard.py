@@ -171,3 +171,18 @@ def test_every_page_renders(page: Any, dev_server: ServerProcess, shots: Path, p
     name = re.sub(r"\W+", "-", path).strip("-") or "page"
     page.screenshot(path=str(shots / f"{name}.png"), full_page=True)
     assert poll_until(lambda: page.evaluate("document.readyState") == "complete", 5)
+
+
+def test_without_server_sent_events_the_page_polls(page: Any, dev: Colonies, dev_server: ServerProcess) -> None:
+    """A proxy that refuses event streams (here: a 503) leaves the page polling every 5 s."""
+    tab = page.context.new_page()
+    try:
+        tab.route("**/ui/events*", lambda route: route.fulfill(status=503, body="no streams here"))
+        tab.goto(f"{dev_server.base_url}/ui/c/dev/")
+        expect(tab.locator("#live-status")).to_have_text(re.compile("polling"))
+        tile = tab.locator("[data-count=successful]")
+        before = int(tile.inner_text())
+        dev.submit_func_spec(_spec("echo", ["polled"]), DEV_USER_PRV)
+        expect(tile).to_have_text(str(before + 1), timeout=UI_TIMEOUT_MS)
+    finally:
+        tab.close()
