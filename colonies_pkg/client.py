@@ -18,13 +18,17 @@ import json
 import select
 import ssl
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, TypeVar, overload
+
+import msgspec
 
 from .crypto import sign
-from .errors import BadRequest, ColoniesError, Forbidden, NotFound, Timeout, Unavailable
+from .errors import ColoniesError, error_for_status
+from .rpc.base import Msg
 
-_BY_STATUS: dict[int, type[ColoniesError]] = {400: BadRequest, 403: Forbidden, 404: NotFound, 408: Timeout,
-                                              503: Unavailable}
+T = TypeVar("T")
+_json = msgspec.json.Encoder()
 
 
 class ConnectionFailed(ColoniesError):
@@ -38,6 +42,41 @@ class ConnectionFailed(ColoniesError):
 _IDEMPOTENT = frozenset({"versionmsg", "searchlogsmsg", "resolvegeneratormsg", "approveexecutormsg",
                          "rejectexecutormsg", "pauseassignmentsmsg", "resumeassignmentsmsg"})
 FRESH_AFTER_IDLE_SECONDS = 1.0  # well under uvicorn's 5 s keep-alive timeout
+
+
+def to_wire(value: Any) -> Any:
+    """A request Struct as JSON-ready builtins: every field under its wire name, the `msgtype` tag
+    first, and fields left at None omitted (the receiver applies its zero value), so no `null`
+    reaches a Go server that expects a list. Dict and list contents (user data) are kept as given."""
+    if isinstance(value, msgspec.Struct):
+        config = value.__struct_config__
+        out: dict[str, Any] = {}
+        if config.tag_field is not None:
+            out[config.tag_field] = config.tag
+        for field in msgspec.structs.fields(value):
+            item = getattr(value, field.name)
+            if item is not None:
+                out[field.encode_name] = to_wire(item)
+        return out
+    if isinstance(value, dict):
+        return {k: to_wire(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_wire(v) for v in value]
+    return value
+
+
+def msgtype_of(msg: Msg | Mapping[str, Any]) -> str:
+    if isinstance(msg, Msg):
+        return str(msg.__struct_config__.tag)
+    return str(msg.get("msgtype", ""))
+
+
+def envelope(msg: Msg | Mapping[str, Any], prvkey: str | None) -> bytes:
+    """The signed request body (PROTOCOL §1.2) for a message Struct; a mapping is sent as given
+    (tests use that to send what no Struct can hold)."""
+    payload = base64.b64encode(_json.encode(to_wire(msg) if isinstance(msg, Msg) else msg)).decode()
+    return _json.encode({"payloadtype": msgtype_of(msg), "payload": payload,
+                         "signature": sign(payload, prvkey) if prvkey else ""})
 
 
 def is_retry_safe(msgtype: str) -> bool:
@@ -70,13 +109,23 @@ class Client:
             self._conn.close()
             self._conn = None
 
-    def rpc(self, msg: dict[str, Any], prvkey: str | None, timeout: float | None = None) -> Any:
-        """Send one message; returns the decoded reply payload (dict/list) or raises."""
-        payload = base64.b64encode(json.dumps(msg).encode()).decode()
-        body = json.dumps({"payloadtype": msg["msgtype"], "payload": payload,
-                           "signature": sign(payload, prvkey) if prvkey else ""})
+    @overload
+    def rpc(self, msg: Msg | Mapping[str, Any], prvkey: str | None, timeout: float | None = None, *,
+            reply: None = None) -> Any: ...
+
+    @overload
+    def rpc(self, msg: Msg | Mapping[str, Any], prvkey: str | None, timeout: float | None = None, *,
+            reply: type[T]) -> T: ...
+
+    def rpc(self, msg: Msg | Mapping[str, Any], prvkey: str | None, timeout: float | None = None, *,
+            reply: type[Any] | None = None) -> Any:
+        """Send one request Struct (`rpc.messages`); returns the reply payload decoded into `reply`
+        (a model or reply Struct, or e.g. `list[Process]`), or as plain JSON when `reply` is None.
+        An error reply raises the `errors.py` class of its status."""
+        msgtype = msgtype_of(msg)
+        body = envelope(msg, prvkey)
         wait = timeout if timeout is not None else self.timeout
-        retry_safe = is_retry_safe(str(msg.get("msgtype", "")))
+        retry_safe = is_retry_safe(msgtype)
         if not retry_safe and not self._fresh_enough():
             self.close()  # an unsafe request is sent once: never on a connection that may be stale
         for attempt in (1, 2):
@@ -90,7 +139,7 @@ class Client:
                     raise ConnectionFailed(f"cannot reach Colonies server at {self.host}:{self.port}: {exc}") from exc
                 continue
             try:
-                conn.request("POST", "/api", body=body.encode())
+                conn.request("POST", "/api", body=body)
                 resp = conn.getresponse()
                 raw = resp.read()
                 self._last_used = time.monotonic()
@@ -99,23 +148,12 @@ class Client:
                 self.close()
                 if not retry_safe:
                     lost = ConnectionFailed(f"connection to the Colonies server at {self.host}:{self.port} lost "
-                                            f"after sending {msg['msgtype']} ({exc}); not retried")
+                                            f"after sending {msgtype} ({exc}); not retried")
                     lost.hint = "the server may have done it: check (e.g. `colonies process ps`) before repeating"
                     raise lost from exc
                 if attempt == 2 or isinstance(exc, TimeoutError):
                     raise ConnectionFailed(f"cannot reach Colonies server at {self.host}:{self.port}: {exc}") from exc
-        try:
-            reply = json.loads(raw)
-            data = json.loads(base64.b64decode(reply["payload"]))
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ColoniesError(f"invalid reply from server (HTTP {resp.status})") from exc
-        if reply.get("error"):
-            status = int(data.get("status", resp.status))
-            exc_cls = _BY_STATUS.get(status, ColoniesError)
-            err = exc_cls(data.get("message", "error"))
-            err.status = status
-            raise err
-        return data
+        return decode_reply(raw, resp.status, reply)
 
     def _fresh_enough(self) -> bool:
         """The kept-alive connection was used a moment ago and the server has not closed it."""
@@ -138,3 +176,30 @@ class Client:
         except (OSError, http.client.HTTPException):
             self.close()
             return False
+
+
+class _Envelope(msgspec.Struct):
+    payload: str = ""
+    error: bool = False
+
+
+class _Failure(msgspec.Struct):
+    status: int = 0
+    message: str = "error"
+
+
+def decode_reply(raw: bytes | str, http_status: int, reply: type[Any] | None = None) -> Any:
+    """The payload of a reply envelope, decoded into `reply` (plain JSON if None); an error
+    envelope raises the exception class of its status (`errors.error_for_status`)."""
+    try:
+        env = msgspec.json.decode(raw, type=_Envelope)
+        data = base64.b64decode(env.payload)
+        if env.error:
+            failure = msgspec.json.decode(data, type=_Failure)
+        elif reply is None:
+            return json.loads(data)
+        else:
+            return msgspec.json.decode(data, type=reply)
+    except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
+        raise ColoniesError(f"invalid reply from server (HTTP {http_status}): {exc}") from exc
+    raise error_for_status(failure.status or http_status, failure.message)

@@ -65,3 +65,14 @@ class TooManyRequests(ColoniesError):
     """Too many requests: a rate limit was exceeded"""
 
     status = 429
+
+
+# the one status -> class table (the client maps error replies back through it)
+BY_STATUS: dict[int, type[ColoniesError]] = {cls.status: cls for cls in ColoniesError.__subclasses__()}
+
+
+def error_for_status(status: int, message: str) -> ColoniesError:
+    """The exception an error reply with this HTTP status stands for (ColoniesError if none)."""
+    err = BY_STATUS.get(status, ColoniesError)(message)
+    err.status = status
+    return err

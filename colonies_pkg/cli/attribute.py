@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..models.process import Attribute
+from ..rpc.messages import AddAttributeMsg, GetAttributeMsg
 from .common import Session, add_command, add_group, add_json
 from .output import info, print_json
 from .process import ATTRIBUTE_TYPES
@@ -14,22 +16,21 @@ OUT = 1
 
 def _add(args: argparse.Namespace) -> int:
     s = Session(args)
-    attribute = {"targetid": args.processid, "targetcolonyname": s.colonyname, "key": args.key,
-                 "value": args.value, "attributetype": OUT}
-    added = s.rpc({"msgtype": "addattributemsg", "attribute": attribute}, s.prvkey)
-    info("Attribute added", AttributeID=added.get("attributeid", ""))
+    attribute = Attribute(targetid=args.processid, targetcolonyname=s.colonyname, key=args.key, value=args.value,
+                          attributetype=OUT)
+    added = s.rpc(AddAttributeMsg(attribute=attribute), s.prvkey, reply=Attribute)
+    info("Attribute added", AttributeID=added.attributeid)
     return 0
 
 
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
-    a = s.rpc({"msgtype": "getattributemsg", "attributeid": args.attributeid}, s.prvkey)
+    a = s.rpc(GetAttributeMsg(attributeid=args.attributeid), s.prvkey, reply=Attribute)
     if args.json:
         print_json(a)
         return 0
     list_table(["ATTRIBUTEID", "TARGETID", "KEY", "VALUE", "TYPE"],
-               [(a.get("attributeid", ""), a.get("targetid", ""), a.get("key", ""), a.get("value", ""),
-                 ATTRIBUTE_TYPES.get(a.get("attributetype", -1), a.get("attributetype")))])
+               [(a.attributeid, a.targetid, a.key, a.value, ATTRIBUTE_TYPES.get(a.attributetype, a.attributetype))])
     return 0
 
 

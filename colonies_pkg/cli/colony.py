@@ -3,71 +3,78 @@ statistics (members), change its id (colony owner)."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
-
+from ..models.colony import Colony, Statistics
+from ..rpc.messages import (
+    AddColonyMsg,
+    ChangeColonyIdMsg,
+    GetColoniesMsg,
+    GetColonyMsg,
+    GetColonyStatsMsg,
+    RemoveColonyMsg,
+)
 from .common import Session, add_colony_key, add_command, add_group, add_json, add_server_key
 from .output import info, print_json, warn
 from .table import kv_table, list_table
 
 
-def stats_rows(stats: dict[str, Any]) -> list[tuple[str, Any]]:
+def stats_rows(stats: Statistics) -> list[tuple[str, int]]:
     return [
-        ("Executors", stats.get("executors", 0)),
-        ("Active executors", stats.get("activeexecutors", 0)),
-        ("Waiting processes", stats.get("waitingprocesses", 0)),
-        ("Running processes", stats.get("runningprocesses", 0)),
-        ("Successful processes", stats.get("successfulprocesses", 0)),
-        ("Failed processes", stats.get("failedprocesses", 0)),
-        ("Cancelled processes", stats.get("cancelledprocesses", 0)),
-        ("Waiting workflows", stats.get("waitingworkflows", 0)),
-        ("Running workflows", stats.get("runningworkflows", 0)),
-        ("Successful workflows", stats.get("successfulworkflows", 0)),
-        ("Failed workflows", stats.get("failedworkflows", 0)),
-        ("Cancelled workflows", stats.get("cancelledworkflows", 0)),
+        ("Executors", stats.executors),
+        ("Active executors", stats.activeexecutors),
+        ("Waiting processes", stats.waitingprocesses),
+        ("Running processes", stats.runningprocesses),
+        ("Successful processes", stats.successfulprocesses),
+        ("Failed processes", stats.failedprocesses),
+        ("Cancelled processes", stats.cancelledprocesses),
+        ("Waiting workflows", stats.waitingworkflows),
+        ("Running workflows", stats.runningworkflows),
+        ("Successful workflows", stats.successfulworkflows),
+        ("Failed workflows", stats.failedworkflows),
+        ("Cancelled workflows", stats.cancelledworkflows),
     ]
 
 
 def _add(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "addcolonymsg", "colony": {"colonyid": args.colonyid, "name": args.name}}, s.server_prvkey)
+    s.rpc(AddColonyMsg(colony=Colony(colonyid=args.colonyid, name=args.name)), s.server_prvkey)
     info("Colony added", ColonyID=args.colonyid, ColonyName=args.name)
     return 0
 
 
 def _remove(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "removecolonymsg", "colonyname": args.name}, s.server_prvkey)
+    s.rpc(RemoveColonyMsg(colonyname=args.name), s.server_prvkey)
     info("Colony removed", ColonyName=args.name)
     return 0
 
 
 def _ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    colonies = s.rpc({"msgtype": "getcoloniesmsg"}, s.server_prvkey) or []
+    colonies = s.rpc(GetColoniesMsg(), s.server_prvkey, reply=list[Colony] | None) or []
     if args.json:
         print_json(colonies)
     elif not colonies:
         warn("No colonies found")
     else:
-        list_table(["NAME", "COLONYID"], [(c.get("name", ""), c.get("colonyid", "")) for c in colonies])
+        list_table(["NAME", "COLONYID"], [(c.name, c.colonyid) for c in colonies])
     return 0
 
 
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
     name = args.name or s.colonyname
-    colony = s.rpc({"msgtype": "getcolonymsg", "colonyname": name}, s.prvkey)
+    colony = s.rpc(GetColonyMsg(colonyname=name), s.prvkey, reply=Colony)
     if args.json:
         print_json(colony)
     else:
-        kv_table([("Name", colony.get("name", "")), ("ColonyId", colony.get("colonyid", ""))])
+        kv_table([("Name", colony.name), ("ColonyId", colony.colonyid)])
     return 0
 
 
 def _stats(args: argparse.Namespace) -> int:
     s = Session(args)
     name = args.name or s.colonyname
-    stats = s.rpc({"msgtype": "getcolonystatsmsg", "colonyname": name}, s.prvkey)
+    stats = s.rpc(GetColonyStatsMsg(colonyname=name), s.prvkey, reply=Statistics)
     if args.json:
         print_json(stats)
     else:
@@ -78,7 +85,7 @@ def _stats(args: argparse.Namespace) -> int:
 def _chid(args: argparse.Namespace) -> int:
     s = Session(args)
     name = args.name or s.colonyname
-    s.rpc({"msgtype": "changecolonyidmsg", "colonyname": name, "colonyid": args.colonyid}, s.colony_prvkey)
+    s.rpc(ChangeColonyIdMsg(colonyname=name, colonyid=args.colonyid), s.colony_prvkey)
     info("Changed colony Id", ColonyId=args.colonyid, ColonyName=name)
     return 0
 

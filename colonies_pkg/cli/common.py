@@ -11,9 +11,14 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..config import env_bool
+
+if TYPE_CHECKING:
+    from ..rpc.base import Msg
+
+T = TypeVar("T")
 
 
 class CliError(Exception):
@@ -172,17 +177,25 @@ class Session:
             self._client = Client(self.host, self.port, tls=self.tls, verify=self.verify)
         return self._client
 
-    def rpc(self, msg: dict[str, Any], prvkey: str | None, timeout: float | None = None) -> Any:
+    @overload
+    def rpc(self, msg: Msg, prvkey: str | None, timeout: float | None = None, *, reply: None = None) -> Any: ...
+
+    @overload
+    def rpc(self, msg: Msg, prvkey: str | None, timeout: float | None = None, *, reply: type[T]) -> T: ...
+
+    def rpc(self, msg: Msg, prvkey: str | None, timeout: float | None = None, *,
+            reply: type[Any] | None = None) -> Any:
+        """`Client.rpc`: send a request Struct, get the reply (decoded into `reply` if given)."""
         if not self.verbose:
-            return self.client.rpc(msg, prvkey, timeout=timeout)
+            return self.client.rpc(msg, prvkey, timeout=timeout, reply=reply)
         from .output import debug
 
         started = time.monotonic()
         try:
-            return self.client.rpc(msg, prvkey, timeout=timeout)
+            return self.client.rpc(msg, prvkey, timeout=timeout, reply=reply)
         finally:
-            debug("RPC", Duration=f"{(time.monotonic() - started) * 1000:.1f}ms", MsgType=msg.get("msgtype", ""),
-                  Server=self.address)
+            debug("RPC", Duration=f"{(time.monotonic() - started) * 1000:.1f}ms",
+                  MsgType=msg.__struct_config__.tag, Server=self.address)
 
     def close(self) -> None:
         if self._client is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ..ids import new_id
+from ..models.location import Location
+from ..rpc.locations import AddLocationMsg, GetLocationMsg, GetLocationsMsg, RemoveLocationMsg
 from .common import Session, add_colony_key, add_command, add_group, add_json, confirm
 from .output import info, print_json
 from .table import kv_table, list_table
@@ -12,40 +14,38 @@ from .table import kv_table, list_table
 
 def _add(args: argparse.Namespace) -> int:
     s = Session(args)
-    location = {"locationid": new_id(), "name": args.name, "colonyname": s.colonyname, "description": args.desc or "",
-                "long": args.long, "lat": args.lat}
-    added = s.rpc({"msgtype": "addlocationmsg", "location": location}, s.colony_prvkey)
+    location = Location(locationid=new_id(), name=args.name, colonyname=s.colonyname, description=args.desc or "",
+                        long=args.long, lat=args.lat)
+    added = s.rpc(AddLocationMsg(location=location), s.colony_prvkey, reply=Location)
     if args.json:
         print_json(added)
         return 0
-    info("Location added", ColonyName=s.colonyname, Description=added.get("description", ""), Lat=added.get("lat", 0),
-         LocationID=added.get("locationid", ""), Long=added.get("long", 0), Name=added.get("name", ""))
+    info("Location added", ColonyName=s.colonyname, Description=added.description, Lat=added.lat,
+         LocationID=added.locationid, Long=added.long, Name=added.name)
     return 0
 
 
 def _ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    locations = s.rpc({"msgtype": "getlocationsmsg", "colonyname": s.colonyname}, s.prvkey) or []
+    locations = s.rpc(GetLocationsMsg(colonyname=s.colonyname), s.prvkey, reply=list[Location] | None) or []
     if args.json:
         print_json(locations)
     elif not locations:
         info("No locations found", ColonyName=s.colonyname)
     else:
         list_table(["NAME", "DESCRIPTION", "LONG", "LAT"],
-                   [(loc.get("name", ""), loc.get("description", ""), f"{loc.get('long', 0):.4f}",
-                     f"{loc.get('lat', 0):.4f}") for loc in locations])
+                   [(loc.name, loc.description, f"{loc.long:.4f}", f"{loc.lat:.4f}") for loc in locations])
     return 0
 
 
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
-    loc = s.rpc({"msgtype": "getlocationmsg", "colonyname": s.colonyname, "name": args.name}, s.prvkey)
+    loc = s.rpc(GetLocationMsg(colonyname=s.colonyname, name=args.name), s.prvkey, reply=Location)
     if args.json:
         print_json(loc)
     else:
-        kv_table([("Name", loc.get("name", "")), ("LocationID", loc.get("locationid", "")),
-                  ("Colony", loc.get("colonyname", "")), ("Description", loc.get("description", "")),
-                  ("Longitude", f"{loc.get('long', 0):f}"), ("Latitude", f"{loc.get('lat', 0):f}")])
+        kv_table([("Name", loc.name), ("LocationID", loc.locationid), ("Colony", loc.colonyname),
+                  ("Description", loc.description), ("Longitude", f"{loc.long:f}"), ("Latitude", f"{loc.lat:f}")])
     return 0
 
 
@@ -53,7 +53,7 @@ def _remove(args: argparse.Namespace) -> int:
     s = Session(args)
     colonyname, key = s.colonyname, s.colony_prvkey
     confirm(f"WARNING!!! Are you sure you want to remove location <{args.name}> in colony <{colonyname}>?", args.yes)
-    s.rpc({"msgtype": "removelocationmsg", "colonyname": colonyname, "name": args.name}, key)
+    s.rpc(RemoveLocationMsg(colonyname=colonyname, name=args.name), key)
     info("Location removed", ColonyName=colonyname, LocationName=args.name)
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..rpc.messages import AddLogMsg, GetLogsMsg, SearchLogsMsg
 from .common import CliError, Session, add_command, add_group, add_json
 from .function import follow
 from .output import fmt_ns, info, print_json, warn, write_logs
@@ -16,7 +17,7 @@ MAX_LOGS = 500
 
 def _add(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "addlogmsg", "processid": args.processid, "message": args.message}, s.prvkey)
+    s.rpc(AddLogMsg(processid=args.processid, message=args.message), s.prvkey)
     info("Adding log", LogMsg=args.message, ProcessID=args.processid)
     return 0
 
@@ -32,9 +33,8 @@ def _get(args: argparse.Namespace) -> int:
             raise CliError("--follow needs a process id (-p)")
         follow(s, get_process(s, args.processid))
         return 0
-    msg = {"msgtype": "getlogsmsg", "colonyname": s.colonyname, "processid": args.processid or "",
-           "executorname": args.executorname or "", "count": args.count, "since": args.since,
-           "latest": not args.first and not args.since}
+    msg = GetLogsMsg(colonyname=s.colonyname, processid=args.processid or "", executorname=args.executorname or "",
+                     count=args.count, since=args.since, latest=not args.first and not args.since)
     logs = s.rpc(msg, s.prvkey) or []
     if args.json:
         print_json(logs)
@@ -49,8 +49,8 @@ def _search(args: argparse.Namespace) -> int:
     if args.print:
         fields["Seconds"] = args.seconds
     info("Searching for logs", **fields)
-    logs = s.rpc({"msgtype": "searchlogsmsg", "colonyname": s.colonyname, "text": args.text, "days": args.days,
-                  "count": args.count}, s.prvkey) or []
+    logs = s.rpc(SearchLogsMsg(colonyname=s.colonyname, text=args.text, days=args.days, count=args.count),
+                 s.prvkey) or []
     logs.sort(key=lambda entry: int(entry.get("timestamp", 0)), reverse=True)
     if args.json:
         print_json(logs)
@@ -69,8 +69,8 @@ def _search(args: argparse.Namespace) -> int:
         print(f"ExecutorName: {entry.get('executorname', '')}")
         print("=================== LOGS ====================")
         since = ts - args.seconds * 1_000_000_000 - 1
-        around = s.rpc({"msgtype": "getlogsmsg", "colonyname": s.colonyname, "processid": entry.get("processid", ""),
-                        "count": MAX_LOGS, "since": max(since, 1), "latest": False}, s.prvkey) or []
+        around = s.rpc(GetLogsMsg(colonyname=s.colonyname, processid=entry.get("processid", ""), count=MAX_LOGS,
+                                  since=max(since, 1), latest=False), s.prvkey) or []
         write_logs([e for e in around if int(e.get("timestamp", 0)) <= ts])
         print("================= END LOGS ==================")
     return 0

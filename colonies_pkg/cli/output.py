@@ -46,6 +46,10 @@ def error(msg: str, **fields: Any) -> None:
 
 
 def print_json(obj: Any) -> None:
+    """Indented JSON of a reply: plain JSON, or model/reply Structs (under their wire names)."""
+    import msgspec
+
+    obj = msgspec.to_builtins(obj)
     print(json.dumps(obj, indent=2, ensure_ascii=False))
 
 

@@ -129,8 +129,10 @@ def _start(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from ..rpc.messages import GetServerInfoMsg
+
     s = Session(args)
-    server = s.rpc({"msgtype": "getserverinfomsg"}, None)
+    server = s.rpc(GetServerInfoMsg(), None)
     if args.json:
         print_json(server)
         return 0
@@ -144,20 +146,24 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from ..models.colony import Statistics
+    from ..rpc.messages import GetStatisticsMsg
     from .colony import stats_rows
 
     s = Session(args)
-    stats = s.rpc({"msgtype": "getstatisticsmsg"}, s.server_prvkey)
+    stats = s.rpc(GetStatisticsMsg(), s.server_prvkey, reply=Statistics)
     if args.json:
         print_json(stats)
     else:
-        kv_table([("Colonies", stats.get("colonies", 0)), *stats_rows(stats)])
+        kv_table([("Colonies", stats.colonies), *stats_rows(stats)])
     return 0
 
 
 def _chid(args: argparse.Namespace) -> int:
+    from ..rpc.messages import ChangeServerIdMsg
+
     s = Session(args)
-    s.rpc({"msgtype": "changeserveridmsg", "serverid": args.serverid}, s.server_prvkey)
+    s.rpc(ChangeServerIdMsg(serverid=args.serverid), s.server_prvkey)
     info("Changed server Id", ServerId=args.serverid)
     return 0
 

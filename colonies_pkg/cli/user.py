@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from ..models.colony import User
+from ..rpc.messages import AddUserMsg, ChangeUserIdMsg, GetUserMsg, GetUsersMsg, RemoveUserMsg
 from .common import Session, add_colony_key, add_command, add_group, add_json
 from .output import info, print_json, warn
 from .table import kv_table, list_table
@@ -11,48 +13,47 @@ from .table import kv_table, list_table
 
 def _add(args: argparse.Namespace) -> int:
     s = Session(args)
-    user = {"colonyname": s.colonyname, "userid": args.userid, "name": args.name, "email": args.email or "",
-            "phone": args.phone or ""}
-    s.rpc({"msgtype": "addusermsg", "user": user}, s.colony_prvkey)
-    info("User added", ColonyName=s.colonyname, Email=user["email"], Phone=user["phone"], UserId=args.userid,
+    user = User(colonyname=s.colonyname, userid=args.userid, name=args.name, email=args.email or "",
+                phone=args.phone or "")
+    s.rpc(AddUserMsg(user=user), s.colony_prvkey)
+    info("User added", ColonyName=s.colonyname, Email=user.email, Phone=user.phone, UserId=args.userid,
          Username=args.name)
     return 0
 
 
 def _ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    users = s.rpc({"msgtype": "getusersmsg", "colonyname": s.colonyname}, s.prvkey) or []
+    users = s.rpc(GetUsersMsg(colonyname=s.colonyname), s.prvkey, reply=list[User] | None) or []
     if args.json:
         print_json(users)
     elif not users:
         warn("No users found", ColonyName=s.colonyname)
     else:
-        list_table(["USERNAME", "EMAIL", "PHONE"], [(u.get("name", ""), u.get("email", ""), u.get("phone", ""))
-                                                    for u in users])
+        list_table(["USERNAME", "EMAIL", "PHONE"], [(u.name, u.email, u.phone) for u in users])
     return 0
 
 
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
-    u = s.rpc({"msgtype": "getusermsg", "colonyname": s.colonyname, "name": args.name}, s.prvkey)
+    u = s.rpc(GetUserMsg(colonyname=s.colonyname, name=args.name), s.prvkey, reply=User)
     if args.json:
         print_json(u)
     else:
-        kv_table([("Username", u.get("name", "")), ("UserId", u.get("userid", "")), ("Phone", u.get("phone", "")),
-                  ("Email", u.get("email", "")), ("Colony", u.get("colonyname", ""))])
+        kv_table([("Username", u.name), ("UserId", u.userid), ("Phone", u.phone), ("Email", u.email),
+                  ("Colony", u.colonyname)])
     return 0
 
 
 def _remove(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "removeusermsg", "colonyname": s.colonyname, "name": args.name}, s.colony_prvkey)
+    s.rpc(RemoveUserMsg(colonyname=s.colonyname, name=args.name), s.colony_prvkey)
     info("User removed", ColonyName=s.colonyname, Username=args.name)
     return 0
 
 
 def _chid(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "changeuseridmsg", "colonyname": s.colonyname, "userid": args.userid}, s.prvkey)
+    s.rpc(ChangeUserIdMsg(colonyname=s.colonyname, userid=args.userid), s.prvkey)
     info("Changed user Id", ColonyName=s.colonyname, UserId=args.userid)
     return 0
 

@@ -14,18 +14,14 @@ import threading
 import time
 from typing import Any
 
-from ..crypto import sign
+from ..client import envelope
+from ..rpc.messages import SubscribeProcessMsg
 from .common import CliError, Session
 
 SUCCESS, FAILED, CANCELLED = 2, 3, 4
 FINAL_STATES = (SUCCESS, FAILED, CANCELLED)
 STATE_NAMES = {0: "Waiting", 1: "Running", 2: "Successful", 3: "Failed", 4: "Cancelled"}
 SUBSCRIPTION_SECONDS = 60
-
-
-def envelope(msg: dict[str, Any], prvkey: str) -> str:
-    payload = base64.b64encode(json.dumps(msg).encode()).decode()
-    return json.dumps({"payloadtype": msg["msgtype"], "payload": payload, "signature": sign(payload, prvkey)})
 
 
 class ProcessWaiter:
@@ -51,8 +47,8 @@ class ProcessWaiter:
         from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
         from websockets.sync.client import connect
 
-        msg = {"msgtype": "subscribeprocessmsg", "colonyname": self.colonyname, "processid": self.processid,
-               "executortype": self.executortype, "state": state, "timeout": self.seconds}
+        msg = SubscribeProcessMsg(colonyname=self.colonyname, processid=self.processid,
+                                  executortype=self.executortype, state=state, timeout=self.seconds)
         failures = 0
         while not self._stop.is_set():
             started = time.monotonic()
@@ -69,7 +65,7 @@ class ProcessWaiter:
                              max_size=None) as ws:
                     with self._lock:
                         self._sockets.append(ws)
-                    ws.send(envelope(msg, self.prvkey))
+                    ws.send(envelope(msg, self.prvkey).decode())
                     failures = 0
                     for raw in ws:  # ends when the server closes the subscription at its timeout
                         reply = json.loads(raw)
