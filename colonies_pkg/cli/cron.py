@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from ..models.cron import Cron, CronRequest
+from ..rpc.messages import AddCronMsg, GetCronMsg, GetCronsMsg, RemoveCronMsg, RunCronMsg
 from .common import CliError, Session, add_command, add_group, add_json
 from .output import fmt_time, info, print_json, warn
 from .process import spec_table
@@ -13,10 +15,10 @@ from .specs import load_workflow
 from .table import kv_table, list_table
 
 
-def workflow_specs(holder: dict[str, Any]) -> list[dict[str, Any]]:
+def workflow_specs(workflowspec: str) -> list[dict[str, Any]]:
     """The function specs inside a cron's or generator's `workflowspec` JSON string."""
     try:
-        spec = json.loads(holder.get("workflowspec") or "{}")
+        spec = json.loads(workflowspec or "{}")
     except ValueError:
         return []
     return [s for s in (spec.get("functionspecs") or []) if isinstance(s, dict)]
@@ -33,67 +35,68 @@ def _add(args: argparse.Namespace) -> int:
         raise CliError("give a cron expression (--cron) or an interval in seconds (--interval)")
     random = args.random is True or (isinstance(args.random, str) and _random(args.random))
     spec = load_workflow(args.spec, s.colonyname)
-    cron = {"name": args.name, "colonyname": s.colonyname, "cronexpression": args.cron or "",
-            "interval": args.interval if args.interval > 0 else -1, "random": random,
-            "waitforprevprocessgraph": args.waitprevious, "workflowspec": json.dumps(spec)}
+    cron = CronRequest(name=args.name, colonyname=s.colonyname, cronexpression=args.cron or "",
+                       interval=args.interval if args.interval > 0 else -1, random=random,
+                       waitforprevprocessgraph=args.waitprevious, waitforprevprocessgrap=args.waitprevious,
+                       workflowspec=json.dumps(spec))
     if args.waitprevious:
         info("Will wait for previous processgraph to finish")
     else:
         info("Will not wait for previous processgraph to finish")
-    added = s.rpc({"msgtype": "addcronmsg", "cron": cron}, s.prvkey)
-    info("Cron added", CronID=added.get("cronid", ""))
+    added = s.rpc(AddCronMsg(cron=cron), s.prvkey, reply=Cron)
+    info("Cron added", CronID=added.cronid)
     return 0
 
 
 def _ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    crons = s.rpc({"msgtype": "getcronsmsg", "colonyname": s.colonyname, "count": args.count}, s.prvkey) or []
+    crons = s.rpc(GetCronsMsg(colonyname=s.colonyname, count=args.count), s.prvkey, reply=list[Cron] | None) or []
     if args.json:
         print_json(crons)
     elif not crons:
         warn("No crons found")
     else:
         list_table(["CRONID", "NAME", "INITIATOR"],
-                   [(c.get("cronid", ""), c.get("name", ""), c.get("initiatorname", "")) for c in crons])
+                   [(c.cronid, c.name, c.initiatorname) for c in crons])
     return 0
 
 
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
-    c = s.rpc({"msgtype": "getcronmsg", "cronid": args.cronid}, s.prvkey)
+    c = s.rpc(GetCronMsg(cronid=args.cronid), s.prvkey, reply=Cron)
     if args.json:
         print_json(c)
         return 0
     kv_table([
-        ("CronId", c.get("cronid", "")),
-        ("Name", c.get("name", "")),
-        ("Colony", c.get("colonyname", "")),
-        ("InitiatorID", c.get("initiatorid", "")),
-        ("Initiator", c.get("initiatorname", "")),
-        ("Cron Expression", c.get("cronexpression", "")),
-        ("Interval", c.get("interval", -1)),
-        ("Random", str(bool(c.get("random"))).lower()),
-        ("NextRun", fmt_time(c.get("nextrun"))),
-        ("LastRun", fmt_time(c.get("lastrun"))),
-        ("PrevProcessGraphID", c.get("prevprocessgraphid", "")),
-        ("WaitForPrevProcessGraph", str(bool(c.get("waitforprevprocessgraph"))).lower()),
-        ("CheckerPeriod", c.get("checkerperiod", 0)),
+        ("CronId", c.cronid),
+        ("Name", c.name),
+        ("Colony", c.colonyname),
+        ("InitiatorID", c.initiatorid),
+        ("Initiator", c.initiatorname),
+        ("Cron Expression", c.cronexpression),
+        ("Interval", c.interval),
+        ("Random", str(c.random).lower()),
+        ("NextRun", fmt_time(c.nextrun)),
+        ("LastRun", fmt_time(c.lastrun)),
+        ("PrevProcessGraphID", c.prevprocessgraphid),
+        ("WaitForPrevProcessGraph", str(c.waitforprevprocessgraph).lower()),
+        ("CheckerPeriod", c.checkerperiod),
     ], title="Cron")
-    for spec in workflow_specs(c):
+    for spec in workflow_specs(c.workflowspec):
         spec_table(spec)
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "runcronmsg", "cronid": args.cronid}, s.prvkey)
+    s.rpc(RunCronMsg(cronid=args.cronid), s.prvkey)
     info("Running cron", CronID=args.cronid)
     return 0
 
 
 def _remove(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "removecronmsg", "cronid": args.cronid, "all": False}, s.prvkey)
+    s.rpc(RemoveCronMsg(cronid=args.cronid, all=False), s.prvkey)
     info("Removing cron", CronId=args.cronid)
     return 0
 

@@ -5,6 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..models.cron import Generator
+from ..rpc.messages import (
+    AddGeneratorMsg,
+    GetGeneratorMsg,
+    GetGeneratorsMsg,
+    PackGeneratorMsg,
+    RemoveGeneratorMsg,
+)
 from .common import CliError, Session, add_command, add_group, add_json
 from .cron import workflow_specs
 from .output import fmt_time, info, print_json, warn
@@ -18,60 +26,60 @@ def _add(args: argparse.Namespace) -> int:
     if args.trigger <= 0:
         raise CliError("--trigger must be a positive number of packed args")
     spec = load_workflow(args.spec, s.colonyname)
-    generator = {"name": args.name, "colonyname": s.colonyname, "workflowspec": json.dumps(spec),
-                 "trigger": args.trigger, "timeout": args.timeout}
-    added = s.rpc({"msgtype": "addgeneratormsg", "generator": generator}, s.prvkey)
-    info("Generator added", GeneratorID=added.get("generatorid", ""), GeneratorName=args.name,
+    generator = Generator(name=args.name, colonyname=s.colonyname, workflowspec=json.dumps(spec),
+                          trigger=args.trigger, timeout=args.timeout)
+    added = s.rpc(AddGeneratorMsg(generator=generator), s.prvkey, reply=Generator)
+    info("Generator added", GeneratorID=added.generatorid, GeneratorName=args.name,
          Timeout=args.timeout, Trigger=args.trigger)
     return 0
 
 
 def _pack(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "packgeneratormsg", "generatorid": args.generatorid, "arg": args.arg}, s.prvkey)
+    s.rpc(PackGeneratorMsg(generatorid=args.generatorid, arg=args.arg), s.prvkey)
     info("Packed arg into generator", Arg=args.arg, GeneratorID=args.generatorid)
     return 0
 
 
 def _ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    generators = s.rpc({"msgtype": "getgeneratorsmsg", "colonyname": s.colonyname, "count": args.count},
-                       s.prvkey) or []
+    generators = s.rpc(GetGeneratorsMsg(colonyname=s.colonyname, count=args.count), s.prvkey,
+                       reply=list[Generator] | None) or []
     if args.json:
         print_json(generators)
     elif not generators:
         warn("No generators found")
     else:
         list_table(["GENERATORID", "NAME", "INITIATOR"],
-                   [(g.get("generatorid", ""), g.get("name", ""), g.get("initiatorname", "")) for g in generators])
+                   [(g.generatorid, g.name, g.initiatorname) for g in generators])
     return 0
 
 
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
-    g = s.rpc({"msgtype": "getgeneratormsg", "generatorid": args.generatorid}, s.prvkey)
+    g = s.rpc(GetGeneratorMsg(generatorid=args.generatorid), s.prvkey, reply=Generator)
     if args.json:
         print_json(g)
         return 0
     kv_table([
-        ("GeneratorId", g.get("generatorid", "")),
-        ("Name", g.get("name", "")),
-        ("Colony", g.get("colonyname", "")),
-        ("Initiator", g.get("initiatorname", "")),
-        ("Trigger", g.get("trigger", 0)),
-        ("Timeout", g.get("timeout", -1)),
-        ("QueueSize", g.get("queuesize", 0)),
-        ("Lastrun", fmt_time(g.get("lastrun"))),
-        ("CheckerPeriod", g.get("checkerperiod", 0)),
+        ("GeneratorId", g.generatorid),
+        ("Name", g.name),
+        ("Colony", g.colonyname),
+        ("Initiator", g.initiatorname),
+        ("Trigger", g.trigger),
+        ("Timeout", g.timeout),
+        ("QueueSize", g.queuesize),
+        ("Lastrun", fmt_time(g.lastrun)),
+        ("CheckerPeriod", g.checkerperiod),
     ], title="Generator")
-    for spec in workflow_specs(g):
+    for spec in workflow_specs(g.workflowspec):
         spec_table(spec)
     return 0
 
 
 def _remove(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "removegeneratormsg", "generatorid": args.generatorid, "all": False}, s.prvkey)
+    s.rpc(RemoveGeneratorMsg(generatorid=args.generatorid, all=False), s.prvkey)
     info("Removing generator", GeneratorID=args.generatorid)
     return 0
 

@@ -8,6 +8,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..rpc.messages import (
+    AssignProcessMsg,
+    CancelProcessMsg,
+    CloseFailedMsg,
+    CloseSuccessfulMsg,
+    GetPauseStatusMsg,
+    GetProcessesMsg,
+    GetProcessMsg,
+    PauseAssignmentsMsg,
+    RemoveAllProcessesMsg,
+    RemoveProcessMsg,
+    ResumeAssignmentsMsg,
+)
+from ..rpc.replies import PauseStatusReply
 from .common import Session, add_colony_key, add_command, add_group, add_json, confirm
 from .output import (
     elapsed,
@@ -119,7 +133,7 @@ def process_rows(processes: list[dict[str, Any]], time_field: str, ids: bool) ->
 
 
 def get_process(session: Session, processid: str) -> dict[str, Any]:
-    return session.rpc({"msgtype": "getprocessmsg", "processid": processid}, session.prvkey)
+    return session.rpc(GetProcessMsg(processid=processid), session.prvkey)
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -128,9 +142,9 @@ def _ps(args: argparse.Namespace) -> int:
     s = Session(args)
     # the server filters by type, label and initiator; the function name is filtered here, over the
     # most the server lists at once, so that --count still means "up to COUNT matching processes"
-    msg = {"msgtype": "getprocessesmsg", "colonyname": s.colonyname,
-           "count": max(args.count, SERVER_MAX_COUNT) if args.funcname else args.count, "state": state,
-           "executortype": args.executortype or "", "label": args.label or "", "initiator": args.initiator or ""}
+    msg = GetProcessesMsg(colonyname=s.colonyname, count=max(args.count, SERVER_MAX_COUNT) if args.funcname else args.count,
+                          state=state, executortype=args.executortype or "", label=args.label or "",
+                          initiator=args.initiator or "")
     processes = s.rpc(msg, s.prvkey) or []
     if args.funcname:
         processes = [p for p in processes if (p.get("spec") or {}).get("funcname") == args.funcname][:args.count]
@@ -159,9 +173,8 @@ def _get(args: argparse.Namespace) -> int:
 
 def _assign(args: argparse.Namespace) -> int:
     s = Session(args)
-    p = s.rpc({"msgtype": "assignprocessmsg", "colonyname": s.colonyname, "timeout": args.timeout,
-               "availablecpu": args.cpu or "", "availablemem": args.mem or ""}, s.prvkey,
-              timeout=max(args.timeout, 0) + 30)
+    p = s.rpc(AssignProcessMsg(colonyname=s.colonyname, timeout=args.timeout, availablecpu=args.cpu or "",
+                               availablemem=args.mem or ""), s.prvkey, timeout=max(args.timeout, 0) + 30)
     info("Assigned process to executor", ExecutorId=p.get("assignedexecutorid", ""), ProcessId=p["processid"])
     if args.json:
         print_json(p)
@@ -170,21 +183,21 @@ def _assign(args: argparse.Namespace) -> int:
 
 def _close(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "closesuccessfulmsg", "processid": args.processid, "out": args.out or []}, s.prvkey)
+    s.rpc(CloseSuccessfulMsg(processid=args.processid, out=args.out or []), s.prvkey)
     info("Process closed as Successful", ProcessId=args.processid)
     return 0
 
 
 def _fail(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "closefailedmsg", "processid": args.processid, "errors": args.errors or []}, s.prvkey)
+    s.rpc(CloseFailedMsg(processid=args.processid, errors=args.errors or []), s.prvkey)
     info("Process closed as Failed", ProcessId=args.processid)
     return 0
 
 
 def _remove(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "removeprocessmsg", "processid": args.processid, "all": False}, s.prvkey)
+    s.rpc(RemoveProcessMsg(processid=args.processid, all=False), s.prvkey)
     info("Process removed", ProcessId=args.processid)
     return 0
 
@@ -204,39 +217,39 @@ def _removeall(args: argparse.Namespace) -> int:
     colonyname, key = s.colonyname, s.colony_prvkey
     confirm(f"WARNING!!! Are you sure you want to remove all {word}processes from Colony <{colonyname}>. "
             "This operation cannot be undone!", args.yes)
-    s.rpc({"msgtype": "removeallprocessesmsg", "colonyname": colonyname, "state": state}, key)
+    s.rpc(RemoveAllProcessesMsg(colonyname=colonyname, state=state), key)
     info(f"Removing all {word}processes in Colony", ColonyName=colonyname)
     return 0
 
 
 def _cancel(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "cancelprocessmsg", "processid": args.processid}, s.prvkey)
+    s.rpc(CancelProcessMsg(processid=args.processid), s.prvkey)
     info("Process cancelled", ProcessId=args.processid)
     return 0
 
 
 def _pause(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "pauseassignmentsmsg", "colonyname": s.colonyname}, s.colony_prvkey)
+    s.rpc(PauseAssignmentsMsg(colonyname=s.colonyname), s.colony_prvkey)
     info("Process assignments paused", ColonyName=s.colonyname)
     return 0
 
 
 def _resume(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "resumeassignmentsmsg", "colonyname": s.colonyname}, s.colony_prvkey)
+    s.rpc(ResumeAssignmentsMsg(colonyname=s.colonyname), s.colony_prvkey)
     info("Process assignments resumed", ColonyName=s.colonyname)
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     s = Session(args)
-    reply = s.rpc({"msgtype": "getpausestatusmsg", "colonyname": s.colonyname}, s.prvkey)
+    reply = s.rpc(GetPauseStatusMsg(colonyname=s.colonyname), s.prvkey, reply=PauseStatusReply)
     if args.json:
         print_json(reply)
         return 0
-    kv_table([("Colony", s.colonyname), ("Assignments", "Paused" if reply.get("ispaused") else "Running")],
+    kv_table([("Colony", s.colonyname), ("Assignments", "Paused" if reply.ispaused else "Running")],
              title="Process assignments")
     return 0
 

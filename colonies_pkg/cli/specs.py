@@ -12,9 +12,11 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeVar
 
 from .common import CliError
+
+T = TypeVar("T")
 
 UNLIMITED = -1
 
@@ -56,6 +58,17 @@ def funcspec(raw: Any, colonyname: str, where: str = "function spec") -> dict[st
     if not spec.get("funcname"):
         raise CliError(f"{where}: funcname is missing")
     return spec
+
+
+def to_model(raw: Any, model: type[T], where: str) -> T:
+    """A normalised spec dict as the model Struct the server decodes (`models`); a value of the
+    wrong type is reported here, naming the file and the field."""
+    import msgspec
+
+    try:
+        return msgspec.convert(raw, model)
+    except msgspec.ValidationError as exc:
+        raise CliError(f"{where}: {exc}") from exc
 
 
 def load_funcspec(path: str, colonyname: str) -> dict[str, Any]:

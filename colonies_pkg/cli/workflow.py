@@ -5,10 +5,20 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..models.workflow import ProcessGraph, WorkflowSpec
+from ..rpc.messages import (
+    CancelProcessGraphMsg,
+    GetProcessGraphMsg,
+    GetProcessGraphsMsg,
+    GetProcessMsg,
+    RemoveAllProcessGraphsMsg,
+    RemoveProcessGraphMsg,
+    SubmitWorkflowSpecMsg,
+)
 from .common import Session, add_colony_key, add_command, add_group, add_json, confirm
 from .output import error, fmt_args, fmt_kwargs, fmt_list, fmt_time, info, print_json, warn
 from .process import CANCELLED, FAILED, RUNNING, SUCCESS, WAITING, add_removeall_flags, removeall_state
-from .specs import load_workflow
+from .specs import load_workflow, to_model
 from .table import kv_table, list_table
 from .wait import STATE_NAMES, wait_for
 
@@ -21,35 +31,35 @@ LISTS = {
 }
 
 
-def get_graph(s: Session, graphid: str) -> dict[str, Any]:
-    return s.rpc({"msgtype": "getprocessgraphmsg", "processgraphid": graphid}, s.prvkey)
+def get_graph(s: Session, graphid: str) -> ProcessGraph:
+    return s.rpc(GetProcessGraphMsg(processgraphid=graphid), s.prvkey, reply=ProcessGraph)
 
 
-def _wait(s: Session, graph: dict[str, Any]) -> int:
+def _wait(s: Session, graph: ProcessGraph) -> int:
     """Wait for every leaf process (no children) of the graph; stop at the first failure."""
-    graphid = graph["processgraphid"]
+    graphid = graph.processgraphid
     graph = get_graph(s, graphid)
-    parents = {edge["source"] for edge in graph.get("edges") or []}
-    for pid in graph.get("processids") or []:
+    parents = {edge.source for edge in graph.edges}
+    for pid in graph.processids:
         if pid in parents:
             continue
-        process = s.rpc({"msgtype": "getprocessmsg", "processid": pid}, s.prvkey)
+        process = s.rpc(GetProcessMsg(processid=pid), s.prvkey)
         done = wait_for(s, process)
         if done.get("state") != SUCCESS:
             break
     graph = get_graph(s, graphid)
-    if graph.get("state") == SUCCESS:
+    if graph.state == SUCCESS:
         info("Workflow finished successfully", WorkflowID=graphid)
         return 0
-    error(f"Workflow {STATE_NAMES.get(graph.get('state', -1), 'failed').lower()}", WorkflowID=graphid)
+    error(f"Workflow {STATE_NAMES.get(graph.state, 'failed').lower()}", WorkflowID=graphid)
     return 1
 
 
 def _submit(args: argparse.Namespace) -> int:
     s = Session(args)
-    spec = load_workflow(args.spec, s.colonyname)
-    graph = s.rpc({"msgtype": "submitworkflowspecmsg", "spec": spec}, s.prvkey)
-    info("Workflow submitted", ColonyName=s.colonyname, WorkflowID=graph["processgraphid"])
+    spec = to_model(load_workflow(args.spec, s.colonyname), WorkflowSpec, args.spec)
+    graph = s.rpc(SubmitWorkflowSpecMsg(spec=spec), s.prvkey, reply=ProcessGraph)
+    info("Workflow submitted", ColonyName=s.colonyname, WorkflowID=graph.processgraphid)
     if args.json:
         print_json(graph)
     return _wait(s, graph) if args.wait else 0
@@ -58,35 +68,35 @@ def _submit(args: argparse.Namespace) -> int:
 def _ps(args: argparse.Namespace) -> int:
     state, word = LISTS[args.subcommand]
     s = Session(args)
-    graphs = s.rpc({"msgtype": "getprocessgraphsmsg", "colonyname": s.colonyname, "count": args.count,
-                    "state": state}, s.prvkey) or []
+    graphs = s.rpc(GetProcessGraphsMsg(colonyname=s.colonyname, count=args.count, state=state), s.prvkey,
+                   reply=list[ProcessGraph] | None) or []
     if args.json:
         print_json(graphs)
     elif not graphs:
         warn(f"No {word} workflows found")
     else:
         list_table(["WORKFLOWID", "SUBMSSIONTIME", "INITIATOR"],
-                   [(g.get("processgraphid", ""), fmt_time(g.get("submissiontime")), g.get("initiatorname", ""))
-                    for g in graphs])
+                   [(g.processgraphid, fmt_time(g.submissiontime), g.initiatorname) for g in graphs])
     return 0
 
 
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
     graph = get_graph(s, args.workflowid)
-    processes = [s.rpc({"msgtype": "getprocessmsg", "processid": pid}, s.prvkey)
-                 for pid in graph.get("processids") or []]
+    processes = [s.rpc(GetProcessMsg(processid=pid), s.prvkey) for pid in graph.processids]
     if args.json:
-        print_json({**graph, "processes": processes})
+        import msgspec
+
+        print_json({**msgspec.to_builtins(graph), "processes": processes})
         return 0
     kv_table([
-        ("WorkflowId", graph.get("processgraphid", "")),
-        ("SubmissionTime", fmt_time(graph.get("submissiontime"))),
-        ("State", STATE_NAMES.get(graph.get("state", -1), graph.get("state"))),
-        ("StartTime", fmt_time(graph.get("starttime"))),
-        ("InitiatorName", graph.get("initiatorname", "")),
-        ("InitiatorId", graph.get("initiatorid", "")),
-        ("EndTime", fmt_time(graph.get("endtime"))),
+        ("WorkflowId", graph.processgraphid),
+        ("SubmissionTime", fmt_time(graph.submissiontime)),
+        ("State", STATE_NAMES.get(graph.state, graph.state)),
+        ("StartTime", fmt_time(graph.starttime)),
+        ("InitiatorName", graph.initiatorname),
+        ("InitiatorId", graph.initiatorid),
+        ("EndTime", fmt_time(graph.endtime)),
     ], title="Workflow")
     print()
     print("Processes:")
@@ -111,7 +121,7 @@ def _get(args: argparse.Namespace) -> int:
 
 def _remove(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "removeprocessgraphmsg", "processgraphid": args.workflowid, "all": False}, s.prvkey)
+    s.rpc(RemoveProcessGraphMsg(processgraphid=args.workflowid, all=False), s.prvkey)
     info("Workflow removed", WorkflowID=args.workflowid)
     return 0
 
@@ -122,14 +132,14 @@ def _removeall(args: argparse.Namespace) -> int:
     colonyname, key = s.colonyname, s.colony_prvkey
     confirm(f"WARNING!!! Are you sure you want to remove all {word}workflows in the Colony <{colonyname}>. "
             "This operation cannot be undone!", args.yes)
-    s.rpc({"msgtype": "removeallprocessgraphsmsg", "colonyname": colonyname, "state": state}, key)
+    s.rpc(RemoveAllProcessGraphsMsg(colonyname=colonyname, state=state), key)
     info(f"Removing all {word}workflows in Colony", ColonyName=colonyname)
     return 0
 
 
 def _cancel(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "cancelprocessgraphmsg", "processgraphid": args.workflowid}, s.prvkey)
+    s.rpc(CancelProcessGraphMsg(processgraphid=args.workflowid), s.prvkey)
     info("Workflow cancelled", WorkflowID=args.workflowid)
     return 0
 

@@ -1,0 +1,13 @@
+"""Reply Structs for the replies that are not a model (the rest decode into `colonies_pkg.models`).
+The client decodes into these where the CLI reads fields. Layer L2."""
+from __future__ import annotations
+
+import msgspec
+
+
+class PauseStatusReply(msgspec.Struct, kw_only=True):
+    """The reply to getpausestatusmsg."""
+
+    msgtype: str = "pausestatusreplymsg"
+    colonyname: str = ""
+    ispaused: bool = False
