@@ -27,6 +27,8 @@ import msgspec
 from .errors import BadRequest, ColoniesError, NotFound
 from .models.file import File, FileData, Label, Reference, Snapshot
 from .objectstore import TMP_PREFIX, ObjectStore, ObjectStoreError, sha256_file
+from .rpc import messages as m
+from .rpc.base import Msg
 
 
 class CFSError(ColoniesError):
@@ -143,8 +145,8 @@ class CFS:
         self.client, self.store, self.colonyname, self.prvkey = client, store, colonyname, prvkey
         self.warn: Logger = warn or (lambda msg: None)
 
-    def _rpc(self, msg: dict[str, Any]) -> Any:
-        return self.client.rpc(msg, self.prvkey)
+    def _rpc(self, msg: Msg, reply: type[Any] | None = None) -> Any:
+        return self.client.rpc(msg, self.prvkey, reply=reply)
 
     # --- metadata ---------------------------------------------------------------------------
     def labels(self, name: str = "", exact: bool = False) -> list[Label]:
@@ -152,21 +154,21 @@ class CFS:
         name = normalize_label(name) if name else ""
         if name == "/":  # every label is under the root; the server's "/" + "/%" pattern misses them
             name, exact = "", False
-        reply = self._rpc({"msgtype": "getfilelabelsmsg", "colonyname": self.colonyname, "name": name,
-                           "exact": exact})
-        return msgspec.convert(reply or [], list[Label])
+        reply = self._rpc(m.GetFileLabelsMsg(colonyname=self.colonyname, name=name, exact=exact),
+                          list[Label] | None)
+        return reply or []
 
     def files(self, label: str) -> list[FileData]:
         """The latest version of every file name in exactly `label`."""
-        reply = self._rpc({"msgtype": "getfilesmsg", "colonyname": self.colonyname,
-                           "label": normalize_label(label)})
-        return msgspec.convert(reply or [], list[FileData])
+        reply = self._rpc(m.GetFilesMsg(colonyname=self.colonyname, label=normalize_label(label)),
+                          list[FileData] | None)
+        return reply or []
 
     def versions(self, label: str, name: str, latest: bool = False) -> list[File]:
         """All versions of a file, newest first (or only the latest); [] when there is none."""
         try:
-            reply = self._rpc({"msgtype": "getfilemsg", "colonyname": self.colonyname, "fileid": "",
-                               "label": normalize_label(label), "name": name, "latest": latest})
+            reply = self._rpc(m.GetFileMsg(colonyname=self.colonyname, fileid="", label=normalize_label(label),
+                                           name=name, latest=latest))
         except NotFound:
             return []
         return [_file(f) for f in reply or []]
@@ -179,8 +181,8 @@ class CFS:
 
     def file_by_id(self, fileid: str) -> File:
         try:
-            reply = self._rpc({"msgtype": "getfilemsg", "colonyname": self.colonyname, "fileid": fileid,
-                               "label": "", "name": "", "latest": False})
+            reply = self._rpc(m.GetFileMsg(colonyname=self.colonyname, fileid=fileid, label="", name="",
+                                           latest=False))
         except (NotFound, BadRequest) as exc:
             raise CFSError(f"no file with id {fileid}") from exc
         if not reply:
@@ -198,7 +200,7 @@ class CFS:
         file = File(colonyname=self.colonyname, label=normalize_label(label), name=name, size=stored.size,
                     checksum=stored.sha256, checksumalg="SHA256", ref=stored.ref)
         try:
-            reply = self._rpc({"msgtype": "addfilemsg", "file": msgspec.to_builtins(file)})
+            reply = self._rpc(m.AddFileMsg(file=file))
         except BaseException:
             if stored.created:  # nothing refers to what we just stored: take it back
                 try:
@@ -240,8 +242,8 @@ class CFS:
         """Remove one version (by id) or every version of label/name; returns store failures."""
         if not fileid and not (label and name):
             raise CFSError("give a file id, or a label and a name")
-        reply = self._rpc({"msgtype": "removefilemsg", "colonyname": self.colonyname, "fileid": fileid,
-                           "label": normalize_label(label) if label else "", "name": name})
+        reply = self._rpc(m.RemoveFileMsg(colonyname=self.colonyname, fileid=fileid,
+                                          label=normalize_label(label) if label else "", name=name))
         return self.delete_unreferenced((reply or {}).get("unreferenced") or [])
 
     def remove_label(self, label: str) -> tuple[int, list[str]]:
@@ -255,30 +257,28 @@ class CFS:
 
     # --- snapshots --------------------------------------------------------------------------
     def create_snapshot(self, label: str, name: str) -> Snapshot:
-        reply = self._rpc({"msgtype": "createsnapshotmsg", "colonyname": self.colonyname,
-                           "label": normalize_label(label), "name": name})
-        return msgspec.convert(reply, Snapshot)
+        return self._rpc(m.CreateSnapshotMsg(colonyname=self.colonyname, label=normalize_label(label), name=name),
+                         Snapshot)
 
     def snapshot(self, snapshotid: str = "", name: str = "") -> Snapshot:
         if not snapshotid and not name:
             raise CFSError("give a snapshot id or a snapshot name")
-        reply = self._rpc({"msgtype": "getsnapshotmsg", "colonyname": self.colonyname,
-                           "snapshotid": snapshotid, "name": "" if snapshotid else name})
-        return msgspec.convert(reply, Snapshot)
+        return self._rpc(m.GetSnapshotMsg(colonyname=self.colonyname, snapshotid=snapshotid,
+                                          name="" if snapshotid else name), Snapshot)
 
     def snapshots(self) -> list[Snapshot]:
-        reply = self._rpc({"msgtype": "getsnapshotsmsg", "colonyname": self.colonyname})
-        return msgspec.convert(reply or [], list[Snapshot])
+        reply = self._rpc(m.GetSnapshotsMsg(colonyname=self.colonyname), list[Snapshot] | None)
+        return reply or []
 
     def remove_snapshot(self, snapshotid: str = "", name: str = "") -> list[str]:
         if not snapshotid and not name:
             raise CFSError("give a snapshot id or a snapshot name")
-        reply = self._rpc({"msgtype": "removesnapshotmsg", "colonyname": self.colonyname,
-                           "snapshotid": snapshotid, "name": "" if snapshotid else name})
+        reply = self._rpc(m.RemoveSnapshotMsg(colonyname=self.colonyname, snapshotid=snapshotid,
+                                              name="" if snapshotid else name))
         return self.delete_unreferenced((reply or {}).get("unreferenced") or [])
 
     def remove_all_snapshots(self) -> list[str]:
-        reply = self._rpc({"msgtype": "removeallsnapshotmsg", "colonyname": self.colonyname})
+        reply = self._rpc(m.RemoveAllSnapshotMsg(colonyname=self.colonyname))
         return self.delete_unreferenced((reply or {}).get("unreferenced") or [])
 
     def snapshot_files(self, snapshot: Snapshot) -> list[File]:

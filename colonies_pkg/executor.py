@@ -18,7 +18,9 @@ from typing import Any
 from .cfsmount import Mount, run_with_fs
 from .client import Client, ConnectionFailed
 from .errors import ColoniesError, NotFound
+from .models.executor import Function
 from .objectstore import store_from_env
+from .rpc.messages import AddFunctionMsg, AddLogMsg, AssignProcessMsg, CloseFailedMsg, CloseSuccessfulMsg, GetFunctionsMsg
 
 log = logging.getLogger("colonies.executor")
 Builtin = Callable[[list[Any], dict[str, Any], list[Any], "Job"], list[Any]]
@@ -35,8 +37,7 @@ class Job:
         return self._executor.stop.wait(seconds)
 
     def log(self, message: str) -> None:
-        self._executor.client.rpc({"msgtype": "addlogmsg", "processid": self.processid, "message": message},
-                                  self._executor.prvkey)
+        self._executor.client.rpc(AddLogMsg(processid=self.processid, message=message), self._executor.prvkey)
 
 
 def _numbers(values: list[Any]) -> list[float | int]:
@@ -130,19 +131,19 @@ class SampleExecutor:
         self.stop = threading.Event()
 
     def register_functions(self) -> None:
-        existing = {f["funcname"] for f in self.client.rpc(
-            {"msgtype": "getfunctionsmsg", "colonyname": self.colonyname, "executorname": self.name}, self.prvkey)}
+        existing = {f.funcname for f in self.client.rpc(
+            GetFunctionsMsg(colonyname=self.colonyname, executorname=self.name), self.prvkey,
+            reply=list[Function] | None) or []}
         for funcname in self.functions:
             if funcname not in existing:
-                self.client.rpc({"msgtype": "addfunctionmsg", "fun": {
-                    "executorname": self.name, "colonyname": self.colonyname, "funcname": funcname}}, self.prvkey)
+                self.client.rpc(AddFunctionMsg(fun=Function(executorname=self.name, colonyname=self.colonyname,
+                                                            funcname=funcname)), self.prvkey)
 
     def run_one(self) -> bool:
         """Assign and run one process; False when nothing arrived within the timeout."""
         try:
-            process = self.client.rpc({"msgtype": "assignprocessmsg", "colonyname": self.colonyname,
-                                       "timeout": self.assign_timeout}, self.prvkey,
-                                      timeout=self.assign_timeout + 30)
+            process = self.client.rpc(AssignProcessMsg(colonyname=self.colonyname, timeout=self.assign_timeout),
+                                      self.prvkey, timeout=self.assign_timeout + 30)
         except NotFound:
             return False
         pid = process["processid"]
@@ -166,14 +167,14 @@ class SampleExecutor:
             self._fail(pid, f"{type(exc).__name__}: {exc}")
             return True
         try:
-            self.client.rpc({"msgtype": "closesuccessfulmsg", "processid": pid, "out": out}, self.prvkey)
+            self.client.rpc(CloseSuccessfulMsg(processid=pid, out=out), self.prvkey)
         except ColoniesError as exc:
             log.warning("could not close process %s: %s", pid, exc)
         return True
 
     def _fail(self, pid: str, error: str) -> None:
         try:
-            self.client.rpc({"msgtype": "closefailedmsg", "processid": pid, "errors": [error]}, self.prvkey)
+            self.client.rpc(CloseFailedMsg(processid=pid, errors=[error]), self.prvkey)
         except ColoniesError as exc:
             log.warning("could not fail process %s: %s", pid, exc)
 

@@ -3,6 +3,7 @@ statistics (members), change its id (colony owner)."""
 from __future__ import annotations
 
 import argparse
+
 from ..models.colony import Colony, Statistics
 from ..rpc.messages import (
     AddColonyMsg,

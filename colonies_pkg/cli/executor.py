@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..models.executor import Executor
+from ..rpc import messages as m
 from .common import CliError, Session, add_colony_key, add_command, add_group, add_json
 from .output import fmt_time, info, print_json, warn
-from .specs import load_executor
+from .specs import load_executor, to_model
 from .table import kv_table, list_table
 
 STATES = {0: "Pending", 1: "Approved", 2: "Rejected", 3: "Unregistered"}
@@ -29,20 +31,20 @@ def _add(args: argparse.Namespace) -> int:
             alternative = "" if flag == "--executorid" else " or --spec"
             raise CliError(f"the executor needs an {field}: use {flag}{alternative}")
     key = s.colony_prvkey
-    added = s.rpc({"msgtype": "addexecutormsg", "executor": executor}, key)
-    info("Executor added", ColonyName=s.colonyname, ExecutorID=added.get("executorid", executor["executorid"]),
+    added = s.rpc(m.AddExecutorMsg(executor=to_model(executor, Executor, args.spec or "executor")), key,
+                  reply=Executor)
+    info("Executor added", ColonyName=s.colonyname, ExecutorID=added.executorid or executor["executorid"],
          ExecutorName=executor["executorname"], ExecutorType=executor["executortype"])
     if args.approve:
-        s.rpc({"msgtype": "approveexecutormsg", "colonyname": s.colonyname,
-               "executorname": executor["executorname"]}, key)
+        s.rpc(m.ApproveExecutorMsg(colonyname=s.colonyname, executorname=executor["executorname"]), key)
         info("Executor approved", ColonyName=s.colonyname, ExecutorName=executor["executorname"])
     return 0
 
 
-def _by_name(msgtype: str, done: str):
+def _by_name(msg: type[m.ApproveExecutorMsg | m.RejectExecutorMsg | m.RemoveExecutorMsg], done: str):
     def run(args: argparse.Namespace) -> int:
         s = Session(args)
-        s.rpc({"msgtype": msgtype, "colonyname": s.colonyname, "executorname": args.name}, s.colony_prvkey)
+        s.rpc(msg(colonyname=s.colonyname, executorname=args.name), s.colony_prvkey)
         info(done, ColonyName=s.colonyname, ExecutorName=args.name)
         return 0
 
@@ -51,7 +53,7 @@ def _by_name(msgtype: str, done: str):
 
 def _ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    executors = s.rpc({"msgtype": "getexecutorsmsg", "colonyname": s.colonyname}, s.prvkey) or []
+    executors = s.rpc(m.GetExecutorsMsg(colonyname=s.colonyname), s.prvkey) or []
     if not args.all:
         executors = [e for e in executors if e.get("state") != UNREGISTERED]
     if args.type:
@@ -102,7 +104,7 @@ def executor_tables(e: dict[str, Any]) -> None:
 
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
-    e = s.rpc({"msgtype": "getexecutormsg", "colonyname": s.colonyname, "executorname": args.name}, s.prvkey)
+    e = s.rpc(m.GetExecutorMsg(colonyname=s.colonyname, executorname=args.name), s.prvkey)
     if args.json:
         print_json(e)
     else:
@@ -112,7 +114,7 @@ def _get(args: argparse.Namespace) -> int:
 
 def _chid(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "changeexecutoridmsg", "colonyname": s.colonyname, "executorid": args.executorid}, s.prvkey)
+    s.rpc(m.ChangeExecutorIdMsg(colonyname=s.colonyname, executorid=args.executorid), s.prvkey)
     info("Changed executor Id", ColonyName=s.colonyname, ExecutorId=args.executorid)
     return 0
 
@@ -126,10 +128,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--type", help="executor type (overrides the spec's)")
     p.add_argument("--approve", action="store_true", help="also approve the executor")
     add_colony_key(p)
-    for name, msgtype, done, what in (("approve", "approveexecutormsg", "Executor approved", "Approve"),
-                                      ("reject", "rejectexecutormsg", "Executor rejected", "Reject"),
-                                      ("remove", "removeexecutormsg", "Executor removed", "Remove (unregister)")):
-        p = add_command(g, name, f"{what} an executor (colony owner)", _by_name(msgtype, done))
+    for name, msg, done, what in (("approve", m.ApproveExecutorMsg, "Executor approved", "Approve"),
+                                  ("reject", m.RejectExecutorMsg, "Executor rejected", "Reject"),
+                                  ("remove", m.RemoveExecutorMsg, "Executor removed", "Remove (unregister)")):
+        p = add_command(g, name, f"{what} an executor (colony owner)", _by_name(msg, done))
         p.add_argument("--name", required=True, help="executor name")
         add_colony_key(p)
     p = add_command(g, "ls", "List the executors of the colony", _ls)

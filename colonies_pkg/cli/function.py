@@ -8,9 +8,19 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..models.executor import Function
+from ..models.process import FunctionSpec
+from ..rpc.messages import (
+    AddFunctionMsg,
+    GetExecutorsMsg,
+    GetFunctionsMsg,
+    GetLogsMsg,
+    RemoveFunctionMsg,
+    SubmitFuncSpecMsg,
+)
 from .common import CliError, Session, add_command, add_group, add_json, env_arg
 from .output import error, info, print_json, print_values, write_logs
-from .specs import funcspec, load_funcspec
+from .specs import funcspec, load_funcspec, to_model
 from .table import kv_table
 from .wait import CANCELLED, SUCCESS, ProcessWaiter, wait_for
 
@@ -21,8 +31,8 @@ LOG_PAGE = 500  # the server's maximum count per getlogsmsg
 def print_new_logs(session: Session, processid: str, since: int) -> int:
     """Print the process's log entries newer than `since` (ns); returns the newest timestamp."""
     while True:
-        logs = session.rpc({"msgtype": "getlogsmsg", "colonyname": session.colonyname, "processid": processid,
-                            "count": LOG_PAGE, "since": since, "latest": False}, session.prvkey) or []
+        logs = session.rpc(GetLogsMsg(colonyname=session.colonyname, processid=processid, count=LOG_PAGE,
+                                      since=since, latest=False), session.prvkey) or []
         write_logs(logs)
         for entry in logs:
             since = max(since, int(entry.get("timestamp", 0)))
@@ -74,10 +84,10 @@ def finish(session: Session, process: dict[str, Any], args: argparse.Namespace) 
     return 1
 
 
-def _submit_spec(session: Session, spec: dict[str, Any], args: argparse.Namespace) -> int:
+def _submit_spec(session: Session, spec: dict[str, Any], args: argparse.Namespace, where: str) -> int:
     if args.label:
         spec["label"] = args.label
-    process = session.rpc({"msgtype": "submitfuncspecmsg", "spec": spec}, session.prvkey)
+    process = session.rpc(SubmitFuncSpecMsg(spec=to_model(spec, FunctionSpec, where)), session.prvkey)
     info("Process submitted", ProcessId=process["processid"])
     if getattr(args, "json", False):
         print_json(process)
@@ -87,7 +97,7 @@ def _submit_spec(session: Session, spec: dict[str, Any], args: argparse.Namespac
 # --- commands ----------------------------------------------------------------------------------
 def _submit(args: argparse.Namespace) -> int:
     s = Session(args)
-    return _submit_spec(s, load_funcspec(args.spec, s.colonyname), args)
+    return _submit_spec(s, load_funcspec(args.spec, s.colonyname), args, args.spec)
 
 
 def _pairs(values: list[str] | None, flag: str) -> dict[str, str]:
@@ -113,26 +123,25 @@ def _exec(args: argparse.Namespace) -> int:
         "conditions": {"colonyname": s.colonyname, "executortype": args.targettype,
                        "executornames": args.targetname or None, "dependencies": []},
     }
-    return _submit_spec(s, funcspec(raw, s.colonyname, "function exec"), args)
+    return _submit_spec(s, funcspec(raw, s.colonyname, "function exec"), args, "function exec")
 
 
 def _register(args: argparse.Namespace) -> int:
     s = Session(args)
     if not args.name:
         raise CliError("no executor name: use --name (or set COLONIES_EXECUTOR_NAME)")
-    fun = {"executorname": args.name, "colonyname": s.colonyname, "funcname": args.funcname}
-    if args.description:
-        fun["description"] = args.description
-    added = s.rpc({"msgtype": "addfunctionmsg", "fun": fun}, s.prvkey)
+    fun = Function(executorname=args.name, colonyname=s.colonyname, funcname=args.funcname,
+                   description=args.description or "")
+    added = s.rpc(AddFunctionMsg(fun=fun), s.prvkey, reply=Function)
     info("Function registered", ColonyName=s.colonyname, ExecutorName=args.name, FuncName=args.funcname,
-         FunctionId=added.get("functionid", ""))
+         FunctionId=added.functionid)
     return 0
 
 
 def _ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    functions = s.rpc({"msgtype": "getfunctionsmsg", "colonyname": s.colonyname,
-                       "executorname": args.executorname or ""}, s.prvkey) or []
+    functions = s.rpc(GetFunctionsMsg(colonyname=s.colonyname, executorname=args.executorname or ""),
+                      s.prvkey) or []
     if args.json:
         print_json(functions)
         return 0
@@ -141,7 +150,7 @@ def _ls(args: argparse.Namespace) -> int:
         return 0
     types: dict[str, str] = {}
     try:
-        for e in s.rpc({"msgtype": "getexecutorsmsg", "colonyname": s.colonyname}, s.prvkey) or []:
+        for e in s.rpc(GetExecutorsMsg(colonyname=s.colonyname), s.prvkey) or []:
             types[e.get("executorname", "")] = e.get("executortype", "")
     except Exception:
         pass
@@ -164,7 +173,7 @@ def _ls(args: argparse.Namespace) -> int:
 
 def _remove(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "removefunctionmsg", "functionid": args.functionid}, s.prvkey)
+    s.rpc(RemoveFunctionMsg(functionid=args.functionid), s.prvkey)
     info("Function removed", FunctionId=args.functionid)
     return 0
 

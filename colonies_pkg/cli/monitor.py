@@ -13,6 +13,7 @@ import threading
 import time
 from typing import Any
 
+from ..rpc.messages import GetStatisticsMsg
 from .common import CliError, Session, add_command, add_group, add_server_key, env_arg
 
 GAUGES = (
@@ -38,7 +39,7 @@ class Poller:
 
     def poll(self) -> None:
         try:
-            self.stats = self.session.rpc({"msgtype": "getstatisticsmsg"}, self.prvkey)
+            self.stats = self.session.rpc(GetStatisticsMsg(), self.prvkey)
             self.up, self.last_success = True, time.time()
         except Exception as exc:  # keep serving; say why on stderr
             self.up = False

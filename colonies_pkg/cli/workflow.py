@@ -3,7 +3,6 @@ dependencies), list, show, cancel and remove workflows (process graphs)."""
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ..models.workflow import ProcessGraph, WorkflowSpec
 from ..rpc.messages import (
