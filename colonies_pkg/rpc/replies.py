@@ -11,3 +11,12 @@ class PauseStatusReply(msgspec.Struct, kw_only=True):
     msgtype: str = "pausestatusreplymsg"
     colonyname: str = ""
     ispaused: bool = False
+
+
+class UiLoginTicket(msgspec.Struct, tag_field="msgtype", tag="uiloginmsg", kw_only=True):
+    """The body of a `colonies ui` login ticket (signed, sent to /ui/login; not a POST /api
+    message, so not a `Msg`)."""
+
+    colonyname: str = ""
+    nonce: str = ""
+    exp: int = 0

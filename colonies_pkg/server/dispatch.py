@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from ..domain import colonies, crons, executors, files, generators, logs, processes, workflows
 from ..errors import BadRequest, NotFound, Timeout, Unavailable
 from ..rpc import messages as m
+from ..rpc.replies import PauseStatusReply
 from .context import Context
 
 NO_PROCESS = "No process available for assignment"
@@ -31,7 +32,7 @@ async def version(ctx: Context, msg: m.VersionMsg) -> Any:
     from .. import __version__
 
     cfg = ctx.services.config
-    return {"buildversion": cfg.build_version or __version__, "buildtime": cfg.build_time, "msgtype": "versionmsg"}
+    return m.VersionMsg(buildversion=cfg.build_version or __version__, buildtime=cfg.build_time)
 
 
 async def server_info(ctx: Context, msg: m.GetServerInfoMsg) -> Any:
@@ -253,8 +254,7 @@ async def resume(ctx: Context, msg: m.ResumeAssignmentsMsg) -> Any:
 
 async def pause_status(ctx: Context, msg: m.GetPauseStatusMsg) -> Any:
     paused = await ctx.read(processes.pause_status, msg.colonyname)
-    return Reply("pausestatusreplymsg",
-                 {"msgtype": "pausestatusreplymsg", "colonyname": msg.colonyname, "ispaused": paused})
+    return Reply("pausestatusreplymsg", PauseStatusReply(colonyname=msg.colonyname, ispaused=bool(paused)))
 
 
 async def process_history(ctx: Context, msg: m.GetProcessHistMsg) -> Any:

@@ -24,8 +24,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from ...crypto import recover_id, sign
 from ...errors import BadRequest, Forbidden
+from ...rpc.replies import UiLoginTicket
 
 SESSION_SECONDS = 12 * 3600
 LOGIN_TOKEN_SECONDS = 24 * 3600
@@ -128,7 +131,6 @@ def of(services: Any) -> Auth:
 def make_ticket(colonyname: str, prvkeys: list[str], clock: Callable[[], float] = time.time,
                 lifetime: int = 120) -> tuple[str, str]:
     """(ticket, signatures) for /ui/login, signed by every key given (CLI side)."""
-    body = {"msgtype": "uiloginmsg", "colonyname": colonyname, "nonce": secrets.token_hex(16),
-            "exp": int(clock()) + lifetime}
-    ticket = base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+    body = UiLoginTicket(colonyname=colonyname, nonce=secrets.token_hex(16), exp=int(clock()) + lifetime)
+    ticket = base64.urlsafe_b64encode(msgspec.json.encode(body)).decode().rstrip("=")
     return ticket, ",".join(sign(ticket, key) for key in prvkeys)
