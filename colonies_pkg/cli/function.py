@@ -141,7 +141,7 @@ def _register(args: argparse.Namespace) -> int:
 def _ls(args: argparse.Namespace) -> int:
     s = Session(args)
     functions = s.rpc(GetFunctionsMsg(colonyname=s.colonyname, executorname=args.executorname or ""),
-                      s.prvkey) or []
+                      s.prvkey, reply=list[Function] | None) or []
     if args.json:
         print_json(functions)
         return 0
@@ -156,18 +156,18 @@ def _ls(args: argparse.Namespace) -> int:
         pass
     for f in functions:
         kv_table([
-            ("FunctionId", f.get("functionid", "")),
-            ("ExecutorName", f.get("executorname", "")),
-            ("ExecutorType", f.get("executortype") or types.get(f.get("executorname", ""), "")),
-            ("FunctionName", f.get("funcname", "")),
-            ("Call counter", f.get("counter", 0)),
-            ("MinWaitTime", f"{float(f.get('minwaittime', 0)):.6f} s"),
-            ("MaxWaitTime", f"{float(f.get('maxwaittime', 0)):.6f} s"),
-            ("AvgWaitTime", f"{float(f.get('avgwaittime', 0)):.6f} s"),
-            ("MinExecTime", f"{float(f.get('minexectime', 0)):.6f} s"),
-            ("MaxExecTime", f"{float(f.get('maxexectime', 0)):.6f} s"),
-            ("AvgExecTime", f"{float(f.get('avgexectime', 0)):.6f} s"),
-        ], title=f"Function: {f.get('funcname', '')}")
+            ("FunctionId", f.functionid),
+            ("ExecutorName", f.executorname),
+            ("ExecutorType", f.executortype or types.get(f.executorname, "")),
+            ("FunctionName", f.funcname),
+            ("Call counter", f.counter),
+            ("MinWaitTime", f"{f.minwaittime:.6f} s"),
+            ("MaxWaitTime", f"{f.maxwaittime:.6f} s"),
+            ("AvgWaitTime", f"{f.avgwaittime:.6f} s"),
+            ("MinExecTime", f"{f.minexectime:.6f} s"),
+            ("MaxExecTime", f"{f.maxexectime:.6f} s"),
+            ("AvgExecTime", f"{f.avgexectime:.6f} s"),
+        ], title=f"Function: {f.funcname}")
     return 0
 
 

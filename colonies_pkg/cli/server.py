@@ -130,17 +130,16 @@ def _start(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from ..rpc.messages import GetServerInfoMsg
+    from ..rpc.replies import ServerInfo
 
     s = Session(args)
-    server = s.rpc(GetServerInfoMsg(), None)
     if args.json:
-        print_json(server)
+        print_json(s.rpc(GetServerInfoMsg(), None))  # as the server sent it
         return 0
-    rows = [("Server", s.address), ("BuildVersion", server.get("buildversion", "")),
-            ("BuildTime", server.get("buildtime", ""))]
-    for b in server.get("backends") or []:
-        rows.append(("Backend", f"{b.get('type', '')} {b.get('host', '')}:{b.get('port', '')}"
-                               + (" (TLS)" if b.get("tls") else "")))
+    server = s.rpc(GetServerInfoMsg(), None, reply=ServerInfo)
+    rows = [("Server", s.address), ("BuildVersion", server.buildversion), ("BuildTime", server.buildtime)]
+    for b in server.backends:
+        rows.append(("Backend", f"{b.type} {b.host}:{b.port}" + (" (TLS)" if b.tls else "")))
     kv_table(rows, title="Server status")
     return 0
 

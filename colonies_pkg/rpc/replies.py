@@ -20,3 +20,19 @@ class UiLoginTicket(msgspec.Struct, tag_field="msgtype", tag="uiloginmsg", kw_on
     colonyname: str = ""
     nonce: str = ""
     exp: int = 0
+
+
+class Backend(msgspec.Struct, omit_defaults=True):
+    type: str = ""
+    host: str = ""
+    port: int = 0
+    tls: bool = False
+
+
+class ServerInfo(msgspec.Struct, omit_defaults=True):
+    """The reply to getserverinfomsg (unsigned)."""
+
+    buildversion: str = ""
+    buildtime: str = ""
+    backends: list[Backend] = msgspec.field(default_factory=list)
+    tls: bool = False
