@@ -145,7 +145,7 @@ class CFS:
         self.client, self.store, self.colonyname, self.prvkey = client, store, colonyname, prvkey
         self.warn: Logger = warn or (lambda msg: None)
 
-    def _rpc(self, msg: Msg, reply: type[Any] | None = None) -> Any:
+    def _rpc(self, msg: Msg, reply: Any = None) -> Any:
         return self.client.rpc(msg, self.prvkey, reply=reply)
 
     # --- metadata ---------------------------------------------------------------------------

@@ -183,8 +183,10 @@ class Session:
     @overload
     def rpc(self, msg: Msg, prvkey: str | None, timeout: float | None = None, *, reply: type[T]) -> T: ...
 
-    def rpc(self, msg: Msg, prvkey: str | None, timeout: float | None = None, *,
-            reply: type[Any] | None = None) -> Any:
+    @overload
+    def rpc(self, msg: Msg, prvkey: str | None, timeout: float | None = None, *, reply: object) -> Any: ...
+
+    def rpc(self, msg: Msg, prvkey: str | None, timeout: float | None = None, *, reply: Any = None) -> Any:
         """`Client.rpc`: send a request Struct, get the reply (decoded into `reply` if given)."""
         if not self.verbose:
             return self.client.rpc(msg, prvkey, timeout=timeout, reply=reply)
