@@ -53,13 +53,13 @@ def _by_name(msg: type[m.ApproveExecutorMsg | m.RejectExecutorMsg | m.RemoveExec
 
 def _ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    executors = s.rpc(m.GetExecutorsMsg(colonyname=s.colonyname), s.prvkey) or []
+    executors = s.rpc(m.GetExecutorsMsg(colonyname=s.colonyname), s.prvkey, reply=list[Executor] | None) or []
     if not args.all:
-        executors = [e for e in executors if e.get("state") != UNREGISTERED]
+        executors = [e for e in executors if e.state != UNREGISTERED]
     if args.type:
-        executors = [e for e in executors if e.get("executortype") == args.type]
+        executors = [e for e in executors if e.executortype == args.type]
     if args.location:
-        executors = [e for e in executors if e.get("locationname", "").lower() == args.location.lower()]
+        executors = [e for e in executors if e.locationname.lower() == args.location.lower()]
     if args.json:
         print_json(executors)
         return 0
@@ -68,43 +68,41 @@ def _ls(args: argparse.Namespace) -> int:
         return 0
     if args.full:
         list_table(["NAME", "ID", "TYPE", "STATE", "LOCATION", "LAST HEARD FROM"],
-                   [(e.get("executorname", ""), e.get("executorid", ""), e.get("executortype", ""),
-                     STATES.get(e.get("state", -1), e.get("state")), e.get("locationname", ""),
-                     fmt_time(e.get("lastheardfromtime"))) for e in executors])
+                   [(e.executorname, e.executorid, e.executortype, STATES.get(e.state, e.state), e.locationname,
+                     fmt_time(e.lastheardfromtime)) for e in executors])
     else:
         list_table(["NAME", "TYPE", "LOCATION", "LAST HEARD FROM"],
-                   [(e.get("executorname", ""), e.get("executortype", ""), e.get("locationname", ""),
-                     fmt_time(e.get("lastheardfromtime"))) for e in executors])
+                   [(e.executorname, e.executortype, e.locationname, fmt_time(e.lastheardfromtime))
+                    for e in executors])
     return 0
 
 
-def executor_tables(e: dict[str, Any]) -> None:
+def executor_tables(e: Executor) -> None:
     kv_table([
-        ("Name", e.get("executorname", "")),
-        ("Id", e.get("executorid", "")),
-        ("Type", e.get("executortype", "")),
-        ("Colony", e.get("colonyname", "")),
-        ("State", STATES.get(e.get("state", -1), e.get("state"))),
-        ("RequireFuncRegistration", e.get("requirefuncreg", False)),
-        ("CommissionTime", fmt_time(e.get("commissiontime"))),
-        ("LastHeardFrom", fmt_time(e.get("lastheardfromtime"))),
+        ("Name", e.executorname),
+        ("Id", e.executorid),
+        ("Type", e.executortype),
+        ("Colony", e.colonyname),
+        ("State", STATES.get(e.state, e.state)),
+        ("RequireFuncRegistration", e.requirefuncreg),
+        ("CommissionTime", fmt_time(e.commissiontime)),
+        ("LastHeardFrom", fmt_time(e.lastheardfromtime)),
     ])
-    kv_table([("Description", e.get("locationname", ""))], title="Location")
-    capabilities = e.get("capabilities") or {}
-    for hw in capabilities.get("hardware") or []:
+    kv_table([("Description", e.locationname)], title="Location")
+    for hw in e.capabilities.hardware or []:
         gpu = hw.get("gpu") or {}
         kv_table([("Nodes", hw.get("nodes", 0)), ("Model", hw.get("model", "")), ("CPU", hw.get("cpu", "")),
                   ("Memory", hw.get("mem", "")), ("Storage", hw.get("storage", "")), ("GPU", gpu.get("name", "")),
                   ("GPUs", gpu.get("count", 0)), ("GPU/Node", gpu.get("nodecount", 0)),
                   ("GPU Memory", gpu.get("mem", ""))], title="Hardware")
-    for sw in capabilities.get("software") or []:
+    for sw in e.capabilities.software or []:
         kv_table([("Name", sw.get("name", "")), ("Type", sw.get("type", "")), ("Version", sw.get("version", ""))],
                  title="Software")
 
 
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
-    e = s.rpc(m.GetExecutorMsg(colonyname=s.colonyname, executorname=args.name), s.prvkey)
+    e = s.rpc(m.GetExecutorMsg(colonyname=s.colonyname, executorname=args.name), s.prvkey, reply=Executor)
     if args.json:
         print_json(e)
     else:
