@@ -435,6 +435,9 @@ class SubscribeProcessesMsg(Msg):
     timeout: int = 0
 
 
+from . import blueprints as _blueprints  # noqa: E402,F401  (registers its Msg subclasses)
+
+
 def _all_messages() -> dict[str, type[Msg]]:
     found: dict[str, type[Msg]] = {}
     stack = list(Msg.__subclasses__())

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 from ..domain import colonies, crons, executors, files, generators, logs, processes, workflows
 from ..errors import BadRequest, NotFound, Timeout, Unavailable
 from ..rpc import messages as m
+from . import blueprints
 from .context import Context
 
 NO_PROCESS = "No process available for assignment"
@@ -481,4 +482,5 @@ HANDLERS: dict[type[m.Msg], Handler] = {
     m.AddExecutorLogMsg: add_executor_log,
     m.GetLogsMsg: get_logs,
     m.SearchLogsMsg: search_logs,
+    **blueprints.HANDLERS,
 }
