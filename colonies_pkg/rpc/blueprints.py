@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models.blueprint import Blueprint, BlueprintDefinition
-from .messages import Msg
+from .base import Msg
 
 
 class AddBlueprintDefinitionMsg(Msg):

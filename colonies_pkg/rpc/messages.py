@@ -15,10 +15,8 @@ from ..models.executor import Allocations, Capabilities, Executor, Function
 from ..models.file import File
 from ..models.process import Attribute, FunctionSpec
 from ..models.workflow import WorkflowSpec
-
-
-class Msg(msgspec.Struct, tag_field="msgtype", tag=str.lower, kw_only=True):
-    """Base of every request message; the tag is the lower-cased class name."""
+from . import blueprints  # noqa: F401  (registers its messages)
+from .base import Msg
 
 
 # --- server -----------------------------------------------------------------------------------
@@ -433,9 +431,6 @@ class SubscribeProcessesMsg(Msg):
     executortype: str = ""
     state: int = 0
     timeout: int = 0
-
-
-from . import blueprints as _blueprints  # noqa: E402,F401  (registers its Msg subclasses)
 
 
 def _all_messages() -> dict[str, type[Msg]]:
