@@ -13,6 +13,7 @@ from .. import __version__
 from ..errors import ColoniesError
 from . import (
     attribute,
+    blueprint,
     colony,
     common,
     completion,
@@ -53,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     sub.required = True
-    for module in (attribute, colony, completion, config, cron, dev, executor, fs, function, generator, keys, log,
+    for module in (attribute, blueprint, colony, completion, config, cron, dev, executor, fs, function, generator, keys, log,
                    process, server, user):
         module.register(sub)
     version = sub.add_parser("version", help="Print the version", description="Print the version")

@@ -10,9 +10,9 @@ import base64
 import copy
 import json
 import re
+import subprocess
 import sys
 import threading
-import subprocess
 from pathlib import Path
 from typing import Any
 
