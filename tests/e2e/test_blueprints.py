@@ -393,6 +393,33 @@ def test_reconcile_processes_reach_the_handler_executor(colony: ColonyEnv) -> No
     assert not errors
 
 
+def test_one_reconcile_cron_per_kind_and_location(colony: ColonyEnv) -> None:
+    c, owner = colony.client, colony.colony_prv
+    member = colony.new_executor()
+    kind = uniq("Kind")
+    c.add_blueprint_definition(definition(colony, kind, handler={"executorType": "rec", "functionName": "sync"}), owner)
+    crons = lambda: sorted(x["name"] for x in c.get_crons(colony.name, 100, member.prv) or [])  # noqa: E731
+    one = blueprint(colony, kind, {"v": 1}, name="one", location="a")
+    c.add_blueprint(one, member.prv)
+    c.add_blueprint(blueprint(colony, kind, {"v": 1}, name="two", location="b"), owner)
+    c.add_blueprint(blueprint(colony, kind, {"v": 1}, name="three", location="b"), member.prv)
+    assert crons() == [f"reconcile-{kind}-a", f"reconcile-{kind}-b"]
+    cron = next(x for x in c.get_crons(colony.name, 100, member.prv) if x["name"] == f"reconcile-{kind}-a")
+    assert cron["interval"] == 60 and cron["initiatorname"] == member.name  # Go's fixed period is the default
+    one["metadata"]["locationname"] = "b"  # moving the last blueprint at "a" takes its periodic run along
+    c.update_blueprint(one, member.prv)
+    assert crons() == [f"reconcile-{kind}-b"]
+    for name in ("one", "two"):
+        c.remove_blueprint(colony.name, name, member.prv)
+        assert crons() == [f"reconcile-{kind}-b"]
+    c.remove_blueprint(colony.name, "three", member.prv)
+    assert crons() == []
+    kinds = [(p["spec"]["funcname"], p["spec"]["kwargs"].get("blueprintName"))
+             for p in c.list_processes(colony.name, 100, 0, member.prv)]
+    assert sorted(kinds) == sorted([("sync", "one"), ("sync", "two"), ("sync", "three"), ("cleanup", "one"),
+                                    ("cleanup", "two"), ("cleanup", "three")])  # the move changed no spec
+
+
 def test_definition_without_handler_submits_nothing(owner_def) -> None:
     colony, member, kind = owner_def
     c = colony.client
