@@ -1,5 +1,5 @@
-"""The base of every request message, apart from the registry so that message modules other than
-`messages` (e.g. `blueprints`) can subclass it without an import cycle. Layer L2."""
+"""The base of every request message Struct (its own module, so that message modules other than
+`rpc.messages` can subclass it without an import cycle)."""
 from __future__ import annotations
 
 import msgspec
