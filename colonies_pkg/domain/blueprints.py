@@ -265,7 +265,7 @@ def cron_name(kind: str, locationname: str) -> str:
 def _ensure_cron(tx: Tx, now: int, caller: str, initiatorname: str, b: Blueprint, d: BlueprintDefinition) -> None:
     """The periodic reconcile of every blueprint of this kind at this location: an interval cron."""
     colonyname, name = b.metadata.colonyname, cron_name(b.kind, b.metadata.location)
-    if cron_store.cron_by_name(tx, colonyname, name) is not None:
+    if store.cron_exists(tx, colonyname, name):
         return
     spec = _reconcile_spec(b, d, {"kind": b.kind}).normalize()  # no blueprintName: every blueprint of the kind
     spec.maxexectime, spec.maxretries = -1, -1
@@ -283,7 +283,5 @@ def _ensure_cron(tx: Tx, now: int, caller: str, initiatorname: str, b: Blueprint
 def _drop_cron_if_unused(tx: Tx, colonyname: str, kind: str, locationname: str) -> None:
     if store.count_of_kind(tx, colonyname, kind, locationname):
         return
-    row = cron_store.cron_by_name(tx, colonyname, cron_name(kind, locationname))
-    if row is not None:
-        cron_store.remove_cron(tx, row["cronid"])
+    if store.remove_cron_named(tx, colonyname, cron_name(kind, locationname)):
         tx.events.append(CronsChanged())

@@ -114,6 +114,17 @@ def add_history(tx: Tx, colonyname: str, h: BlueprintHistory) -> None:
 
 def history(tx: Tx, blueprintid: str, limit: int) -> list[BlueprintHistory]:
     """Newest first; `limit` <= 0 = all."""
-    rows = tx.all("SELECT data FROM blueprinthistory WHERE blueprintid = ? ORDER BY id DESC LIMIT ?",
-                  (blueprintid, limit if limit > 0 else -1))
-    return [_hist_decoder.decode(r[0]) for r in rows]
+    sql, params = "SELECT data FROM blueprinthistory WHERE blueprintid = ? ORDER BY id DESC", [blueprintid]
+    if limit > 0:
+        sql += " LIMIT ?"
+        params.append(limit)
+    return [_hist_decoder.decode(r[0]) for r in tx.all(sql, params)]
+
+
+# --- the reconcile crons (rows of the crons table, added through storage.crons) ---------------
+def cron_exists(tx: Tx, colonyname: str, name: str) -> bool:
+    return tx.one("SELECT 1 FROM crons WHERE colonyname = ? AND name = ?", (colonyname, name)) is not None
+
+
+def remove_cron_named(tx: Tx, colonyname: str, name: str) -> bool:
+    return tx.run("DELETE FROM crons WHERE colonyname = ? AND name = ?", (colonyname, name)) > 0
