@@ -500,3 +500,42 @@ def test_cli_blueprint_commands(colony: ColonyEnv, server: ServerProcess, tmp_pa
              if p["spec"]["conditions"]["executortype"] == "rec" and not p["processgraphid"]]  # not cron runs
     assert sorted(p["spec"]["funcname"] for p in procs) == ["cleanup", "reconcile", "reconcile", "reconcile", "reconcile",
                                                       "reconcile"]
+
+
+def test_example_light_reconciler(colony: ColonyEnv, server: ServerProcess) -> None:
+    """examples/python/light_reconciler.py driven as its docstring says, with the example specs."""
+    member = colony.new_executor()
+    env = {"COLONIES_SERVER_HOST": "127.0.0.1", "COLONIES_SERVER_PORT": str(server.port), "COLONIES_TLS": "false",
+           "COLONIES_SERVER_TLS": "false", "COLONIES_COLONY_NAME": colony.name, "COLONIES_PRVKEY": member.prv,
+           "COLONIES_COLONY_PRVKEY": colony.colony_prv, "PATH": "/usr/bin:/bin"}
+    reconciler = subprocess.Popen([sys.executable, "examples/python/light_reconciler.py"], cwd=REPO_ROOT, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    c = colony.client
+    try:
+        assert reconciler.stdout is not None and "registered" in reconciler.stdout.readline()
+
+        def cli(*args: str) -> None:
+            r = subprocess.run([sys.executable, "colonies.py", *args], cwd=REPO_ROOT, env=env, capture_output=True,
+                               text=True, timeout=60)
+            assert r.returncode == 0, (args, r.stdout, r.stderr)
+
+        cli("blueprint", "definition", "add", "--spec", "examples/blueprints/light-definition.json")
+        cli("blueprint", "add", "--spec", "examples/blueprints/light.json")
+        status = poll_until(lambda: c.get_blueprint(colony.name, "kitchen-light", member.prv).get("status"), 30,
+                            what="the status reported by the example reconciler")
+        assert status["power"] is True and status["brightness"] == 80 and status["lastSeen"].endswith("Z")
+        cli("blueprint", "set", "--name", "kitchen-light", "--key", "brightness", "--value", "30")
+        poll_until(lambda: c.get_blueprint(colony.name, "kitchen-light", member.prv)["status"]["brightness"] == 30,
+                   30, what="the new brightness reported")
+        cli("blueprint", "reconcile", "--name", "kitchen-light", "--force")
+        cli("blueprint", "remove", "--name", "kitchen-light")
+
+        def done() -> list[str]:
+            return sorted(p["spec"]["funcname"] for p in c.list_processes(colony.name, 100, 2, member.prv) or [])
+        poll_until(lambda: "cleanup" in done() and done().count("reconcile") >= 4, 30,
+                   what="every reconcile and the cleanup closed successfully")
+        assert c.list_processes(colony.name, 100, 3, member.prv) in ([], None)  # none failed
+    finally:
+        reconciler.terminate()
+        out, _ = reconciler.communicate(timeout=15)
+    assert "unregistered" in out and "switching it off" in out
