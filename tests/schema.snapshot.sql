@@ -175,6 +175,18 @@ CREATE TABLE generators (
 -- index generators_by_name ON generators
 CREATE INDEX generators_by_name ON generators(colonyname, name);
 
+-- table locations ON locations
+CREATE TABLE locations (
+    colonyname TEXT NOT NULL REFERENCES colonies(name) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    locationid TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    long REAL NOT NULL DEFAULT 0,
+    lat REAL NOT NULL DEFAULT 0,
+    added INTEGER NOT NULL,
+    PRIMARY KEY (colonyname, name)
+);
+
 -- table logs ON logs
 CREATE TABLE logs (
     id INTEGER PRIMARY KEY,
@@ -335,6 +347,9 @@ CREATE TABLE snapshots (
 -- (implicit, no SQL)
 
 -- index sqlite_autoindex_generators_1 ON generators
+-- (implicit, no SQL)
+
+-- index sqlite_autoindex_locations_1 ON locations
 -- (implicit, no SQL)
 
 -- index sqlite_autoindex_processes_1 ON processes

@@ -15,7 +15,9 @@ from ..models.executor import Allocations, Capabilities, Executor, Function
 from ..models.file import File
 from ..models.process import Attribute, FunctionSpec
 from ..models.workflow import WorkflowSpec
-from . import blueprints  # noqa: F401  (registers its messages)
+from . import blueprints as _blueprints  # noqa: F401  (messages kept in their own modules, registered below)
+from . import channels as _channels  # noqa: F401
+from . import locations as _locations  # noqa: F401
 from .base import Msg
 
 

@@ -12,7 +12,6 @@ from typing import Any, NamedTuple
 from ..domain import colonies, crons, executors, files, generators, logs, processes, workflows
 from ..errors import BadRequest, NotFound, Timeout, Unavailable
 from ..rpc import messages as m
-from . import blueprints
 from .context import Context
 
 NO_PROCESS = "No process available for assignment"
@@ -482,5 +481,13 @@ HANDLERS: dict[type[m.Msg], Handler] = {
     m.AddExecutorLogMsg: add_executor_log,
     m.GetLogsMsg: get_logs,
     m.SearchLogsMsg: search_logs,
-    **blueprints.HANDLERS,
 }
+
+# Messages whose handlers live in their own modules.
+from . import blueprints as _blueprints  # noqa: E402
+from . import channels as _channels  # noqa: E402
+from . import locations as _locations  # noqa: E402
+
+HANDLERS.update(_blueprints.HANDLERS)
+HANDLERS.update(_channels.HANDLERS)
+HANDLERS.update(_locations.HANDLERS)
