@@ -22,13 +22,15 @@ from ..clock import NS
 from ..errors import BadRequest, ColoniesError, Conflict, Forbidden, NotFound
 from ..ids import new_id
 from ..models.blueprint import Blueprint, BlueprintDefinition, BlueprintHistory
+from ..models.location import Location
 from ..models.process import Conditions, FunctionSpec, Process
 from ..models.workflow import WorkflowSpec
 from ..storage import blueprints as store
 from ..storage import crons as cron_store
+from ..storage import locations as location_store
 from ..storage import processes as process_store
 from ..storage.db import Tx
-from . import blueprint_schema, schedule, security
+from . import blueprint_schema, locations, schedule, security
 from .events import CronsChanged
 from .processes import insert_process, new_process_row
 
@@ -133,6 +135,12 @@ def add_blueprint(tx: Tx, now: int, caller: str, b: Blueprint | None) -> Bluepri
         raise Conflict(f"blueprint with name '{name}' already exists in colony '{colonyname}'")
     if store.blueprint_id_taken(tx, b.blueprintid):
         raise Conflict(f"blueprint with id '{b.blueprintid}' already exists")
+    location = b.metadata.location
+    if location and location_store.get(tx, colonyname, location) is None:  # as Go: the site comes into being
+        if len(location) > locations.MAX_NAME:
+            raise BadRequest(f"Failed to add blueprint, location name longer than {locations.MAX_NAME} characters")
+        location_store.add(tx, Location(locationid=new_id(), name=location, colonyname=colonyname,
+                                        description=f"Auto-created from blueprint {name}"), now)
     store.add_blueprint(tx, b)
     _history(tx, now, caller, b, "create")
     if d.reconciles:

@@ -163,6 +163,11 @@ def test_list_filters_by_kind_and_location(colony: ColonyEnv) -> None:
     assert names(c.get_blueprints(colony.name, user.prv, location="lab")) == ["a1", "a2", "b1"]  # Go: ignored
     assert c.get_blueprints(colony.name, user.prv, kind="Nope") == []
     assert c.get_blueprint(colony.name, "a1", user.prv)["metadata"]["locationname"] == "Lab"
+    # the locations named by blueprints were created, once each
+    c.add_blueprint(blueprint(colony, k2, {}, name="b2", location="lab"), user.prv)
+    _, locs = raw(c, {"msgtype": "getlocationsmsg", "colonyname": colony.name}, user.prv)
+    assert sorted((x["name"], x["description"]) for x in locs) == [("Lab", "Auto-created from blueprint a1"),
+                                                                   ("lab", "Auto-created from blueprint b1")]
 
 
 def test_schema_checks_and_bad_input_change_nothing(colony: ColonyEnv) -> None:
@@ -212,6 +217,8 @@ def test_schema_checks_and_bad_input_change_nothing(colony: ColonyEnv) -> None:
         ({"msgtype": "addblueprintmsg", "blueprint": {**blueprint(colony, kind, good),
                                                       "metadata": {"name": "t", "colonyname": colony.name,
                                                                    "createdAt": "yesterday"}}}, 400, "invalid JSON"),
+        ({"msgtype": "addblueprintmsg", "blueprint": blueprint(colony, kind, good, location="x" * 300)}, 400,
+         "location name longer than 256 characters"),
         ({"msgtype": "updateblueprintmsg", "blueprint": blueprint(colony, kind, good, name="ghost")}, 404,
          f"blueprint 'ghost' not found in namespace '{colony.name}'"),
         ({"msgtype": "updateblueprintstatusmsg", "colonyname": colony.name, "blueprintname": "web",
@@ -258,6 +265,7 @@ def test_schema_checks_and_bad_input_change_nothing(colony: ColonyEnv) -> None:
     assert [b["metadata"]["name"] for b in c.get_blueprints(colony.name, member.prv)] == ["web"]
     assert len(c.get_blueprint_definitions(colony.name, owner)) == 1
     assert processes_of(colony, "rec") == []
+    assert raw(c, {"msgtype": "getlocationsmsg", "colonyname": colony.name}, member.prv) == (200, [])
 
 
 # --- authorization ----------------------------------------------------------------------------
