@@ -54,11 +54,16 @@ def _type_ok(kind: str, value: Any) -> bool:
     return isinstance(value, expected)
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Enum equality as Go compares decoded JSON: numbers as floats, the rest by value."""
-    if isinstance(a, (int, float)) and not isinstance(a, bool) and isinstance(b, (int, float)) \
-            and not isinstance(b, bool):
+def same_json(a: Any, b: Any) -> bool:
+    """Equal as Go compares decoded JSON: numbers as float64 (1 == 1.0), but a bool is no number."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
         return float(a) == float(b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_json(v, b[k]) for k, v in a.items())
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_json(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
@@ -66,7 +71,7 @@ def _check(path: str, value: Any, prop: SchemaProperty) -> None:
     if prop.type and not _type_ok(prop.type, value):
         raise BadRequest(f"blueprint validation failed: field '{path}' must be {_ARTICLE[prop.type]}, "
                          f"got {_go_type(value)}")
-    if prop.enum and not any(_same(value, e) for e in prop.enum):
+    if prop.enum and not any(same_json(value, e) for e in prop.enum):
         raise BadRequest(f"blueprint validation failed: field '{path}' must be one of {_go_value(prop.enum)}, "
                          f"got {_go_value(value)}")
     if prop.type == "object" and prop.properties and isinstance(value, dict):

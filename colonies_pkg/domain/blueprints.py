@@ -173,7 +173,7 @@ def update_blueprint(tx: Tx, now: int, caller: str, b: Blueprint | None, force: 
         raise NotFound(f"blueprint '{name}' not found in namespace '{colonyname}'")
     d = _definition_of(tx, b)
     b.blueprintid = old.blueprintid
-    changed = (b.spec or {}) != (old.spec or {}) or force
+    changed = not blueprint_schema.same_json(b.spec or {}, old.spec or {}) or force
     b.metadata.generation = old.metadata.gen + 1 if changed else old.metadata.gen
     b.metadata.__post_init__()  # generation 0 stays out of the JSON
     store.replace_blueprint(tx, b)
