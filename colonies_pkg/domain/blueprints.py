@@ -63,6 +63,10 @@ def add_definition(tx: Tx, now: int, caller: str, d: BlueprintDefinition | None)
     security.require_colony_owner(tx, caller, colonyname)
     if not name:
         raise BadRequest("Failed to add blueprint definition, metadata.name is required")
+    interval = d.spec.handler.reconcileInterval or 0
+    if not 0 <= interval <= schedule.MAX_INTERVAL:
+        raise BadRequest(f"Failed to add blueprint definition, spec.handler.reconcileInterval must be 0 (60 s) to "
+                         f"{schedule.MAX_INTERVAL} seconds")
     if not d.blueprintdefinitionid:
         d.blueprintdefinitionid = new_id()
     taken = store.definition_exists(tx, colonyname, name, d.blueprintdefinitionid)

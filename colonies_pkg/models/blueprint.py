@@ -13,6 +13,8 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
+from .ints import Int64
+
 Time = Annotated[datetime, msgspec.Meta(tz=True)]
 ZERO = datetime(1, 1, 1, tzinfo=timezone.utc)
 
@@ -23,7 +25,7 @@ class BlueprintMetadata(msgspec.Struct, kw_only=True):
     locationname: str | UnsetType = UNSET
     labels: dict[str, str] | None | UnsetType = UNSET
     annotations: dict[str, str] | None | UnsetType = UNSET
-    generation: int | UnsetType = UNSET
+    generation: Int64 | UnsetType = UNSET
     createdAt: Time = ZERO
     updatedAt: Time = ZERO
     lastReconciliationProcess: str | UnsetType = UNSET
@@ -80,7 +82,7 @@ class BlueprintDefinitionNames(msgspec.Struct, kw_only=True):
 class HandlerSpec(msgspec.Struct, kw_only=True):
     executorType: str = ""
     functionName: str = ""
-    reconcileInterval: int | UnsetType = UNSET
+    reconcileInterval: Int64 | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if not self.reconcileInterval:
@@ -134,7 +136,7 @@ class BlueprintHistory(msgspec.Struct, kw_only=True):
     kind: str = ""
     namespace: str = ""
     name: str = ""
-    generation: int = 0
+    generation: Int64 = 0
     spec: dict[str, Any] | None = None
     status: dict[str, Any] | None | UnsetType = UNSET
     timestamp: Time = ZERO

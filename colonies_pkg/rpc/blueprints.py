@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..models.blueprint import Blueprint, BlueprintDefinition
+from ..models.ints import Int64
 from .base import Msg
 
 
@@ -69,4 +70,4 @@ class ReconcileBlueprintMsg(Msg):
 
 class GetBlueprintHistoryMsg(Msg):
     blueprintid: str = ""
-    limit: int = 0
+    limit: Int64 = 0

@@ -249,6 +249,15 @@ def test_schema_checks_and_bad_input_change_nothing(colony: ColonyEnv) -> None:
          "Empty Colony name"),
         ({"msgtype": "addblueprintdefinitionmsg", "blueprintdefinition": {**definition(colony, "K"), "spec": 3}},
          400, "invalid JSON"),
+        ({"msgtype": "addblueprintdefinitionmsg", "blueprintdefinition": definition(
+            colony, "K", handler={"executorType": "rec", "functionName": "f", "reconcileInterval": -5})}, 400,
+         "reconcileInterval must be 0 (60 s) to"),
+        ({"msgtype": "addblueprintdefinitionmsg", "blueprintdefinition": definition(
+            colony, "K", handler={"executorType": "rec", "functionName": "f", "reconcileInterval": 2**62})}, 400,
+         "reconcileInterval must be 0 (60 s) to"),
+        ({"msgtype": "addblueprintdefinitionmsg", "blueprintdefinition": definition(
+            colony, "K", handler={"executorType": "rec", "functionName": "f", "reconcileInterval": 2**63})}, 400,
+         "out of the int64 range"),
         ({"msgtype": "getblueprintdefinitionmsg", "colonyname": colony.name, "name": "ghost"}, 404,
          "Blueprint definition not found"),
         ({"msgtype": "removeblueprintdefinitionmsg", "namespace": colony.name, "name": "ghost"}, 404,
