@@ -46,8 +46,9 @@ FRESH_AFTER_IDLE_SECONDS = 1.0  # well under uvicorn's 5 s keep-alive timeout
 
 def to_wire(value: Any) -> Any:
     """A request Struct as JSON-ready builtins: every field under its wire name, the `msgtype` tag
-    first, and fields left at None omitted (the receiver applies its zero value), so no `null`
-    reaches a Go server that expects a list. Dict and list contents (user data) are kept as given."""
+    first, and fields left at None (or UNSET, or at their default in an `omit_defaults` Struct)
+    omitted -- the receiver applies its zero value -- so no `null` reaches a Go server that expects
+    a list. Dict and list contents (user data) are kept as given."""
     if isinstance(value, msgspec.Struct):
         config = value.__struct_config__
         out: dict[str, Any] = {}
@@ -55,14 +56,23 @@ def to_wire(value: Any) -> Any:
             out[config.tag_field] = config.tag
         for field in msgspec.structs.fields(value):
             item = getattr(value, field.name)
-            if item is not None:
-                out[field.encode_name] = to_wire(item)
+            if item is None or item is msgspec.UNSET or (config.omit_defaults and _is_default(field, item)):
+                continue
+            out[field.encode_name] = to_wire(item)
         return out
     if isinstance(value, dict):
         return {k: to_wire(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [to_wire(v) for v in value]
     return value
+
+
+def _is_default(field: msgspec.structs.FieldInfo, item: Any) -> bool:
+    if field.default is not msgspec.NODEFAULT:
+        return bool(item == field.default)
+    if field.default_factory is not msgspec.NODEFAULT:
+        return bool(item == field.default_factory())
+    return False
 
 
 def msgtype_of(msg: Msg | Mapping[str, Any]) -> str:

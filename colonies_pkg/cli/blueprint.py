@@ -7,9 +7,12 @@ import argparse
 import json
 from typing import Any
 
+from ..models.blueprint import Blueprint, BlueprintDefinition
+from ..rpc import blueprints as bm
+from ..rpc import messages as m
 from .common import CliError, Session, add_colony_key, add_command, add_group, add_json
 from .output import fmt_time, info, parse_time, print_json, warn
-from .specs import read_json
+from .specs import read_json, to_model
 from .table import kv_table, list_table, truncate
 
 COMPLEX_SPEC_KEYS = ("env", "volumes", "ports", "instances")  # shown in their own tables, as Go does
@@ -37,7 +40,8 @@ def _value(v: Any) -> str:
 def _def_add(args: argparse.Namespace) -> int:
     s = Session(args)
     d = _load(args.spec, s.colonyname, "blueprint definition")
-    added = s.rpc({"msgtype": "addblueprintdefinitionmsg", "blueprintdefinition": d}, s.colony_prvkey)
+    added = s.rpc(bm.AddBlueprintDefinitionMsg(blueprintdefinition=to_model(d, BlueprintDefinition, args.spec)),
+                  s.colony_prvkey)
     spec = added.get("spec") or {}
     info("BlueprintDefinition added", BlueprintDefinitionID=added.get("blueprintdefinitionid", ""),
          Name=added["metadata"].get("name", ""), Kind=(spec.get("names") or {}).get("kind", ""),
@@ -47,7 +51,7 @@ def _def_add(args: argparse.Namespace) -> int:
 
 def _def_get(args: argparse.Namespace) -> int:
     s = Session(args)
-    d = s.rpc({"msgtype": "getblueprintdefinitionmsg", "colonyname": s.colonyname, "name": args.name}, s.prvkey)
+    d = s.rpc(bm.GetBlueprintDefinitionMsg(colonyname=s.colonyname, name=args.name), s.prvkey)
     if args.json:
         print_json(d)
         return 0
@@ -74,7 +78,7 @@ def _def_get(args: argparse.Namespace) -> int:
 
 def _def_ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    defs = s.rpc({"msgtype": "getblueprintdefinitionsmsg", "colonyname": s.colonyname}, s.prvkey) or []
+    defs = s.rpc(bm.GetBlueprintDefinitionsMsg(colonyname=s.colonyname), s.prvkey) or []
     if not defs:
         info("No blueprint definitions found")
         return 0
@@ -89,24 +93,24 @@ def _def_ls(args: argparse.Namespace) -> int:
 
 def _def_remove(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "removeblueprintdefinitionmsg", "namespace": s.colonyname, "name": args.name}, s.colony_prvkey)
+    s.rpc(bm.RemoveBlueprintDefinitionMsg(namespace=s.colonyname, name=args.name), s.colony_prvkey)
     info("BlueprintDefinition removed", Name=args.name, ColonyName=s.colonyname)
     return 0
 
 
 # --- blueprints -------------------------------------------------------------------------------
 def _get_bp(s: Session, name: str) -> dict[str, Any]:
-    return s.rpc({"msgtype": "getblueprintmsg", "namespace": s.colonyname, "name": name}, s.prvkey)
+    return s.rpc(bm.GetBlueprintMsg(namespace=s.colonyname, name=name), s.prvkey)
 
 
-def _update(s: Session, bp: dict[str, Any], force: bool = False) -> dict[str, Any]:
-    return s.rpc({"msgtype": "updateblueprintmsg", "blueprint": bp, "forcegeneration": force}, s.prvkey)
+def _update(s: Session, bp: dict[str, Any], where: str, force: bool = False) -> dict[str, Any]:
+    return s.rpc(bm.UpdateBlueprintMsg(blueprint=to_model(bp, Blueprint, where), forcegeneration=force), s.prvkey)
 
 
 def _add(args: argparse.Namespace) -> int:
     s = Session(args)
     bp = _load(args.spec, s.colonyname, "blueprint")
-    added = s.rpc({"msgtype": "addblueprintmsg", "blueprint": bp}, s.prvkey)
+    added = s.rpc(bm.AddBlueprintMsg(blueprint=to_model(bp, Blueprint, args.spec)), s.prvkey)
     info("Blueprint added", BlueprintID=added.get("blueprintid", ""), Name=added["metadata"].get("name", ""),
          Kind=added.get("kind", ""), Namespace=added["metadata"].get("colonyname", ""))
     return 0
@@ -152,10 +156,7 @@ def _get(args: argparse.Namespace) -> int:
 
 def _ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    msg = {"msgtype": "getblueprintsmsg", "namespace": s.colonyname}
-    if args.kind:
-        msg["kind"] = args.kind
-    bps = s.rpc(msg, s.prvkey) or []
+    bps = s.rpc(bm.GetBlueprintsMsg(namespace=s.colonyname, kind=args.kind or ""), s.prvkey) or []
     if not bps:
         info("No blueprints found")
         return 0
@@ -163,7 +164,7 @@ def _ls(args: argparse.Namespace) -> int:
         print_json(bps)
         return 0
     try:
-        defs = s.rpc({"msgtype": "getblueprintdefinitionsmsg", "colonyname": s.colonyname}, s.prvkey) or []
+        defs = s.rpc(bm.GetBlueprintDefinitionsMsg(colonyname=s.colonyname), s.prvkey) or []
     except Exception:  # only the Executor Type column needs them
         defs = []
     types = {((d.get("spec") or {}).get("names") or {}).get("kind"): ((d.get("spec") or {}).get("handler") or {})
@@ -176,7 +177,7 @@ def _ls(args: argparse.Namespace) -> int:
 
 def _update_cmd(args: argparse.Namespace) -> int:
     s = Session(args)
-    updated = _update(s, _load(args.spec, s.colonyname, "blueprint"))
+    updated = _update(s, _load(args.spec, s.colonyname, "blueprint"), args.spec)
     info("Blueprint updated", BlueprintID=updated.get("blueprintid", ""), Name=updated["metadata"].get("name", ""),
          Kind=updated.get("kind", ""), Generation=updated["metadata"].get("generation", 0))
     return 0
@@ -203,12 +204,11 @@ def _set(args: argparse.Namespace) -> int:
     except ValueError:
         current[parts[-1]] = args.value  # … else a string
     bp["spec"] = spec
-    updated = _update(s, bp)
+    updated = _update(s, bp, f"blueprint {args.name}")
     info("Blueprint field updated", BlueprintID=updated.get("blueprintid", ""), Name=updated["metadata"].get("name"),
          Kind=updated.get("kind", ""), Key=args.key, Value=args.value)
     try:
-        process = s.rpc({"msgtype": "reconcileblueprintmsg", "namespace": s.colonyname, "name": args.name,
-                         "force": False}, s.prvkey)
+        process = s.rpc(bm.ReconcileBlueprintMsg(namespace=s.colonyname, name=args.name, force=False), s.prvkey)
     except Exception as exc:  # the update stands; a reconcile also comes from the cron
         warn("Failed to trigger reconciliation", Error=str(exc))
     else:
@@ -218,15 +218,14 @@ def _set(args: argparse.Namespace) -> int:
 
 def _remove(args: argparse.Namespace) -> int:
     s = Session(args)
-    s.rpc({"msgtype": "removeblueprintmsg", "namespace": s.colonyname, "name": args.name}, s.prvkey)
+    s.rpc(bm.RemoveBlueprintMsg(namespace=s.colonyname, name=args.name), s.prvkey)
     info("Blueprint removed", Name=args.name, ColonyName=s.colonyname)
     return 0
 
 
 def _reconcile(args: argparse.Namespace) -> int:
     s = Session(args)
-    process = s.rpc({"msgtype": "reconcileblueprintmsg", "namespace": s.colonyname, "name": args.name,
-                     "force": args.force}, s.prvkey)
+    process = s.rpc(bm.ReconcileBlueprintMsg(namespace=s.colonyname, name=args.name, force=args.force), s.prvkey)
     pid = process.get("processid", "")
     info("Submitted reconciliation process", BlueprintName=args.name, ProcessID=pid, Force=str(args.force).lower())
     print(f"Reconciliation process submitted: {pid}")
@@ -237,10 +236,12 @@ def _reconcile(args: argparse.Namespace) -> int:
 def _changed_by(s: Session, caller: str, cache: dict[str, str]) -> str:
     if caller not in cache:
         cache[caller] = caller[:9] + "..." if len(caller) > 12 else caller
-        for msgtype, key, label in (("getexecutorbyidmsg", "executorid", "executor"),
-                                    ("getuserbyidmsg", "userid", "user")):
+        lookups: tuple[tuple[m.Msg, str], ...] = (
+            (m.GetExecutorByIdMsg(colonyname=s.colonyname, executorid=caller), "executor"),
+            (m.GetUserByIdMsg(colonyname=s.colonyname, userid=caller), "user"))
+        for msg, label in lookups:
             try:
-                found = s.rpc({"msgtype": msgtype, "colonyname": s.colonyname, key: caller}, s.prvkey)
+                found = s.rpc(msg, s.prvkey)
             except Exception:
                 continue
             name = (found or {}).get("executorname" if label == "executor" else "name")
@@ -253,8 +254,7 @@ def _changed_by(s: Session, caller: str, cache: dict[str, str]) -> str:
 def _history(args: argparse.Namespace) -> int:
     s = Session(args)
     bp = _get_bp(s, args.name)
-    hist = s.rpc({"msgtype": "getblueprinthistorymsg", "blueprintid": bp["blueprintid"], "limit": args.limit},
-                 s.prvkey) or []
+    hist = s.rpc(bm.GetBlueprintHistoryMsg(blueprintid=bp["blueprintid"], limit=args.limit), s.prvkey) or []
     if not hist:
         info("No history found for this blueprint")
         return 0
