@@ -97,3 +97,23 @@ def test_replies_decode_into_structs_or_plain_json() -> None:
 def test_a_garbled_reply_is_a_colonies_error(raw: bytes) -> None:
     with pytest.raises(errors.ColoniesError, match="invalid reply from server"):
         decode_reply(raw, 502)
+
+
+def test_unset_and_omitted_defaults_stay_off_the_wire() -> None:
+    import msgspec
+
+    from colonies_pkg.models.blueprint import BlueprintDefinition
+    from colonies_pkg.rpc.blueprints import AddBlueprintDefinitionMsg
+
+    d = msgspec.convert({"kind": "Lamp", "metadata": {"name": "lamps", "colonyname": "c"},
+                         "spec": {"names": {"kind": "Lamp"}, "schema": {"type": "object",
+                                                                        "properties": {"on": {"type": "boolean"}}}}},
+                        BlueprintDefinition)
+    msg = AddBlueprintDefinitionMsg(blueprintdefinition=d)
+    body = envelope(msg, KEY)
+    wire = payload_of(body)["blueprintdefinition"]
+    assert "locationname" not in wire["metadata"] and "shortNames" not in wire["spec"]["names"]  # UNSET
+    assert wire["spec"]["schema"] == {"type": "object", "properties": {"on": {"type": "boolean"}}}  # omit_defaults
+    assert wire["metadata"]["createdAt"] == "0001-01-01T00:00:00Z"
+    parsed, _ = server_envelope.parse_request(body)
+    assert parsed == msg
