@@ -7,6 +7,8 @@ import argparse
 import json
 from typing import Any
 
+import msgspec
+
 from ..models.blueprint import Blueprint, BlueprintDefinition
 from ..rpc import blueprints as bm
 from ..rpc import messages as m
@@ -41,37 +43,37 @@ def _def_add(args: argparse.Namespace) -> int:
     s = Session(args)
     d = _load(args.spec, s.colonyname, "blueprint definition")
     added = s.rpc(bm.AddBlueprintDefinitionMsg(blueprintdefinition=to_model(d, BlueprintDefinition, args.spec)),
-                  s.colony_prvkey)
-    spec = added.get("spec") or {}
-    info("BlueprintDefinition added", BlueprintDefinitionID=added.get("blueprintdefinitionid", ""),
-         Name=added["metadata"].get("name", ""), Kind=(spec.get("names") or {}).get("kind", ""),
-         Group=spec.get("group", ""), Version=spec.get("version", ""), ColonyName=added["metadata"].get("colonyname"))
+                  s.colony_prvkey, reply=BlueprintDefinition)
+    spec = added.spec
+    info("BlueprintDefinition added", BlueprintDefinitionID=added.blueprintdefinitionid, Name=added.metadata.name,
+         Kind=spec.names.kind, Group=spec.group, Version=spec.version, ColonyName=added.metadata.colonyname)
     return 0
 
 
 def _def_get(args: argparse.Namespace) -> int:
     s = Session(args)
-    d = s.rpc(bm.GetBlueprintDefinitionMsg(colonyname=s.colonyname, name=args.name), s.prvkey)
     if args.json:
-        print_json(d)
+        print_json(s.rpc(bm.GetBlueprintDefinitionMsg(colonyname=s.colonyname, name=args.name), s.prvkey))
         return 0
-    spec = d.get("spec") or {}
-    names, handler = spec.get("names") or {}, spec.get("handler") or {}
-    kv_table([("Name", d["metadata"].get("name", "")), ("ID", d.get("blueprintdefinitionid", "")),
-              ("Kind", names.get("kind", "")), ("Plural", names.get("plural", "")), ("Group", spec.get("group", "")),
-              ("Version", spec.get("version", "")), ("Scope", spec.get("scope", ""))], title="BlueprintDefinition")
-    rows = [("Executor Type", handler.get("executorType", "")), ("Function Name", handler.get("functionName", ""))]
-    if handler.get("reconcileInterval"):
-        rows.append(("Reconcile Interval", f"{handler['reconcileInterval']} seconds"))
+    d = s.rpc(bm.GetBlueprintDefinitionMsg(colonyname=s.colonyname, name=args.name), s.prvkey,
+              reply=BlueprintDefinition)
+    spec = d.spec
+    names, handler = spec.names, spec.handler
+    kv_table([("Name", d.metadata.name), ("ID", d.blueprintdefinitionid), ("Kind", names.kind),
+              ("Plural", names.plural), ("Group", spec.group), ("Version", spec.version), ("Scope", spec.scope)],
+             title="BlueprintDefinition")
+    rows = [("Executor Type", handler.executorType), ("Function Name", handler.functionName)]
+    if handler.reconcileInterval:
+        rows.append(("Reconcile Interval", f"{handler.reconcileInterval} seconds"))
     kv_table(rows, title="Handler")
-    schema = spec.get("schema")
+    schema = spec.schema
     if schema:
-        props = schema.get("properties") or {}
-        rows = [("Required Fields", ", ".join(schema["required"]))] if schema.get("required") else []
+        props = schema.properties
+        rows = [("Required Fields", ", ".join(schema.required))] if schema.required else []
         kv_table([*rows, ("Properties", f"{len(props)} fields defined")], title="Schema")
         if props:
             list_table(["FIELD", "TYPE", "DESCRIPTION"],
-                       [(k, p.get("type", ""), truncate(p.get("description") or "-", 50)) for k, p in props.items()],
+                       [(k, p.type, truncate(p.description or "-", 50)) for k, p in props.items()],
                        title="Schema Properties")
     return 0
 
@@ -85,9 +87,9 @@ def _def_ls(args: argparse.Namespace) -> int:
     if args.json:
         print_json(defs)
         return 0
+    typed = msgspec.convert(defs, list[BlueprintDefinition])
     list_table(["NAME", "KIND", "FUNCTIONNAME"],
-               [(d["metadata"].get("name", ""), ((d.get("spec") or {}).get("names") or {}).get("kind", ""),
-                 ((d.get("spec") or {}).get("handler") or {}).get("functionName", "")) for d in defs])
+               [(d.metadata.name, d.spec.names.kind, d.spec.handler.functionName) for d in typed])
     return 0
 
 
