@@ -1,28 +1,75 @@
-"""In-memory event hub (layer L4): wakes long-polling assigners and feeds WebSocket subscribers.
+"""In-memory event hub (layer L4): hands wake-ups to parked assigners, feeds WebSocket subscribers.
 
-The Database calls `publish(events)` after each commit. Assigners wait on a generation counter
-per (colony, executortype): they read the counter, try to assign, and sleep only until the
-counter moves, so no wake-up is ever lost between a failed attempt and the wait.
+The Database calls `publish(events)` on the event loop right after each commit.
+
+Assigners. A long-poll that found nothing parks as a `Waiter` in a FIFO per (colony, executor
+type). Each event that makes one process assignable wakes exactly one parked waiter: the oldest
+one that may take that process (its executor name, location, cpu and memory fit the process's
+conditions), so k assignable processes wake at most k waiters and a targeted process goes to its
+named executor. A woken waiter that then finds nothing (it lost the race to an assigner that was
+not parked) parks again at its old place, ahead of later arrivals. A waiter that is cancelled
+(its client disconnected) leaves the queue at once; a wake-up it had received but not used is
+passed on to the next waiter. No wake-up is lost between a failed attempt and parking: an
+assigner notes `seq` before it tries, and `changed_since(key, seen)` tells it to try again.
+
+Paused colonies: assigners of a paused colony wait for `ColonyResumed` with `wait_resumed`.
 """
 from __future__ import annotations
 
 import asyncio
+import bisect
+import itertools
 from collections import defaultdict
+from operator import attrgetter
 from typing import Any
 
-from .domain.events import ColonyResumed, CronsChanged, ProcessChanged
+from .domain.events import ColonyResumed, CronsChanged, ProcessChanged, Target
 
 Key = tuple[str, str]
+_order = attrgetter("order")
+
+PARKED, WOKEN, GONE = range(3)
+
+
+class Waiter:
+    """One parked long-poll of executor `name` (at `location`, offering `cpu`/`mem`, 0 = any)."""
+
+    __slots__ = ("key", "name", "location", "cpu", "mem", "order", "state", "fut", "wake")
+
+    def __init__(self, key: Key, name: str, location: str, cpu: int, mem: int, order: int) -> None:
+        self.key = key
+        self.name = name
+        self.location = location.lower()
+        self.cpu = cpu
+        self.mem = mem
+        self.order = order  # place in the FIFO; kept when the waiter parks again after a lost race
+        self.state = PARKED
+        self.fut: asyncio.Future[None] | None = None
+        self.wake: ProcessChanged | None = None  # the event this waiter was woken for, if any
+
+    def may_take(self, target: Target | None) -> bool:
+        if target is None:
+            return True
+        if target.names and self.name not in target.names and "*" not in target.names:
+            return False
+        if target.location and target.location.lower() != self.location:
+            return False
+        if self.cpu and target.cpu > self.cpu:
+            return False
+        return not (self.mem and target.mem > self.mem)
 
 
 class Hub:
     def __init__(self) -> None:
-        self._generation: dict[Key, int] = defaultdict(int)
-        self._waiters: dict[Key, set[asyncio.Future[None]]] = defaultdict(set)
-        self._keys_of_colony: dict[str, set[Key]] = defaultdict(set)
+        self.seq = 0  # counts assignable events; an assigner notes it before each attempt
+        self._last: dict[Key, int] = {}  # seq of the latest assignable event per key
+        self._queues: dict[Key, list[Waiter]] = {}  # parked waiters per key, sorted by order
+        self._orders = itertools.count()
+        self._resumed: dict[str, list[asyncio.Future[None]]] = defaultdict(list)
         self._process_subs: dict[str, set[asyncio.Queue[ProcessChanged]]] = defaultdict(set)
         self._type_subs: dict[Key, set[asyncio.Queue[ProcessChanged]]] = defaultdict(set)
         self.crons_changed = asyncio.Event()
+        self.wakeups = 0  # waiters woken for a process (a counter for tests and metrics)
 
     # --- publishing (called on the event loop after commit) ---------------------------------------
     def publish(self, events: list[Any]) -> None:
@@ -30,7 +77,9 @@ class Hub:
             if isinstance(ev, ProcessChanged):
                 if ev.assignable:
                     key = (ev.colonyname, ev.executortype)
-                    self._bump(key)
+                    self.seq += 1
+                    self._last[key] = self.seq
+                    self.hand_on(ev)
                     for q in self._type_subs.get(key, ()):
                         q.put_nowait(ev)
                 for q in self._process_subs.get(ev.processid, ()):
@@ -38,42 +87,118 @@ class Hub:
             elif isinstance(ev, CronsChanged):
                 self.crons_changed.set()
             elif isinstance(ev, ColonyResumed):
-                for key in list(self._keys_of_colony.get(ev.colonyname, ())):
-                    self._bump(key)
+                self._colony_resumed(ev.colonyname)
 
-    def _bump(self, key: Key) -> None:
-        self._generation[key] += 1
-        waiters = self._waiters.pop(key, None)
-        if waiters:
-            for fut in waiters:
-                if not fut.done():
-                    fut.set_result(None)
+    def hand_on(self, ev: ProcessChanged) -> bool:
+        """Wake the oldest parked waiter that may take the process of `ev`; False when none may."""
+        key = (ev.colonyname, ev.executortype)
+        queue = self._queues.get(key)
+        if not queue:
+            return False
+        target = ev.target
+        for i, w in enumerate(queue):
+            if w.state == PARKED and w.may_take(target):
+                del queue[i]
+                if not queue:
+                    del self._queues[key]
+                self._wake(w, ev)
+                self.wakeups += 1
+                return True
+        return False
+
+    def _wake(self, w: Waiter, ev: ProcessChanged | None) -> None:
+        w.state = WOKEN
+        w.wake = ev
+        if w.fut is not None and not w.fut.done():
+            w.fut.set_result(None)
+
+    def _colony_resumed(self, colonyname: str) -> None:
+        for fut in self._resumed.pop(colonyname, ()):
+            if not fut.done():
+                fut.set_result(None)
+        for key in [k for k in self._queues if k[0] == colonyname]:  # parked waiters there look again
+            for w in self._queues.pop(key):
+                self._wake(w, None)
 
     # --- assigners --------------------------------------------------------------------------------
-    def generation(self, key: Key) -> int:
-        return self._generation[key]
+    def changed_since(self, key: Key, seen: int) -> bool:
+        """Did a process of `key` become assignable after `seq` was `seen`?"""
+        return self._last.get(key, 0) > seen
 
-    async def wait_change(self, key: Key, seen: int, timeout: float) -> bool:
-        """Wait until the generation of `key` differs from `seen`, or `timeout` seconds pass."""
-        if self._generation[key] != seen:
-            return True
-        self._keys_of_colony[key[0]].add(key)
-        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters[key].add(fut)
+    def waiter(self, key: Key, name: str, location: str, cpu: int = 0, mem: int = 0) -> Waiter:
+        """A new waiter (not parked yet), last in line."""
+        return Waiter(key, name, location, cpu, mem, next(self._orders))
+
+    def park(self, w: Waiter) -> None:
+        """Put `w` in its queue at its place (the end for a new waiter, its old place after a lost race)."""
+        w.state = PARKED
+        w.wake = None
+        queue = self._queues.setdefault(w.key, [])
+        bisect.insort(queue, w, key=_order)
+
+    async def wait(self, w: Waiter, timeout: float) -> bool:
+        """Park `w` until it is woken (True) or `timeout` passes (False, and `w` is out of the queue).
+
+        On cancellation `w` leaves the queue at once, and a wake-up it got but did not use goes
+        to the next waiter."""
+        self.park(w)
+        loop = asyncio.get_running_loop()
+        w.fut = fut = loop.create_future()
+        timer = loop.call_later(timeout, _expire, fut)
         try:
-            await asyncio.wait_for(fut, timeout)
-            return True
-        except asyncio.TimeoutError:
-            return False
+            await fut
+        except BaseException:
+            self.leave(w)
+            raise
         finally:
-            waiters = self._waiters.get(key)
-            if waiters is not None:
-                waiters.discard(fut)
-                if not waiters:
-                    del self._waiters[key]
+            timer.cancel()
+            w.fut = None
+        if w.state == WOKEN:
+            return True
+        self._unqueue(w)
+        return False
+
+    def leave(self, w: Waiter) -> None:
+        """`w` is gone (its client disconnected): out of the queue; an unused wake-up is passed on."""
+        woken_for = w.wake if w.state == WOKEN else None
+        self._unqueue(w)
+        w.state = GONE
+        w.wake = None
+        if woken_for is not None:
+            self.hand_on(woken_for)
+
+    def _unqueue(self, w: Waiter) -> None:
+        queue = self._queues.get(w.key)
+        if queue is None:
+            return
+        i = bisect.bisect_left(queue, w.order, key=_order)
+        if i < len(queue) and queue[i] is w:
+            del queue[i]
+        if not queue:
+            del self._queues[w.key]
 
     def waiting(self, key: Key) -> int:
-        return len(self._waiters.get(key, ()))
+        return sum(1 for w in self._queues.get(key, ()) if w.state == PARKED)
+
+    def queued_names(self, key: Key) -> list[str]:
+        """Executor names of the parked waiters of `key`, in line order (for tests and stats)."""
+        return [w.name for w in self._queues.get(key, ()) if w.state == PARKED]
+
+    async def wait_resumed(self, colonyname: str, timeout: float) -> None:
+        """Sleep until assignments in `colonyname` are resumed, or `timeout` passes."""
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[None] = loop.create_future()
+        self._resumed[colonyname].append(fut)
+        timer = loop.call_later(timeout, _expire, fut)
+        try:
+            await fut
+        finally:
+            timer.cancel()
+            futs = self._resumed.get(colonyname)
+            if futs is not None and fut in futs:
+                futs.remove(fut)
+                if not futs:
+                    del self._resumed[colonyname]
 
     # --- subscriptions ----------------------------------------------------------------------------
     def subscribe_process(self, processid: str) -> asyncio.Queue[ProcessChanged]:
@@ -99,3 +224,8 @@ class Hub:
             subs.discard(q)
             if not subs:
                 del self._type_subs[key]
+
+
+def _expire(fut: asyncio.Future[None]) -> None:
+    if not fut.done():
+        fut.set_result(None)

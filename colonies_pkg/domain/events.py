@@ -1,17 +1,43 @@
 """Events a unit of work records in `tx.events`; published to the in-memory hub after commit."""
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+import msgspec
+
+_names = msgspec.json.Decoder(list[str])
+
+
+class Target(NamedTuple):
+    """Who may take an assignable process: executor names (empty: any), location ("" = any),
+    and the cpu (millicores) and memory (bytes) it needs (0 = nothing)."""
+
+    names: tuple[str, ...] = ()
+    location: str = ""
+    cpu: int = 0
+    mem: int = 0
 
 
 class ProcessChanged(NamedTuple):
-    """A process entered `state`. WAITING and assignable means: wake assigners of its type."""
+    """A process entered `state`. WAITING and assignable means: wake an assigner of its type that
+    may take it (`target`; None = any executor of the type)."""
 
     processid: str
     state: int
     colonyname: str
     executortype: str
     assignable: bool = False
+    target: Target | None = None
+
+
+def became_assignable(row: Any) -> ProcessChanged:
+    """The event of a process (a row or mapping with the queue columns) that entered the queue."""
+    names = row["executornames"]
+    allowed = tuple(_names.decode(names)) if names else ()
+    target = None
+    if allowed or row["locationname"] or row["cpu"] or row["mem"]:
+        target = Target(allowed, row["locationname"] or "", row["cpu"] or 0, row["mem"] or 0)
+    return ProcessChanged(row["processid"], 0, row["colonyname"], row["executortype"], True, target)
 
 
 class ColonyResumed(NamedTuple):

@@ -5,6 +5,7 @@ assigners and WebSocket subscribers. Workflow resolution hooks in through `graph
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import msgspec
@@ -20,7 +21,7 @@ from ..storage import processes as store
 from ..storage.db import Tx
 from . import executors as executor_domain
 from . import resolve, security
-from .events import ColonyResumed, ProcessChanged
+from .events import ColonyResumed, ProcessChanged, became_assignable
 from .resources import parse_cpu, parse_mem
 
 DAY_NS = 86_400 * NS
@@ -74,8 +75,7 @@ def insert_process(tx: Tx, row: dict[str, Any], env: dict[str, str]) -> None:
             targetcolonyname=row["colonyname"], targetprocessgraphid=row["processgraphid"],
             attributetype=AttributeType.ENV, key=key, value=value))
     if not row["waitforparents"]:
-        tx.events.append(ProcessChanged(row["processid"], ProcessState.WAITING, row["colonyname"],
-                                        row["executortype"], True))
+        tx.events.append(became_assignable(row))
 
 
 def attribute_id(targetid: str, key: str, attributetype: int) -> str:
@@ -99,6 +99,10 @@ def submit(tx: Tx, now: int, caller: str, spec: FunctionSpec | None) -> Process:
 class AssignResult(NamedTuple):
     process: Process | None
     executortype: str
+    executorname: str
+    locationname: str
+    cpu: int  # what the request offered (millicores, bytes; 0 = no limit)
+    mem: int
 
 
 def _eligible(row, name: str, location: str, cpu: int, mem: int) -> bool:
@@ -115,13 +119,18 @@ def _eligible(row, name: str, location: str, cpu: int, mem: int) -> bool:
 
 
 def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str = "",
-               availablemem: str = "") -> AssignResult:
-    """One assignment attempt: the first eligible process in priority order, or none."""
+               availablemem: str = "", still_wanted: Callable[[], bool] | None = None) -> AssignResult:
+    """One assignment attempt: the first eligible process in priority order, or none.
+
+    `still_wanted()` false (the requester is gone) means: assign nothing."""
     me = security.require_executor(tx, caller, colonyname)
     if colony_store.is_paused(tx, colonyname):
         raise Paused("Failed to assign process, assignments are paused in this colony")
     executor_store.touch(tx, colonyname, me.name, now)
     cpu, mem = parse_cpu(availablecpu), parse_mem(availablemem)
+    none = AssignResult(None, me.executortype, me.name, me.locationname, cpu, mem)
+    if still_wanted is not None and not still_wanted():
+        return none
     offset, page = 0, 32
     while True:
         rows = store.queue_page(tx, colonyname, me.executortype, page, offset)
@@ -135,10 +144,23 @@ def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str
                 _feed_inputs(tx, row)
                 resolve.roll_up(tx, now, row["processgraphid"])
             tx.events.append(ProcessChanged(row["processid"], ProcessState.RUNNING, colonyname, me.executortype))
-            return AssignResult(store.get(tx, row["processid"]), me.executortype)
+            return none._replace(process=store.get(tx, row["processid"]))
         if len(rows) < page:
-            return AssignResult(None, me.executortype)
+            return none
         offset += page
+
+
+def give_back(tx: Tx, now: int, caller: str, processid: str) -> bool:
+    """Return a process assigned to `caller` whose long-poll reply could not be delivered (the
+    client disconnected while it was being assigned) to the queue, at its place, no retry counted."""
+    row = store.get_row(tx, processid)
+    if row is None or row["state"] != ProcessState.RUNNING or row["assignedexecutorid"] != caller:
+        return False
+    store.unassign(tx, processid, now, row["waitdeadline"], False, reset_start=True)
+    if row["processgraphid"]:
+        resolve.roll_up(tx, now, row["processgraphid"])
+    tx.events.append(became_assignable(row))
+    return True
 
 
 def _feed_inputs(tx: Tx, row) -> None:
@@ -305,8 +327,7 @@ def enforce_deadlines(tx: Tx, now: int) -> int:
         else:
             waitdeadline = now + row["maxwaittime"] * NS if row["maxwaittime"] > 0 else 0
             store.unassign(tx, row["processid"], now, waitdeadline, True)
-            tx.events.append(ProcessChanged(row["processid"], ProcessState.WAITING, row["colonyname"],
-                                            row["executortype"], True))
+            tx.events.append(became_assignable(row))
         changed += 1
     for processid in store.expired_waiting(tx, now):
         full = store.get_row(tx, processid)

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..errors import ColoniesError, Forbidden
 from ..rpc import envelope
+from ..rpc.messages import AssignProcessMsg
 from .context import Context, Services
 from .dispatch import HANDLERS, Reply
 
@@ -28,6 +29,19 @@ async def handle_body(services: Services, body: bytes) -> tuple[int, bytes]:
     """Process one RPC request body; returns (HTTP status, reply body). Never raises."""
     try:
         msg, caller = envelope.parse_request(body)
+    except ColoniesError as exc:
+        return envelope.error_reply(exc)
+    return await handle_message(services, msg, caller)
+
+
+def is_long_poll(msg: object) -> bool:
+    """A request that may wait: it must stop when its client goes away."""
+    return isinstance(msg, AssignProcessMsg) and msg.timeout > 0
+
+
+async def handle_message(services: Services, msg: Any, caller: str) -> tuple[int, bytes]:
+    """Run a decoded, authenticated message; returns (HTTP status, reply body). Never raises."""
+    try:
         handler = HANDLERS.get(type(msg))
         if handler is None:  # a known message type this server does not handle
             raise Forbidden(f"invalid rpcMsg.PayloadType: {type(msg).__name__.lower()}")
@@ -69,20 +83,24 @@ class ApiEndpoint:
         if too_large:
             status, body = envelope.error_reply(PayloadTooLarge(f"Request body larger than {limit} bytes"))
         else:
-            body_in = b"".join(chunks)
-            if b"assignprocessmsg" in body_in[:64]:
-                status, body = await self._watch_disconnect(body_in, receive)
-                if status < 0:
-                    return
+            try:
+                msg, caller = envelope.parse_request(b"".join(chunks))
+            except ColoniesError as exc:
+                status, body = envelope.error_reply(exc)
             else:
-                status, body = await handle_body(self.services, body_in)
+                if is_long_poll(msg):
+                    status, body = await self._watch_disconnect(msg, caller, receive)
+                    if status < 0:
+                        return
+                else:
+                    status, body = await handle_message(self.services, msg, caller)
         await send({"type": "http.response.start", "status": status,
                     "headers": [*_HEADERS, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
-    async def _watch_disconnect(self, body: bytes, receive: Any) -> tuple[int, bytes]:
+    async def _watch_disconnect(self, msg: Any, caller: str, receive: Any) -> tuple[int, bytes]:
         """Long-polls stop when the client goes away (as the Go server's context does)."""
-        work = asyncio.ensure_future(handle_body(self.services, body))
+        work = asyncio.ensure_future(handle_message(self.services, msg, caller))
 
         async def disconnected() -> None:
             while (await receive())["type"] != "http.disconnect":

@@ -101,20 +101,26 @@ def set_output(tx: Tx, processid: str, output: list[Any]) -> None:
     tx.run("UPDATE processes SET output = ? WHERE processid = ?", (_enc(output), processid))
 
 
-def unassign(tx: Tx, processid: str, now: int, waitdeadline: int, count_retry: bool) -> None:
-    """Back to WAITING, keeping prioritytime and starttime (PROTOCOL §6.4)."""
-    tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', endtime = ?, execdeadline = 0, "
-           "waitdeadline = CASE WHEN ? > 0 THEN ? ELSE waitdeadline END, retries = retries + ? WHERE processid = ?",
-           (now, waitdeadline, waitdeadline, int(count_retry), processid))
+def unassign(tx: Tx, processid: str, now: int, waitdeadline: int, count_retry: bool, reset_start: bool = False) -> None:
+    """Back to WAITING, keeping prioritytime and starttime (PROTOCOL §6.4); `reset_start`: as if
+    never assigned (starttime and endtime 0)."""
+    tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', "
+           "starttime = CASE WHEN ? THEN 0 ELSE starttime END, endtime = CASE WHEN ? THEN 0 ELSE ? END, "
+           "execdeadline = 0, waitdeadline = CASE WHEN ? > 0 THEN ? ELSE waitdeadline END, retries = retries + ? "
+           "WHERE processid = ?",
+           (int(reset_start), int(reset_start), now, waitdeadline, waitdeadline, int(count_retry), processid))
 
 
-def requeue_running_of(tx: Tx, colonyname: str, executorid: str) -> list[tuple[str, str]]:
-    """Re-queue an executor's running processes without counting a retry; returns (id, type)."""
-    rows = tx.all("SELECT processid, executortype FROM processes WHERE assignedexecutorid = ? AND state = 1 "
+_QUEUE_COLUMNS = "processid, colonyname, executortype, executornames, locationname, cpu, mem"
+
+
+def requeue_running_of(tx: Tx, colonyname: str, executorid: str) -> list[sqlite3.Row]:
+    """Re-queue an executor's running processes without counting a retry; returns their queue columns."""
+    rows = tx.all(f"SELECT {_QUEUE_COLUMNS} FROM processes WHERE assignedexecutorid = ? AND state = 1 "
                   "AND colonyname = ?", (executorid, colonyname))
     tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', starttime = 0, endtime = 0, "
            "execdeadline = 0 WHERE assignedexecutorid = ? AND state = 1 AND colonyname = ?", (executorid, colonyname))
-    return [(r[0], r[1]) for r in rows]
+    return rows
 
 
 def set_state(tx: Tx, processid: str, state: int, now: int) -> None:
@@ -176,7 +182,7 @@ def state_counts(tx: Tx, colonyname: str | None) -> dict[int, int]:
 
 def expired_running(tx: Tx, now: int) -> list[sqlite3.Row]:
     """Running processes with an exec limit whose deadline (whole seconds) has passed."""
-    return tx.all("SELECT processid, retries, maxretries, maxwaittime, executortype, colonyname FROM processes "
+    return tx.all(f"SELECT {_QUEUE_COLUMNS}, retries, maxretries, maxwaittime FROM processes "
                   "WHERE state = 1 AND maxexectime > 0 AND execdeadline / 1000000000 < ? / 1000000000",
                   (now,))
 
