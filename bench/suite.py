@@ -75,6 +75,8 @@ class Server:
                    "--data-dir", self.dir]
         else:
             cmd = [sys.executable, str(HERE / "ceiling.py"), "--port", str(self.port)]
+        if kind == "ours" and os.environ.get("BENCH_PYSPY"):  # profile ours: BENCH_PYSPY=out.txt
+            cmd = ["py-spy", "record", "-r", "250", "-f", "raw", "-o", os.environ["BENCH_PYSPY"], "--", *cmd]
         self.log = open(os.path.join(self.dir, "server.log"), "wb")
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
 

@@ -28,24 +28,30 @@ from .domain.events import ColonyResumed, CronsChanged, ProcessChanged, Target
 Key = tuple[str, str]
 _order = attrgetter("order")
 
-PARKED, WOKEN, GONE = range(3)
+OUT, PARKED, CLAIMED, WOKEN, GONE = range(5)  # CLAIMED: a submit is assigning it a process
 
 
 class Waiter:
-    """One parked long-poll of executor `name` (at `location`, offering `cpu`/`mem`, 0 = any)."""
+    """One long-poll of executor `name` (id `executorid`, at `location`, offering `cpu`/`mem`, 0 = any)."""
 
-    __slots__ = ("key", "name", "location", "cpu", "mem", "order", "state", "fut", "wake")
+    __slots__ = ("key", "executorid", "name", "location", "cpu", "mem", "order", "state", "fut", "wake", "delivered")
 
-    def __init__(self, key: Key, name: str, location: str, cpu: int, mem: int, order: int) -> None:
+    def __init__(self, key: Key, executorid: str, name: str, location: str, cpu: int, mem: int, order: int) -> None:
         self.key = key
+        self.executorid = executorid
         self.name = name
         self.location = location.lower()
         self.cpu = cpu
         self.mem = mem
         self.order = order  # place in the FIFO; kept when the waiter parks again after a lost race
-        self.state = PARKED
+        self.state = OUT
         self.fut: asyncio.Future[None] | None = None
         self.wake: ProcessChanged | None = None  # the event this waiter was woken for, if any
+        self.delivered: Any = None  # a process a submit assigned to it in the submit's own commit
+
+    def still_wanted(self) -> bool:
+        """False once the client is gone (read by the writer thread before it assigns)."""
+        return self.state != GONE
 
     def may_take(self, target: Target | None) -> bool:
         if target is None:
@@ -125,14 +131,48 @@ class Hub:
         """Did a process of `key` become assignable after `seq` was `seen`?"""
         return self._last.get(key, 0) > seen
 
-    def waiter(self, key: Key, name: str, location: str, cpu: int = 0, mem: int = 0) -> Waiter:
+    def waiter(self, key: Key, name: str, location: str, cpu: int = 0, mem: int = 0, executorid: str = "") -> Waiter:
         """A new waiter (not parked yet), last in line."""
-        return Waiter(key, name, location, cpu, mem, next(self._orders))
+        return Waiter(key, executorid, name, location, cpu, mem, next(self._orders))
+
+    def claim(self, key: Key, target: Target | None) -> Waiter | None:
+        """Take the oldest parked waiter that may take a process of `key` and `target` out of the
+        queue, for a submit that will try to assign it that process in its own commit; the submit
+        then calls `deliver` or `release`."""
+        queue = self._queues.get(key)
+        if not queue:
+            return None
+        for i, w in enumerate(queue):
+            if w.may_take(target):
+                del queue[i]
+                if not queue:
+                    del self._queues[key]
+                w.state = CLAIMED
+                self.wakeups += 1
+                return w
+        return None
+
+    def deliver(self, w: Waiter, process: Any) -> bool:
+        """Hand a claimed waiter the process committed as assigned to it; False if it is gone."""
+        if w.state != CLAIMED:
+            return False
+        w.state = WOKEN
+        w.wake = None
+        w.delivered = process
+        if w.fut is not None and not w.fut.done():
+            w.fut.set_result(None)
+        return True
+
+    def release(self, w: Waiter) -> None:
+        """A claimed waiter got nothing from the submit: it looks again itself."""
+        if w.state == CLAIMED:
+            self._wake(w, None)
 
     def park(self, w: Waiter) -> None:
         """Put `w` in its queue at its place (the end for a new waiter, its old place after a lost race)."""
         w.state = PARKED
         w.wake = None
+        w.delivered = None
         queue = self._queues.setdefault(w.key, [])
         bisect.insort(queue, w, key=_order)
 
@@ -144,7 +184,7 @@ class Hub:
         self.park(w)
         loop = asyncio.get_running_loop()
         w.fut = fut = loop.create_future()
-        timer = loop.call_later(timeout, _expire, fut)
+        timer = loop.call_later(timeout, self._expire, w)
         try:
             await fut
         except BaseException:
@@ -153,15 +193,21 @@ class Hub:
         finally:
             timer.cancel()
             w.fut = None
-        if w.state == WOKEN:
-            return True
-        self._unqueue(w)
-        return False
+        return w.state == WOKEN
+
+    def _expire(self, w: Waiter) -> None:
+        if w.state == PARKED:  # a claimed waiter waits for its submit's answer
+            self._unqueue(w)
+            w.state = OUT
+            if w.fut is not None and not w.fut.done():
+                w.fut.set_result(None)
 
     def leave(self, w: Waiter) -> None:
-        """`w` is gone (its client disconnected): out of the queue; an unused wake-up is passed on."""
+        """`w` is gone (its client disconnected): out of the queue; an unused wake-up is passed on.
+        (A process already delivered to it is the long-poll's to give back.)"""
         woken_for = w.wake if w.state == WOKEN else None
-        self._unqueue(w)
+        if w.state == PARKED:
+            self._unqueue(w)
         w.state = GONE
         w.wake = None
         if woken_for is not None:

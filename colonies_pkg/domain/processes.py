@@ -123,11 +123,16 @@ def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str
     """One assignment attempt: the first eligible process in priority order, or none.
 
     `still_wanted()` false (the requester is gone) means: assign nothing."""
+    return assign_next(tx, now, caller, colonyname, parse_cpu(availablecpu), parse_mem(availablemem), still_wanted)
+
+
+def assign_next(tx: Tx, now: int, caller: str, colonyname: str, cpu: int, mem: int,
+                still_wanted: Callable[[], bool] | None = None) -> AssignResult:
+    """`try_assign` with the offered cpu (millicores) and memory (bytes) already parsed."""
     me = security.require_executor(tx, caller, colonyname)
     if colony_store.is_paused(tx, colonyname):
         raise Paused("Failed to assign process, assignments are paused in this colony")
     executor_store.touch(tx, colonyname, me.name, now)
-    cpu, mem = parse_cpu(availablecpu), parse_mem(availablemem)
     none = AssignResult(None, me.executortype, me.name, me.locationname, cpu, mem)
     if still_wanted is not None and not still_wanted():
         return none
@@ -148,6 +153,25 @@ def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str
         if len(rows) < page:
             return none
         offset += page
+
+
+def submit_and_hand(tx: Tx, now: int, caller: str, spec: FunctionSpec | None, executorid: str, cpu: int, mem: int,
+                    still_wanted: Callable[[], bool]) -> tuple[Process, Process | None]:
+    """Submit, then in the same commit assign the parked executor `executorid` the first process
+    it may take in priority order (usually the new one). Returns (submitted, assigned or None).
+
+    The assignment part is undone alone if it fails (executor no longer approved, colony paused):
+    the submit stands and the executor simply looks again."""
+    process = submit(tx, now, caller, spec)
+    assert spec is not None and spec.conditions is not None
+    try:
+        with tx.nested():
+            handed = assign_next(tx, now, executorid, spec.conditions.colonyname, cpu, mem, still_wanted).process
+    except ColoniesError:
+        handed = None
+    if handed is not None and handed.processid == process.processid:  # nobody else needs waking for it
+        tx.events[:] = [e for e in tx.events if not (getattr(e, "assignable", False) and e.processid == handed.processid)]
+    return process, handed
 
 
 def give_back(tx: Tx, now: int, caller: str, processid: str) -> bool:

@@ -166,10 +166,6 @@ async def remove_function(ctx: Context, msg: m.RemoveFunctionMsg) -> Any:
 
 
 # --- processes --------------------------------------------------------------------------------
-async def submit(ctx: Context, msg: m.SubmitFuncSpecMsg) -> Any:
-    return await ctx.write(processes.submit, msg.spec)
-
-
 async def list_processes(ctx: Context, msg: m.GetProcessesMsg) -> Any:
     return await ctx.read(processes.list_processes, msg.colonyname, msg.count, msg.state, msg.executortype,
                           msg.label, msg.initiator, msg.processgraphid)
@@ -395,7 +391,7 @@ HANDLERS: dict[type[m.Msg], Handler] = {
     m.AddFunctionMsg: add_function,
     m.GetFunctionsMsg: list_functions,
     m.RemoveFunctionMsg: remove_function,
-    m.SubmitFuncSpecMsg: submit,
+    m.SubmitFuncSpecMsg: longpoll.submit,
     m.AssignProcessMsg: longpoll.assign,
     m.GetProcessesMsg: list_processes,
     m.GetProcessMsg: get_process,

@@ -1,4 +1,10 @@
-"""The `assignprocessmsg` long-poll (PROTOCOL §6.2): try, park in the hub's FIFO, try when woken.
+"""The `assignprocessmsg` long-poll (PROTOCOL §6.2): try, park in the hub's FIFO, try when woken;
+and `submitfuncspecmsg`, which hands its process straight to a parked executor in its own commit.
+
+A submit whose process a parked executor may take claims the oldest such executor from the hub
+and runs one unit of work: insert the process, then assign that executor the first process it may
+take in priority order (usually the new one). After the commit the submitter gets its reply and
+the executor its process, with no second commit and no wake-up round trip.
 
 A request whose client disconnects is cancelled by `server/api.py`. Cancelled while parked, it
 leaves the queue at once (hub). Cancelled while an attempt is queued in the writer, the attempt
@@ -14,9 +20,11 @@ from typing import Any
 
 from ..clock import now_ns
 from ..domain import processes
-from ..domain.events import ProcessChanged
-from ..errors import BadRequest, NotFound, Timeout, Unavailable
+from ..domain.events import ProcessChanged, Target
+from ..domain.resources import parse_cpu, parse_mem
+from ..errors import BadRequest, ColoniesError, NotFound, Timeout, Unavailable
 from ..hub import Waiter
+from ..models.process import FunctionSpec
 from ..rpc import messages as m
 from .context import Context
 
@@ -68,14 +76,55 @@ async def assign(ctx: Context, msg: m.AssignProcessMsg) -> Any:
             raise NotFound(NO_PROCESS)
         key = (msg.colonyname, result.executortype)
         if waiter is None or waiter.key != key:
-            waiter = hub.waiter(key, result.executorname, result.locationname, result.cpu, result.mem)
+            waiter = hub.waiter(key, result.executorname, result.locationname, result.cpu, result.mem, ctx.caller)
         if hub.changed_since(key, seen):
             continue
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise NotFound(NO_PROCESS)
-        if await hub.wait(waiter, min(remaining, RECHECK_SECONDS)):
+        try:
+            woke = await hub.wait(waiter, min(remaining, RECHECK_SECONDS))
+        except asyncio.CancelledError:
+            if waiter.delivered is not None:  # assigned in a submit's commit, but the client is gone
+                _give_back(ctx, ctx.caller, waiter.delivered.processid)
+            raise
+        if waiter.delivered is not None:
+            return waiter.delivered
+        if woke:
             woken_for = waiter.wake
+
+
+async def submit(ctx: Context, msg: m.SubmitFuncSpecMsg) -> Any:
+    hub = ctx.services.hub
+    found = _queue_of(msg.spec)
+    w = hub.claim(*found) if found is not None else None
+    if w is None:
+        return await ctx.write(processes.submit, msg.spec)
+    try:
+        process, handed = await ctx.write(processes.submit_and_hand, msg.spec, w.executorid, w.cpu, w.mem,
+                                          w.still_wanted)
+    except BaseException:
+        hub.release(w)
+        raise
+    if handed is None:
+        hub.release(w)
+    elif not hub.deliver(w, handed):  # its client left while we were committing
+        _give_back(ctx, w.executorid, handed.processid)
+    return process
+
+
+def _queue_of(spec: FunctionSpec | None) -> tuple[tuple[str, str], Target | None] | None:
+    """The hub queue a submitted spec's process goes to, and who may take it (None: not known)."""
+    cond = spec.conditions if spec is not None else None
+    if cond is None or not cond.executortype:
+        return None
+    try:
+        cpu, mem = parse_cpu(cond.cpu), parse_mem(cond.mem)
+    except ColoniesError:
+        return None
+    names = tuple(cond.executornames or ())
+    target = Target(names, cond.locationname, cpu, mem) if names or cond.locationname or cpu or mem else None
+    return (cond.colonyname, cond.executortype), target
 
 
 async def _attempt(ctx: Context, msg: m.AssignProcessMsg, woken_for: ProcessChanged | None) -> processes.AssignResult:
@@ -97,14 +146,17 @@ def _after_abandoned(ctx: Context, fut: asyncio.Future[processes.AssignResult], 
     else:
         result = fut.result()
     if result is not None and result.process is not None:
-        task = asyncio.ensure_future(ctx.services.db.write(processes.give_back, now_ns(), ctx.caller,
-                                                           result.process.processid))
-        _background.add(task)
-        task.add_done_callback(_forget)
+        _give_back(ctx, ctx.caller, result.process.processid)
         if woken_for is not None and woken_for.processid != result.process.processid:
             ctx.services.hub.hand_on(woken_for)
     elif woken_for is not None:
         ctx.services.hub.hand_on(woken_for)
+
+
+def _give_back(ctx: Context, executorid: str, processid: str) -> None:
+    task = asyncio.ensure_future(ctx.services.db.write(processes.give_back, now_ns(), executorid, processid))
+    _background.add(task)
+    task.add_done_callback(_forget)
 
 
 def _forget(task: asyncio.Task[Any]) -> None:

@@ -12,9 +12,10 @@ aiosqlite owns the connections and their threads; we hand it whole functions thr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -45,6 +46,20 @@ class Tx:
     def run(self, sql: str, params: tuple | list = ()) -> int:
         """Execute a statement; returns the number of changed rows."""
         return self.conn.execute(sql, params).rowcount
+
+    @contextlib.contextmanager
+    def nested(self) -> Iterator[None]:
+        """A part of a unit that, if it raises, is undone alone (its writes and its events)."""
+        mark = len(self.events)
+        self.conn.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK TO part")
+            self.conn.execute("RELEASE part")
+            del self.events[mark:]
+            raise
+        self.conn.execute("RELEASE part")
 
 
 def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
