@@ -67,15 +67,20 @@ def new_process_row(spec: FunctionSpec, now: int, initiatorid: str, initiatornam
     }
 
 
-def insert_process(tx: Tx, row: dict[str, Any], env: dict[str, str]) -> None:
-    store.insert(tx, row)
+def insert_process(tx: Tx, row: dict[str, Any], env: dict[str, str]) -> Process:
+    """Insert a new process and its env attributes; returns it as a wire Process (no re-read)."""
+    full = store.insert(tx, row)
+    attributes = []
     for key, value in env.items():
-        store.add_attribute(tx, Attribute(
+        attribute = Attribute(
             attributeid=attribute_id(row["processid"], key, AttributeType.ENV), targetid=row["processid"],
             targetcolonyname=row["colonyname"], targetprocessgraphid=row["processgraphid"],
-            attributetype=AttributeType.ENV, key=key, value=value))
+            attributetype=AttributeType.ENV, key=key, value=value, state=row["state"])
+        store.add_attribute(tx, attribute)
+        attributes.append(attribute)
     if not row["waitforparents"]:
         tx.events.append(became_assignable(row))
+    return store.to_wire(tx, full, attributes)
 
 
 def attribute_id(targetid: str, key: str, attributetype: int) -> str:
@@ -89,10 +94,7 @@ def submit(tx: Tx, now: int, caller: str, spec: FunctionSpec | None) -> Process:
     assert spec.conditions is not None and spec.env is not None
     member = security.require_member(tx, caller, spec.conditions.colonyname)
     row = new_process_row(spec, now, caller, member.name)
-    insert_process(tx, row, spec.env)
-    process = store.get(tx, row["processid"])
-    assert process is not None
-    return process
+    return insert_process(tx, row, spec.env)
 
 
 # --- assignment -------------------------------------------------------------------------------

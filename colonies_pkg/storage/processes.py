@@ -23,8 +23,11 @@ _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM processes"
 _INSERT = f"INSERT INTO processes({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
-def insert(tx: Tx, row: dict[str, Any]) -> None:
-    tx.run(_INSERT, [row.get(c, 0 if c in _INT_DEFAULTS else "") for c in COLUMNS])
+def insert(tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
+    """Insert a new process; returns the whole row as stored (absent columns at their defaults)."""
+    full = {c: row.get(c, 0 if c in _INT_DEFAULTS else "") for c in COLUMNS}
+    tx.run(_INSERT, list(full.values()))
+    return full
 
 
 _INT_DEFAULTS = frozenset({"cpu", "mem", "state", "isassigned", "waitforparents", "starttime", "endtime", "waitdeadline",
@@ -44,14 +47,17 @@ def attributes_of(tx: Tx, processid: str, state: int) -> list[Attribute]:
     ]
 
 
-def to_wire(tx: Tx, row: sqlite3.Row) -> Process:
+def to_wire(tx: Tx, row: sqlite3.Row | dict[str, Any], attributes: list[Attribute] | None = None) -> Process:
+    """The wire Process of a row; `attributes` when the caller has them at hand (else read)."""
+    if attributes is None:
+        attributes = attributes_of(tx, row["processid"], row["state"])
     return Process(
         processid=row["processid"], initiatorid=row["initiatorid"], initiatorname=row["initiatorname"],
         assignedexecutorid=row["assignedexecutorid"], isassigned=bool(row["isassigned"]), state=row["state"],
         prioritytime=row["prioritytime"], submissiontime=format_time(row["submissiontime"]),
         starttime=format_time(row["starttime"]), endtime=format_time(row["endtime"]),
         waitdeadline=format_time(row["waitdeadline"]), execdeadline=format_time(row["execdeadline"]),
-        retries=row["retries"], attributes=attributes_of(tx, row["processid"], row["state"]),
+        retries=row["retries"], attributes=attributes,
         spec=Raw(row["spec"]), waitforparents=bool(row["waitforparents"]), parents=Raw(row["parents"]),
         children=Raw(row["children"]), processgraphid=row["processgraphid"], in_=Raw(row["input"]),
         out=Raw(row["output"]), errors=Raw(row["errors"]),
