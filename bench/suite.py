@@ -235,7 +235,8 @@ async def throughput(server: Server, total: int) -> dict:
     stop.set()
     await asyncio.gather(*tasks)
     await c.close_all()
-    return {"per_s": total / elapsed, "server_cpu": cpu / elapsed, "books": books(pids, assigned)}
+    return {"per_s": total / elapsed, "server_cpu_cores": cpu / elapsed, "server_cpu_ms_per_process": cpu / total * 1000,
+            "books": books(pids, assigned)}
 
 
 async def deep(server: Server, total: int) -> dict:
@@ -395,6 +396,9 @@ async def main_async(a: argparse.Namespace) -> None:
         o, c = await run_pair("throughput", throughput, a.processes)
         rows.append(row(f"throughput: 8 executors, 4 submitters, {a.processes:,} processes", f"{o['per_s']:,.0f}/s",
                         f"{c['per_s']:,.0f}/s", f"{o['per_s'] / c['per_s']:.2f}", "≥ 0.7"))
+        rows.append(row("server CPU per process (submit + assign + close)",
+                        f"{o['server_cpu_ms_per_process']:.2f} ms", f"{c['server_cpu_ms_per_process']:.2f} ms",
+                        f"{o['server_cpu_ms_per_process'] / c['server_cpu_ms_per_process']:.1f}×", ""))
     if "deep" in only:
         o, c = await run_pair("deep", deep, a.deep)
         rows.append(row(f"deep queue: fill {a.deep:,}", f"{o['fill_per_s']:,.0f}/s", f"{c['fill_per_s']:,.0f}/s",
