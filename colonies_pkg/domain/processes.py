@@ -138,7 +138,7 @@ def assign_next(tx: Tx, now: int, caller: str, colonyname: str, cpu: int, mem: i
     none = AssignResult(None, me.executortype, me.name, me.locationname, cpu, mem)
     if still_wanted is not None and not still_wanted():
         return none
-    offset, page = 0, 32
+    offset, page = 0, 4  # the first rows nearly always fit: read few, then larger pages
     while True:
         rows = store.queue_page(tx, colonyname, me.executortype, page, offset)
         for row in rows:
@@ -155,6 +155,7 @@ def assign_next(tx: Tx, now: int, caller: str, colonyname: str, cpu: int, mem: i
         if len(rows) < page:
             return none
         offset += page
+        page = min(page * 16, 256)
 
 
 def submit_and_hand(tx: Tx, now: int, caller: str, spec: FunctionSpec | None, executorid: str, cpu: int, mem: int,
