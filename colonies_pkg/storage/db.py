@@ -76,28 +76,28 @@ def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the ordered migrations/*.sql not yet applied; returns the schema version."""
+    """Apply the ordered migrations/*.sql not yet applied, all in one transaction (one commit);
+    returns the schema version. An up-to-date database costs one query."""
     files = sorted(
         (f for f in resources.files(__package__).joinpath("migrations").iterdir() if f.name.endswith(".sql")),
         key=lambda f: f.name,
     )
     current = conn.execute("PRAGMA user_version").fetchone()[0]
-    for f in files:
-        version = int(f.name.split("_", 1)[0])
-        if version <= current:
-            continue
-        script = f.read_text(encoding="utf-8")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _split_sql(script):
+    pending = [(int(f.name.split("_", 1)[0]), f) for f in files]
+    pending = [(version, f) for version, f in pending if version > current]
+    if not pending:
+        return current
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for version, f in pending:
+            for statement in _split_sql(f.read_text(encoding="utf-8")):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        current = version
-    return current
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return pending[-1][0]
 
 
 def _split_sql(script: str) -> list[str]:
