@@ -158,6 +158,27 @@ def assign_next(tx: Tx, now: int, caller: str, colonyname: str, cpu: int, mem: i
         page = min(page * 16, 256)
 
 
+PROBE_ROWS = 64
+TOUCH_EVERY_NS = NS  # an idle executor's lastheardfromtime is refreshed at most once a second
+
+
+def assign_probe(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str = "",
+                 availablemem: str = "") -> AssignResult | None:
+    """A read-only look before an assignment attempt: None when an attempt (a write) is needed (a
+    process may fit, or lastheardfromtime is due); else the empty result the attempt would give.
+    Raises exactly what `try_assign` raises (not an approved executor, paused colony)."""
+    me = security.require_executor(tx, caller, colonyname)
+    if colony_store.is_paused(tx, colonyname):
+        raise Paused("Failed to assign process, assignments are paused in this colony")
+    cpu, mem = parse_cpu(availablecpu), parse_mem(availablemem)
+    if now - executor_store.last_heard(tx, colonyname, me.name) >= TOUCH_EVERY_NS:
+        return None
+    rows = store.queue_page(tx, colonyname, me.executortype, PROBE_ROWS, 0)
+    if len(rows) == PROBE_ROWS or any(_eligible(row, me.name, me.locationname, cpu, mem) for row in rows):
+        return None
+    return AssignResult(None, me.executortype, me.name, me.locationname, cpu, mem)
+
+
 def submit_and_hand(tx: Tx, now: int, caller: str, spec: FunctionSpec | None, executorid: str, cpu: int, mem: int,
                     still_wanted: Callable[[], bool]) -> tuple[Process, Process | None]:
     """Submit, then in the same commit assign the parked executor `executorid` the first process

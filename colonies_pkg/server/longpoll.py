@@ -128,6 +128,11 @@ def _queue_of(spec: FunctionSpec | None) -> tuple[tuple[str, str], Target | None
 
 
 async def _attempt(ctx: Context, msg: m.AssignProcessMsg, woken_for: ProcessChanged | None) -> processes.AssignResult:
+    if woken_for is None:  # nothing to take and nothing to record: no write, no commit
+        empty = await ctx.services.db.read_point(processes.assign_probe, now_ns(), ctx.caller, msg.colonyname,
+                                                 msg.availablecpu, msg.availablemem)
+        if empty is not None:
+            return empty
     ticket = _Ticket()
     write = asyncio.ensure_future(ctx.write(processes.try_assign, msg.colonyname, msg.availablecpu, msg.availablemem,
                                             ticket.still_wanted))
