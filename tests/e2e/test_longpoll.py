@@ -12,6 +12,7 @@ import http.client
 import json
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -361,3 +362,27 @@ def test_nothing_assigned_twice_under_32_waiters_and_concurrent_submitters(inpro
     stats = env.client.stats(env.name, env.user.prv)
     assert stats["successfulprocesses"] == total and stats["waitingprocesses"] == 0
     assert stats["runningprocesses"] == 0
+
+
+def test_polling_keeps_an_idle_executor_heard_from(inproc: InProcessServer, env: ColonyEnv) -> None:
+    ex = env.new_executor()
+
+    def heard() -> int:
+        return _last_heard(inproc, env, ex.name)
+
+    with pytest.raises(Exception, match="No process available"):
+        env.client.assign(env.name, -1, ex.prv)
+    first = heard()
+    assert first > 0
+    time.sleep(1.05)  # refreshed at most once a second
+    with pytest.raises(Exception, match="No process available"):
+        env.client.assign(env.name, -1, ex.prv)
+    assert heard() > first
+
+
+def _last_heard(inproc: InProcessServer, env: ColonyEnv, name: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(inproc.config.db_path) as conn:
+        return conn.execute("SELECT lastheardfromtime FROM executors WHERE colonyname = ? AND executorname = ?",
+                            (env.name, name)).fetchone()[0]

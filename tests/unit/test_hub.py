@@ -237,3 +237,39 @@ def test_waiters_do_not_leak_after_many_waits() -> None:
         assert KEY not in hub._queues
 
     asyncio.run(main())
+
+
+def test_a_claimed_waiter_gets_the_process_delivered_or_looks_again() -> None:
+    async def main() -> None:
+        hub = Hub()
+        parked = park(hub, ["a", "b", "c"], timeout=0.05)
+        await settle()
+        w = hub.claim(KEY, Target(names=("b",)))  # a submit for "b"
+        assert w is parked[1][0] and hub.queued_names(KEY) == ["a", "c"] and hub.wakeups == 1
+        assert hub.claim(KEY, Target(names=("zz",))) is None
+        await asyncio.sleep(0.1)  # the others time out; a claimed waiter waits for its submit
+        assert parked[0][1].done() and not parked[1][1].done()
+        assert hub.deliver(w, "the process") is True
+        assert await parked[1][1] is True and w.delivered == "the process"
+        again = park(hub, ["d"])
+        await settle()
+        w2 = hub.claim(KEY, None)
+        hub.release(w2)  # the submit assigned it nothing: it is woken to look itself
+        assert await again[0][1] is True and w2.wake is None and w2.delivered is None
+
+    asyncio.run(main())
+
+
+def test_a_claimed_waiter_whose_client_left_is_not_delivered_to() -> None:
+    async def main() -> None:
+        hub = Hub()
+        ((w, t),) = park(hub, ["a"])
+        await settle()
+        assert hub.claim(KEY, None) is w and w.still_wanted()
+        t.cancel()  # the client disconnects while the submit commits
+        await settle()
+        assert not w.still_wanted()  # what the writer checks before it assigns
+        assert hub.deliver(w, "p") is False  # the submit gives the process back instead
+        assert hub.waiting(KEY) == 0
+
+    asyncio.run(main())
