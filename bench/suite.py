@@ -17,6 +17,8 @@ Scenarios (all over loopback; the load generator is this one asyncio process):
 
     python bench/suite.py [--only drain,throughput,...] [--executors 500] [--processes 2000]
                           [--deep 100000] [--rounds 200]
+
+`BENCH_PYSPY=profile.txt` runs our server under `py-spy record --gil` (raw collapsed stacks).
 """
 from __future__ import annotations
 
@@ -76,7 +78,7 @@ class Server:
         else:
             cmd = [sys.executable, str(HERE / "ceiling.py"), "--port", str(self.port)]
         if kind == "ours" and os.environ.get("BENCH_PYSPY"):  # profile ours: BENCH_PYSPY=out.txt
-            cmd = ["py-spy", "record", "-r", "250", "-f", "raw", "-o", os.environ["BENCH_PYSPY"], "--", *cmd]
+            cmd = ["py-spy", "record", "-r", "250", "-f", "raw", "--gil", "-o", os.environ["BENCH_PYSPY"], "--", *cmd]
         self.log = open(os.path.join(self.dir, "server.log"), "wb")
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
 
