@@ -6,7 +6,8 @@ Assigners. A long-poll that found nothing parks as a `Waiter` in a FIFO per (col
 type). Each event that makes one process assignable wakes exactly one parked waiter: the oldest
 one that may take that process (its executor name, location, cpu and memory fit the process's
 conditions), so k assignable processes wake at most k waiters and a targeted process goes to its
-named executor. A woken waiter that then finds nothing (it lost the race to an assigner that was
+named executor. A submit may instead `claim` that waiter before it commits and `deliver` it the
+process assigned in the submit's own commit (`release` if it assigned nothing). A woken waiter that then finds nothing (it lost the race to an assigner that was
 not parked) parks again at its old place, ahead of later arrivals. A waiter that is cancelled
 (its client disconnected) leaves the queue at once; a wake-up it had received but not used is
 passed on to the next waiter. No wake-up is lost between a failed attempt and parking: an

@@ -6,6 +6,9 @@ and runs one unit of work: insert the process, then assign that executor the fir
 take in priority order (usually the new one). After the commit the submitter gets its reply and
 the executor its process, with no second commit and no wake-up round trip.
 
+Before an attempt (a unit of work, so a commit) a long-poll reads, on the event loop, whether
+anything may be there for it; an idle executor's poll then costs no commit (`assign_probe`).
+
 A request whose client disconnects is cancelled by `server/api.py`. Cancelled while parked, it
 leaves the queue at once (hub). Cancelled while an attempt is queued in the writer, the attempt
 sees `still_wanted()` false and assigns nothing; if the attempt had already assigned a process
