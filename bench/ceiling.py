@@ -101,7 +101,8 @@ class State:
             raise PermissionError("not assigned to the caller")
         p.update(state=2, out=msg.get("out") or [])
         for state, q in self.subs.pop(p["processid"], []):
-            q.put_nowait(p) if state == 2 else None
+            if state == 2:
+                q.put_nowait(p)
 
 
 STATE = State()
