@@ -7,10 +7,11 @@ type). Each event that makes one process assignable wakes exactly one parked wai
 one that may take that process (its executor name, location, cpu and memory fit the process's
 conditions), so k assignable processes wake at most k waiters and a targeted process goes to its
 named executor. A submit may instead `claim` that waiter before it commits and `deliver` it the
-process assigned in the submit's own commit (`release` if it assigned nothing). A woken waiter that then finds nothing (it lost the race to an assigner that was
-not parked) parks again at its old place, ahead of later arrivals. A waiter that is cancelled
-(its client disconnected) leaves the queue at once; a wake-up it had received but not used is
-passed on to the next waiter. No wake-up is lost between a failed attempt and parking: an
+process assigned in the submit's own commit (`release` if it assigned nothing); a process assigned
+in the commit that queued it wakes nobody. A woken waiter that then finds nothing (it lost the
+race to an assigner that was not parked) parks again at its old place, ahead of later arrivals.
+A waiter that is cancelled (its client disconnected) leaves the queue at once; a wake-up it had
+received but not used is passed on to the next waiter. No wake-up is lost between a failed attempt and parking: an
 assigner notes `seq` before it tries, and `changed_since(key, seen)` tells it to try again.
 
 Paused colonies: assigners of a paused colony wait for `ColonyResumed` with `wait_resumed`.
@@ -25,6 +26,7 @@ from operator import attrgetter
 from typing import Any
 
 from .domain.events import ColonyResumed, CronsChanged, ProcessChanged, Target
+from .models.process import ProcessState
 
 Key = tuple[str, str]
 _order = attrgetter("order")
@@ -80,13 +82,17 @@ class Hub:
 
     # --- publishing (called on the event loop after commit) ---------------------------------------
     def publish(self, events: list[Any]) -> None:
-        for ev in events:
+        # a process that became assignable and was assigned later in the same commit wakes nobody
+        assigned_at = {ev.processid: i for i, ev in enumerate(events)
+                       if isinstance(ev, ProcessChanged) and ev.state == ProcessState.RUNNING}
+        for i, ev in enumerate(events):
             if isinstance(ev, ProcessChanged):
                 if ev.assignable:
                     key = (ev.colonyname, ev.executortype)
                     self.seq += 1
                     self._last[key] = self.seq
-                    self.hand_on(ev)
+                    if assigned_at.get(ev.processid, -1) < i:
+                        self.hand_on(ev)
                     for q in self._type_subs.get(key, ()):
                         q.put_nowait(ev)
                 for q in self._process_subs.get(ev.processid, ()):

@@ -193,9 +193,7 @@ def submit_and_hand(tx: Tx, now: int, caller: str, spec: FunctionSpec | None, ex
             handed = assign_next(tx, now, executorid, spec.conditions.colonyname, cpu, mem, still_wanted).process
     except ColoniesError:
         handed = None
-    if handed is not None and handed.processid == process.processid:  # nobody else needs waking for it
-        tx.events[:] = [e for e in tx.events if not (getattr(e, "assignable", False) and e.processid == handed.processid)]
-    return process, handed
+    return process, handed  # (the hub wakes nobody for a process assigned in the commit that queued it)
 
 
 def give_back(tx: Tx, now: int, caller: str, processid: str) -> bool:

@@ -273,3 +273,19 @@ def test_a_claimed_waiter_whose_client_left_is_not_delivered_to() -> None:
         assert hub.waiting(KEY) == 0
 
     asyncio.run(main())
+
+
+def test_a_process_assigned_in_the_commit_that_queued_it_wakes_nobody() -> None:
+    async def main() -> None:
+        hub = Hub()
+        q = hub.subscribe_type(KEY)
+        parked = park(hub, ["a"], timeout=0.05)
+        await settle()
+        hub.publish([waiting_ev("p1"), ProcessChanged("p1", 1, "dev", "cli")])  # queued, then taken
+        assert hub.wakeups == 0 and hub.queued_names(KEY) == ["a"]
+        assert q.get_nowait() == waiting_ev("p1")  # type subscribers still hear of it
+        hub.publish([ProcessChanged("p2", 1, "dev", "cli"), waiting_ev("p2")])  # taken, then back in the queue
+        assert hub.wakeups == 1
+        assert await parked[0][1] is True and parked[0][0].wake.processid == "p2"
+
+    asyncio.run(main())
