@@ -278,6 +278,15 @@ class Hub:
             if not subs:
                 del self._type_subs[key]
 
+    # --- introspection for metrics and the dashboard (read-only, O(keys)) --------------------------
+    def waiting_counts(self) -> dict[Key, int]:
+        """Parked assign calls per (colony, executortype)."""
+        return {key: len(queue) for key, queue in self._queues.items() if queue}
+
+    def subscriber_counts(self) -> dict[str, int]:
+        """Live WebSocket subscriptions by kind: one process, or every process of a type."""
+        return {"process": sum(len(s) for s in self._process_subs.values()),
+                "type": sum(len(s) for s in self._type_subs.values())}
 
 def _expire(fut: asyncio.Future[None]) -> None:
     if not fut.done():

@@ -27,17 +27,20 @@ class ProcessChanged(NamedTuple):
     colonyname: str
     executortype: str
     assignable: bool = False
-    target: Target | None = None
+    seconds: float = 0.0  # RUNNING: time it waited; closed: time it ran (0 if never started). For metrics.
+    reason: str = ""      # WAITING again: "retry" or "executor_gone"; FAILED by a deadline: "max_exec_time"/"max_wait_time"
+    target: Target | None = None  # assignable: who may take it (None: any executor of the type)
 
 
-def became_assignable(row: Any) -> ProcessChanged:
+def became_assignable(row: Any, reason: str = "") -> ProcessChanged:
     """The event of a process (a row or mapping with the queue columns) that entered the queue."""
     names = row["executornames"]
     allowed = tuple(_names.decode(names)) if names else ()
     target = None
     if allowed or row["locationname"] or row["cpu"] or row["mem"]:
         target = Target(allowed, row["locationname"] or "", row["cpu"] or 0, row["mem"] or 0)
-    return ProcessChanged(row["processid"], 0, row["colonyname"], row["executortype"], True, target)
+    return ProcessChanged(row["processid"], 0, row["colonyname"], row["executortype"], True, reason=reason,
+                          target=target)
 
 
 class ColonyResumed(NamedTuple):
@@ -59,3 +62,10 @@ class ProcessesRemoved(NamedTuple):
 
     colonyname: str
     processids: tuple[str, ...] = ()
+
+
+class LogAdded(NamedTuple):
+    """A process log line was added: live log views of that process refresh."""
+
+    processid: str
+    colonyname: str

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from ..clock import NS
+from ..clock import NS, ns_after
 from ..crypto import sha3_hex
 from ..errors import BadRequest, ColoniesError, Forbidden, NotFound, Unavailable
 from ..ids import new_id
@@ -40,7 +40,7 @@ class Paused(Unavailable):
 def _row_of(tx: Tx, processid: str, verb: str):
     row = store.get_row(tx, processid)
     if row is None:
-        raise ColoniesError(f"Failed to {verb}, process is nil")
+        raise NotFound(f"Failed to {verb}, process is nil")
     return row
 
 
@@ -59,7 +59,7 @@ def new_process_row(spec: FunctionSpec, now: int, initiatorid: str, initiatornam
         "locationname": cond.locationname, "cpu": parse_cpu(cond.cpu), "mem": parse_mem(cond.mem),
         "state": ProcessState.WAITING, "waitforparents": int(waitforparents),
         "prioritytime": now - spec.priority * DAY_NS, "submissiontime": now,
-        "waitdeadline": now + spec.maxwaittime * NS if spec.maxwaittime > 0 else 0,
+        "waitdeadline": ns_after(now, spec.maxwaittime) if spec.maxwaittime > 0 else 0,
         "maxwaittime": spec.maxwaittime, "maxexectime": spec.maxexectime, "maxretries": spec.maxretries,
         "initiatorid": initiatorid, "initiatorname": initiatorname, "funcname": spec.funcname, "label": spec.label,
         "processgraphid": processgraphid, "spec": _enc(spec).decode(), "parents": "[]", "children": "[]",
@@ -144,13 +144,14 @@ def assign_next(tx: Tx, now: int, caller: str, colonyname: str, cpu: int, mem: i
         for row in rows:
             if not _eligible(row, me.name, me.locationname, cpu, mem):
                 continue
-            deadline = now + row["maxexectime"] * NS if row["maxexectime"] > 0 else 0
+            deadline = ns_after(now, row["maxexectime"]) if row["maxexectime"] > 0 else 0
             if not store.mark_assigned(tx, row["processid"], caller, now, deadline):
                 continue
             if row["processgraphid"]:
                 _feed_inputs(tx, row)
                 resolve.roll_up(tx, now, row["processgraphid"])
-            tx.events.append(ProcessChanged(row["processid"], ProcessState.RUNNING, colonyname, me.executortype))
+            tx.events.append(ProcessChanged(row["processid"], ProcessState.RUNNING, colonyname, me.executortype, False,
+                                            (now - row["submissiontime"]) / NS))
             return none._replace(process=store.get(tx, row["processid"]))
         if len(rows) < page:
             return none
@@ -249,14 +250,20 @@ def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[An
     if me.kind == "executor":
         executor_domain.record_call(tx, row["colonyname"], me.name, row["funcname"],
                                     (row["starttime"] - row["submissiontime"]) / NS, (now - row["starttime"]) / NS)
-    tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row["colonyname"], row["executortype"]))
+    tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row["colonyname"], row["executortype"], False,
+                                    _ran(row, now)))
     resolve.on_closed(tx, now, row, ProcessState.SUCCESS)
 
 
-def fail_row(tx: Tx, now: int, row, errors: list[str]) -> None:
+def _ran(row, now: int) -> float:
+    return (now - row["starttime"]) / NS if row["starttime"] else 0.0
+
+
+def fail_row(tx: Tx, now: int, row, errors: list[str], reason: str = "") -> None:
     """Mark a process FAILED (by its executor or by the deadline loop) and resolve its graph."""
     store.close(tx, row["processid"], ProcessState.FAILED, now, None, errors)
-    tx.events.append(ProcessChanged(row["processid"], ProcessState.FAILED, row["colonyname"], row["executortype"]))
+    tx.events.append(ProcessChanged(row["processid"], ProcessState.FAILED, row["colonyname"], row["executortype"], False,
+                                    _ran(row, now), reason))
     resolve.on_closed(tx, now, row, ProcessState.FAILED)
 
 
@@ -319,7 +326,7 @@ def list_processes(tx: Tx, now: int, caller: str, colonyname: str, count: int, s
 
 def history(tx: Tx, now: int, caller: str, colonyname: str, executorid: str, seconds: int, state: int) -> list[Process]:
     security.require_member(tx, caller, colonyname)
-    return store.history(tx, colonyname, executorid, now - seconds * NS, state)
+    return store.history(tx, colonyname, executorid, ns_after(now, -seconds), state)
 
 
 # --- removal ----------------------------------------------------------------------------------
@@ -371,15 +378,15 @@ def enforce_deadlines(tx: Tx, now: int) -> int:
     for row in store.expired_running(tx, now):
         full = store.get_row(tx, row["processid"])
         if row["maxretries"] > -1 and row["retries"] >= row["maxretries"]:
-            fail_row(tx, now, full, [EXEC_TIMEOUT_ERROR])
+            fail_row(tx, now, full, [EXEC_TIMEOUT_ERROR], "max_exec_time")
         else:
-            waitdeadline = now + row["maxwaittime"] * NS if row["maxwaittime"] > 0 else 0
+            waitdeadline = ns_after(now, row["maxwaittime"]) if row["maxwaittime"] > 0 else 0
             store.unassign(tx, row["processid"], now, waitdeadline, True)
-            tx.events.append(became_assignable(row))
+            tx.events.append(became_assignable(row, "retry"))
         changed += 1
     for processid in store.expired_waiting(tx, now):
         full = store.get_row(tx, processid)
-        fail_row(tx, now, full, [WAIT_TIMEOUT_ERROR])
+        fail_row(tx, now, full, [WAIT_TIMEOUT_ERROR], "max_wait_time")
         changed += 1
     return changed
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from ..errors import ColoniesError, Forbidden
@@ -27,11 +28,12 @@ class PayloadTooLarge(ColoniesError):
 
 async def handle_body(services: Services, body: bytes) -> tuple[int, bytes]:
     """Process one RPC request body; returns (HTTP status, reply body). Never raises."""
+    started = time.perf_counter()
     try:
         msg, caller = envelope.parse_request(body)
     except ColoniesError as exc:
-        return envelope.error_reply(exc)
-    return await handle_message(services, msg, caller)
+        return _observed(services, "", envelope.error_reply(exc), started)
+    return await handle_message(services, msg, caller, started)
 
 
 def is_long_poll(msg: object) -> bool:
@@ -39,22 +41,30 @@ def is_long_poll(msg: object) -> bool:
     return isinstance(msg, AssignProcessMsg) and msg.timeout > 0
 
 
-async def handle_message(services: Services, msg: Any, caller: str) -> tuple[int, bytes]:
+async def handle_message(services: Services, msg: Any, caller: str, started: float) -> tuple[int, bytes]:
     """Run a decoded, authenticated message; returns (HTTP status, reply body). Never raises."""
+    msgtype = msg.__struct_config__.tag  # type: ignore[attr-defined]
     try:
         handler = HANDLERS.get(type(msg))
         if handler is None:  # a known message type this server does not handle
             raise Forbidden(f"invalid rpcMsg.PayloadType: {type(msg).__name__.lower()}")
         result = await handler(Context(services, caller), msg)
-        payloadtype = msg.__struct_config__.tag  # type: ignore[attr-defined]
+        payloadtype = msgtype
         if isinstance(result, Reply):
             payloadtype, result = result
-        return 200, envelope.ok_reply(str(payloadtype), b"{}" if result is None else result)
+        reply = 200, envelope.ok_reply(str(payloadtype), b"{}" if result is None else result)
     except ColoniesError as exc:
-        return envelope.error_reply(exc)
+        reply = envelope.error_reply(exc)
     except Exception as exc:  # a bug: answer 500, keep serving
         log.exception("internal error handling request")
-        return envelope.error_reply(ColoniesError(f"Internal server error: {type(exc).__name__}: {exc}"))
+        reply = envelope.error_reply(ColoniesError(f"Internal server error: {type(exc).__name__}: {exc}"))
+    return _observed(services, str(msgtype), reply, started)
+
+
+def _observed(services: Services, msgtype: str, reply: tuple[int, bytes], started: float) -> tuple[int, bytes]:
+    if services.observer is not None:
+        services.observer.on_rpc(msgtype, reply[0], time.perf_counter() - started)
+    return reply
 
 
 class ApiEndpoint:
@@ -83,24 +93,25 @@ class ApiEndpoint:
         if too_large:
             status, body = envelope.error_reply(PayloadTooLarge(f"Request body larger than {limit} bytes"))
         else:
+            started = time.perf_counter()
             try:
                 msg, caller = envelope.parse_request(b"".join(chunks))
             except ColoniesError as exc:
-                status, body = envelope.error_reply(exc)
+                status, body = _observed(self.services, "", envelope.error_reply(exc), started)
             else:
                 if is_long_poll(msg):
-                    status, body = await self._watch_disconnect(msg, caller, receive)
+                    status, body = await self._watch_disconnect(msg, caller, receive, started)
                     if status < 0:
                         return
                 else:
-                    status, body = await handle_message(self.services, msg, caller)
+                    status, body = await handle_message(self.services, msg, caller, started)
         await send({"type": "http.response.start", "status": status,
                     "headers": [*_HEADERS, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
-    async def _watch_disconnect(self, msg: Any, caller: str, receive: Any) -> tuple[int, bytes]:
+    async def _watch_disconnect(self, msg: Any, caller: str, receive: Any, started: float) -> tuple[int, bytes]:
         """Long-polls stop when the client goes away (as the Go server's context does)."""
-        work = asyncio.ensure_future(handle_message(self.services, msg, caller))
+        work = asyncio.ensure_future(handle_message(self.services, msg, caller, started))
 
         async def disconnected() -> None:
             while (await receive())["type"] != "http.disconnect":

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import itertools
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any, TypeVar
@@ -128,6 +129,7 @@ class Database:
         self._closed = False
         self._loop_reader: sqlite3.Connection | None = None
         self.on_commit: Callable[[list[Any]], None] | None = None
+        self.on_batch: Callable[[int, float], None] | None = None  # (units, seconds) per committed batch
         self.schema_version = 0
 
     @classmethod
@@ -200,6 +202,7 @@ class Database:
                     stopping = True
                     break
                 batch.append(nxt)
+            started = time.perf_counter()
             try:
                 outcomes = await self._writer._execute(_run_batch, conn, [(fn, args) for fn, args, _ in batch])
             except BaseException as exc:  # commit failed: nobody's write happened
@@ -207,6 +210,8 @@ class Database:
                     if not fut.done():
                         fut.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
                 continue
+            if self.on_batch is not None:
+                self.on_batch(len(batch), time.perf_counter() - started)
             events: list[Any] = []
             for (_, _, fut), (ok, value, unit_events) in zip(batch, outcomes, strict=True):
                 if ok:

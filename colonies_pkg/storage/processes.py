@@ -73,8 +73,8 @@ def queue_page(tx: Tx, colonyname: str, executortype: str, limit: int, offset: i
     """Assignable processes of a type, in priority order. The partial queue index holds exactly
     these rows; the planner would otherwise pick processes_by_state and skip non-candidates row by row."""
     return tx.all(
-        "SELECT processid, executornames, locationname, cpu, mem, maxexectime, processgraphid, parents FROM processes "
-        "INDEXED BY processes_queue "
+        "SELECT processid, executornames, locationname, cpu, mem, maxexectime, processgraphid, parents, submissiontime "
+        "FROM processes INDEXED BY processes_queue "
         "WHERE colonyname = ? AND executortype = ? AND state = 0 AND isassigned = 0 AND waitforparents = 0 "
         "ORDER BY prioritytime LIMIT ? OFFSET ?", (colonyname, executortype, limit, offset))
 

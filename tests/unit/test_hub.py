@@ -78,7 +78,7 @@ def test_a_waiter_that_lost_the_race_parks_again_at_the_front() -> None:
         again = asyncio.create_task(hub.wait(parked[0][0], 5))  # "a" found nothing: back to its place
         await settle()
         assert hub.queued_names(KEY) == ["a", "b", "c", "d"]
-        for w, t in [*parked[1:], *late]:
+        for w, _ in [*parked[1:], *late]:
             hub.leave(w)
         again.cancel()
 
@@ -91,16 +91,16 @@ def test_targeted_events_wake_the_oldest_waiter_that_may_take_them() -> None:
         parked = park(hub, ["a", "b", "c"])
         small = park(hub, ["small"], cpu=500)
         await settle()
-        hub.publish([ProcessChanged("p1", 0, "dev", "cli", True, Target(names=("c",)))])
-        hub.publish([ProcessChanged("p2", 0, "dev", "cli", True, Target(location="Lab"))])  # nobody there
+        hub.publish([ProcessChanged("p1", 0, "dev", "cli", True, target=Target(names=("c",)))])
+        hub.publish([ProcessChanged("p2", 0, "dev", "cli", True, target=Target(location="Lab"))])  # nobody there
         await settle()
         assert hub.queued_names(KEY) == ["a", "b", "small"]
         assert parked[2][1].done() and parked[2][0].wake.processid == "p1"
         for w, _ in parked[:2]:
             hub.leave(w)
-        hub.publish([ProcessChanged("p3", 0, "dev", "cli", True, Target(cpu=1000))])  # too big for "small"
+        hub.publish([ProcessChanged("p3", 0, "dev", "cli", True, target=Target(cpu=1000))])  # too big for "small"
         assert hub.queued_names(KEY) == ["small"] and hub.wakeups == 1
-        hub.publish([ProcessChanged("p4", 0, "dev", "cli", True, Target(names=("x", "*"), cpu=200))])
+        hub.publish([ProcessChanged("p4", 0, "dev", "cli", True, target=Target(names=("x", "*"), cpu=200))])
         await settle()
         assert small[0][1].done() and small[0][0].wake.processid == "p4"
 
@@ -112,7 +112,7 @@ def test_location_match_ignores_case() -> None:
         hub = Hub()
         ((w, t),) = park(hub, ["a"], location="lab")
         await settle()
-        hub.publish([ProcessChanged("p1", 0, "dev", "cli", True, Target(location="LAB"))])
+        hub.publish([ProcessChanged("p1", 0, "dev", "cli", True, target=Target(location="LAB"))])
         assert await t is True and w.wake.processid == "p1"
 
     asyncio.run(main())
