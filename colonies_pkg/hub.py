@@ -75,10 +75,11 @@ class Hub:
         self._queues: dict[Key, list[Waiter]] = {}  # parked waiters per key, sorted by order
         self._orders = itertools.count()
         self._resumed: dict[str, list[asyncio.Future[None]]] = defaultdict(list)
-        self._process_subs: dict[str, set[asyncio.Queue[ProcessChanged]]] = defaultdict(set)
-        self._type_subs: dict[Key, set[asyncio.Queue[ProcessChanged]]] = defaultdict(set)
+        self._process_subs: dict[str, set[asyncio.Queue[ProcessChanged | None]]] = defaultdict(set)
+        self._type_subs: dict[Key, set[asyncio.Queue[ProcessChanged | None]]] = defaultdict(set)
         self.crons_changed = asyncio.Event()
         self.wakeups = 0  # waiters woken for a process (a counter for tests and metrics)
+        self.closed = False  # the server is stopping: long-polls answer as on timeout
 
     # --- publishing (called on the event loop after commit) ---------------------------------------
     def publish(self, events: list[Any]) -> None:
@@ -185,9 +186,12 @@ class Hub:
 
     async def wait(self, w: Waiter, timeout: float) -> bool:
         """Park `w` until it is woken (True) or `timeout` passes (False, and `w` is out of the queue).
+        Returns False at once when the hub is closed (the caller checks `closed`).
 
         On cancellation `w` leaves the queue at once, and a wake-up it got but did not use goes
         to the next waiter."""
+        if self.closed:
+            return False
         self.park(w)
         loop = asyncio.get_running_loop()
         w.fut = fut = loop.create_future()
@@ -238,7 +242,9 @@ class Hub:
         return [w.name for w in self._queues.get(key, ()) if w.state == PARKED]
 
     async def wait_resumed(self, colonyname: str, timeout: float) -> None:
-        """Sleep until assignments in `colonyname` are resumed, or `timeout` passes."""
+        """Sleep until assignments in `colonyname` are resumed, `timeout` passes or the hub closes."""
+        if self.closed:
+            return
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[None] = loop.create_future()
         self._resumed[colonyname].append(fut)
@@ -253,25 +259,59 @@ class Hub:
                 if not futs:
                     del self._resumed[colonyname]
 
-    # --- subscriptions ----------------------------------------------------------------------------
-    def subscribe_process(self, processid: str) -> asyncio.Queue[ProcessChanged]:
-        q: asyncio.Queue[ProcessChanged] = asyncio.Queue()
+    # --- shutdown -------------------------------------------------------------------------------
+    def close(self) -> tuple[int, int]:
+        """The server is stopping: every subscription queue gets a final None and every parked
+        long-poll wakes up (and sees `closed`). Returns (subscriptions ended, long-polls woken)."""
+        self.closed = True
+        subscriptions = 0
+        for queues in (*self._process_subs.values(), *self._type_subs.values()):
+            for q in queues:
+                q.put_nowait(None)
+                subscriptions += 1
+        polls = 0
+        for queue in self._queues.values():
+            for w in queue:
+                self._wake(w, None)
+                polls += 1
+        self._queues.clear()
+        for futs in self._resumed.values():
+            for fut in futs:
+                if not fut.done():
+                    fut.set_result(None)
+                    polls += 1
+        return subscriptions, polls
+
+    def active(self) -> int:
+        """Subscriptions and parked long-polls still registered."""
+        return (sum(len(v) for group in (self._process_subs, self._type_subs, self._queues, self._resumed)
+                    for v in group.values()))
+
+    # --- subscriptions (a None in a queue: the hub closed) ----------------------------------------
+    def _queue(self) -> asyncio.Queue[ProcessChanged | None]:
+        q: asyncio.Queue[ProcessChanged | None] = asyncio.Queue()
+        if self.closed:
+            q.put_nowait(None)
+        return q
+
+    def subscribe_process(self, processid: str) -> asyncio.Queue[ProcessChanged | None]:
+        q = self._queue()
         self._process_subs[processid].add(q)
         return q
 
-    def unsubscribe_process(self, processid: str, q: asyncio.Queue[ProcessChanged]) -> None:
+    def unsubscribe_process(self, processid: str, q: asyncio.Queue[ProcessChanged | None]) -> None:
         subs = self._process_subs.get(processid)
         if subs is not None:
             subs.discard(q)
             if not subs:
                 del self._process_subs[processid]
 
-    def subscribe_type(self, key: Key) -> asyncio.Queue[ProcessChanged]:
-        q: asyncio.Queue[ProcessChanged] = asyncio.Queue()
+    def subscribe_type(self, key: Key) -> asyncio.Queue[ProcessChanged | None]:
+        q = self._queue()
         self._type_subs[key].add(q)
         return q
 
-    def unsubscribe_type(self, key: Key, q: asyncio.Queue[ProcessChanged]) -> None:
+    def unsubscribe_type(self, key: Key, q: asyncio.Queue[ProcessChanged | None]) -> None:
         subs = self._type_subs.get(key)
         if subs is not None:
             subs.discard(q)

@@ -35,6 +35,15 @@ def _version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _help(args: argparse.Namespace) -> int:
+    """`colonies help [COMMAND …]`, as in the Go CLI: the help of that command."""
+    try:
+        build_parser().parse_args([*args.topic, "--help"])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
 def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     """The whole command tree, or (`only`) the tree of one command group."""
     parser = argparse.ArgumentParser(prog="colonies", allow_abbrev=False, description=DESCRIPTION,
@@ -42,12 +51,15 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"colonies-py {__version__}")
     common.add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    sub.required = True
+    parser.set_defaults(func=common.print_help_of(parser))  # bare `colonies`: the help, exit 0
     for name in GROUPS if only is None else (only,):
         importlib.import_module(f".{name}", __name__).register(sub)
     if only is None:
         version = sub.add_parser("version", help="Print the version", description="Print the version")
         version.set_defaults(func=_version)
+        helper = sub.add_parser("help", help="Help about any command", description="Help about any command")
+        helper.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. `process` or `process ps`")
+        helper.set_defaults(func=_help)
         importlib.import_module(".workflow", __name__).register(sub)
     return parser
 

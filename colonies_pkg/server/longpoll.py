@@ -65,7 +65,7 @@ async def assign(ctx: Context, msg: m.AssignProcessMsg) -> Any:
             if deadline is None:
                 raise Unavailable(str(exc.message)) from exc
             remaining = deadline - loop.time()
-            if remaining <= 0:
+            if remaining <= 0 or hub.closed:
                 raise Timeout("Failed to assign process, assignments are paused and the timeout expired") from exc
             woken_for = None  # after the resume every assigner of the colony looks again
             await hub.wait_resumed(msg.colonyname, min(remaining, RECHECK_SECONDS))
@@ -83,7 +83,7 @@ async def assign(ctx: Context, msg: m.AssignProcessMsg) -> Any:
         if hub.changed_since(key, seen):
             continue
         remaining = deadline - loop.time()
-        if remaining <= 0:
+        if remaining <= 0 or hub.closed:  # (closed: the server is stopping, answer as on timeout)
             raise NotFound(NO_PROCESS)
         try:
             woke = await hub.wait(waiter, min(remaining, RECHECK_SECONDS))
@@ -93,6 +93,8 @@ async def assign(ctx: Context, msg: m.AssignProcessMsg) -> Any:
             raise
         if waiter.delivered is not None:
             return waiter.delivered
+        if hub.closed:
+            raise NotFound(NO_PROCESS)
         if woke:
             woken_for = waiter.wake
 

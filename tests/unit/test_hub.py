@@ -289,3 +289,26 @@ def test_a_process_assigned_in_the_commit_that_queued_it_wakes_nobody() -> None:
         assert await parked[0][1] is True and parked[0][0].wake.processid == "p2"
 
     asyncio.run(main())
+
+
+def test_close_ends_subscriptions_and_wakes_long_polls() -> None:
+    async def main() -> None:
+        hub = Hub()
+        q1, q2 = hub.subscribe_process("p1"), hub.subscribe_type(KEY)
+        ((w, poll),) = park(hub, ["a"], timeout=100)
+        paused = asyncio.ensure_future(hub.wait_resumed("dev", 100))
+        await settle()
+        assert hub.active() == 4
+        assert hub.close() == (2, 2)
+        assert await q1.get() is None and await q2.get() is None
+        assert await poll is True and w.wake is None and hub.closed
+        await paused
+        hub.unsubscribe_process("p1", q1)
+        hub.unsubscribe_type(KEY, q2)
+        assert hub.active() == 0
+        late = hub.subscribe_process("p2")  # a subscription after close ends at once
+        assert late.get_nowait() is None
+        assert await hub.wait(hub.waiter(KEY, "b", ""), 100) is False  # no waiting once closed
+        await hub.wait_resumed("dev", 100)
+
+    asyncio.run(main())
