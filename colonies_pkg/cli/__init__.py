@@ -17,7 +17,7 @@ from .common import CliError, HelpFormatter, resolve_env
 
 # Command groups in help order (`version` and then `workflow` follow). Imported on use, so that
 # `server start` and `dev` do not load the client-side modules (start-up time, issue 11).
-GROUPS = ("attribute", "colony", "completion", "config", "cron", "dev", "executor", "fs", "function", "generator",
+GROUPS = ("attribute", "blueprint", "colony", "completion", "config", "cron", "dev", "executor", "fs", "function", "generator",
           "keys", "location", "log", "monitor", "process", "server", "ui", "user")
 SERVER_GROUPS = ("dev", "server")
 
