@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     version = sub.add_parser("version", help="Print the version", description="Print the version")
     version.set_defaults(func=_version)
     workflow.register(sub)
+    parser.set_defaults(root_parser=parser)  # `completion` walks the whole tree
     return parser
 
 

@@ -20,10 +20,12 @@ from typing import Any
 
 import msgspec
 
-from ..cfs import CFS, SyncPlan, Transfer, normalize_label
+from ..cfs import CFS, SyncPlan, Transfer
+from ..config import parse_bool
 from ..errors import ColoniesError
-from ..models.file import File, Reference, Snapshot
-from ..objectstore import Stored, store_from_env
+from ..models.file import File, Reference, Snapshot, normalize_label
+from ..objectstore import Stored
+from ..objectstore.router import store_from_env
 from .common import CliError, HelpFormatter, Session, add_command, add_group, add_json, resolve_env
 from .output import fmt_time, info, print_json, warn
 from .table import list_table, render
@@ -428,11 +430,9 @@ def _snapshot_removeall(args: argparse.Namespace) -> int:
 
 # --- parser ----------------------------------------------------------------------------------
 def _bool_arg(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "true", "yes", "on", "t"):
-        return True
-    if value in ("0", "false", "no", "off", "f"):
-        return False
+    value = parse_bool(text)
+    if value is not None:
+        return value
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 

@@ -4,6 +4,11 @@ from __future__ import annotations
 import msgspec
 
 
+def normalize_label(label: str | None) -> str:
+    """A CFS label as stored: exactly one leading "/" and no trailing "/" (as pycolonies normalises)."""
+    return "/" + (label or "").strip().strip("/")
+
+
 class S3Object(msgspec.Struct):
     server: str = ""
     port: int = 0

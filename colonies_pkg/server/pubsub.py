@@ -29,10 +29,6 @@ async def _push_error(ws: WebSocket, exc: ColoniesError) -> None:
     await ws.send_text(envelope.error_reply(exc)[1].decode())
 
 
-def _check_member(tx, now: int, caller: str, colonyname: str) -> None:
-    security.require_member(tx, caller, colonyname)
-
-
 async def _forward(ws: WebSocket, services: Services, queue: asyncio.Queue, state: int, deadline: float) -> None:
     """Push the process of every event in `state` until the deadline (then the caller closes)."""
     loop = asyncio.get_running_loop()
@@ -59,7 +55,7 @@ async def _subscribe_process(ws: WebSocket, services: Services, caller: str, msg
             return
         process, colonyname = found
         try:
-            await services.db.read(_check_member, now_ns(), caller, colonyname)
+            await services.db.read(security.require_member, caller, colonyname)
         except ColoniesError as exc:
             await _push_error(ws, Forbidden(exc.message))
             return
@@ -74,7 +70,7 @@ async def _subscribe_processes(ws: WebSocket, services: Services, caller: str, m
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(msg.timeout, 0)
     try:
-        await services.db.read(_check_member, now_ns(), caller, msg.colonyname)
+        await services.db.read(security.require_member, caller, msg.colonyname)
     except ColoniesError as exc:
         await _push_error(ws, Forbidden(exc.message))
         return

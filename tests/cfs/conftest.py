@@ -201,15 +201,16 @@ class StoreCase:
 
 
 def make_store(kind: str, tmp_path: Path, dev: DevServer | None, moto: Moto | None) -> StoreCase:
-    from colonies_pkg.objectstore import HttpObjectStore, LocalDirStore
-    from colonies_pkg.s3store import S3Config, S3Store
+    from colonies_pkg.objectstore.http import HttpObjectStore
+    from colonies_pkg.objectstore.local import LocalDirStore
+    from colonies_pkg.objectstore.s3 import S3Config, S3Store
 
     if kind == "local":
         root = tmp_path / "objects"
         store = LocalDirStore(str(root))
 
         def corrupt(ref: Any, data: bytes) -> None:
-            Path(store._path(ref.s3object.object)).write_bytes(data)
+            Path(store.path(ref.s3object.object)).write_bytes(data)
 
         return StoreCase(kind, store, corrupt, {"kind": "local", "root": str(root)})
     if kind == "http":

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from colonies_pkg.cfs import CFS
 from colonies_pkg.client import Client
-from colonies_pkg.objectstore import store_from_env
+from colonies_pkg.objectstore.router import store_from_env
 
 from .conftest import _stop, _wait_http, free_port
 

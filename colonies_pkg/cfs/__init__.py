@@ -1,6 +1,6 @@
 """Colonies File System client (layer L5, beside `client.py`): file metadata through the Colonies
 RPC API, contents through an `ObjectStore`; sync plans. The executor side (`run_with_fs`) is in
-`cfsmount.py`.
+`cfs/mount.py`.
 
 Rules that keep metadata honest:
 * upload first, register second: `addfilemsg` is sent only after the store holds the content,
@@ -24,9 +24,9 @@ from typing import Any
 
 import msgspec
 
-from .errors import BadRequest, ColoniesError, NotFound
-from .models.file import File, FileData, Label, Reference, Snapshot
-from .objectstore import TMP_PREFIX, ObjectStore, ObjectStoreError, sha256_file
+from ..errors import BadRequest, ColoniesError, NotFound
+from ..models.file import File, FileData, Label, Reference, Snapshot, normalize_label
+from ..objectstore import TMP_PREFIX, ObjectStore, ObjectStoreError, sha256_file
 
 
 class CFSError(ColoniesError):
@@ -36,11 +36,6 @@ class CFSError(ColoniesError):
 # progress(transfer, event, nbytes): event is "start", "bytes" (nbytes just moved) or "done"
 TransferProgress = Callable[["Transfer", str, int], None]
 Logger = Callable[[str], None]
-
-
-def normalize_label(label: str | None) -> str:
-    """Exactly one leading "/" and no trailing "/" (what the server stores)."""
-    return "/" + (label or "").strip().strip("/")
 
 
 def safe_segment(name: str) -> bool:
