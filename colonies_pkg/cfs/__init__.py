@@ -17,6 +17,7 @@ the local file with the remote one). Nothing is ever deleted by a sync.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -196,10 +197,8 @@ class CFS:
             reply = self._rpc({"msgtype": "addfilemsg", "file": msgspec.to_builtins(file)})
         except BaseException:
             if stored.created:  # nothing refers to what we just stored: take it back
-                try:
+                with contextlib.suppress(ObjectStoreError, OSError):
                     self.store.delete(stored.ref)
-                except (ObjectStoreError, OSError):
-                    pass
             raise
         if not stored.created and not self.store.exists(stored.ref):
             # The content was already stored, but another client deleted it as unreferenced

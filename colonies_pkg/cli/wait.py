@@ -8,6 +8,7 @@ when the server closes them at their timeout. `result(timeout)` blocks until the
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import queue
 import threading
@@ -106,10 +107,8 @@ class ProcessWaiter:
         with self._lock:
             sockets, self._sockets = self._sockets, []
         for ws in sockets:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close()
-            except Exception:
-                pass
 
 
 def wait_for(session: Session, process: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:

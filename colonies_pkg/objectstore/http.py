@@ -7,6 +7,7 @@ and the SHA-256 name (`server/objects.py`).
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import time
@@ -105,10 +106,8 @@ class HttpObjectStore:
         return self._simple("HEAD", ref.s3object.bucket or self.colonyname, ref.s3object.object)[0] == 200
 
     def delete(self, ref: Reference) -> None:
-        try:
+        with contextlib.suppress(ObjectNotFound):
             self._simple("DELETE", ref.s3object.bucket or self.colonyname, ref.s3object.object)
-        except ObjectNotFound:
-            pass
 
     def put_file(self, path: str, progress: Progress | None = None) -> Stored:
         sha, size = sha256_file(path)  # the URL names the content, so hash first

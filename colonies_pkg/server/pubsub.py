@@ -35,7 +35,7 @@ async def _forward(ws: WebSocket, services: Services, queue: asyncio.Queue, stat
     while (remaining := deadline - loop.time()) > 0:
         try:
             event = await asyncio.wait_for(queue.get(), remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         if event.state != state:
             continue

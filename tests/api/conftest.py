@@ -98,7 +98,7 @@ class Api:
         r = self.client.post("/api", content=body)
         try:
             return Reply(r.status_code, r.text)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             pytest.fail(f"reply is not a valid envelope ({exc}): HTTP {r.status_code} {r.text[:300]!r}")
 
     def rpc(self, msg: dict[str, Any], prv: str, payloadtype: str | None = None) -> Reply:

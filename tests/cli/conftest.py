@@ -18,9 +18,11 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 import pytest
+from server_process import DEV_COLONY_ID as COLONY_ID  # noqa: F401  (used by the test modules)
 from server_process import DEV_COLONY_PRV as COLONY_PRV
+from server_process import DEV_USER_ID as USER_ID  # noqa: F401
 from server_process import DEV_USER_PRV as USER_PRV
-from server_process import REPO, SERVER_PRV, ServerProcess, free_port  # noqa: F401  (used by the test modules)
+from server_process import REPO, SERVER_PRV, ServerProcess, free_port  # noqa: F401
 
 CLI_TIMEOUT = 60
 
