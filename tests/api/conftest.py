@@ -6,18 +6,19 @@ does (base64 JSON payload, secp256k1 signature over the payload text).
 Fixtures
 --------
 * ``api``    (function) -- an `Api` on a fresh server (own data dir) whose owner is ``keys.server``.
-* ``colony`` (function) -- a fresh colony on ``api`` with a user and an approved executor.
+* ``colony`` (function) -- a fresh colony on ``api`` with a user (executors: ``colony.new_executor()``).
 """
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import sqlite3
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from starlette.testclient import TestClient
@@ -107,6 +108,18 @@ class Api:
     def ok(self, msg: dict[str, Any], prv: str) -> Any:
         return assert_ok(self.rpc(msg, prv), msg["msgtype"])
 
+    @contextlib.contextmanager
+    def unchanged(self) -> Iterator[None]:
+        """Asserts that nothing was committed inside the block (SQLite's `PRAGMA data_version` moves
+        on every commit by another connection that changed the database)."""
+        conn = sqlite3.connect(self.config.db_path)
+        try:
+            before = conn.execute("PRAGMA data_version").fetchone()[0]
+            yield
+            assert conn.execute("PRAGMA data_version").fetchone()[0] == before, "the database was changed"
+        finally:
+            conn.close()
+
     def dump(self) -> list[str]:
         """Every row of the database, as SQL text (to show that a refused request changed nothing)."""
         conn = sqlite3.connect(self.config.db_path)
@@ -114,6 +127,12 @@ class Api:
             return list(conn.iterdump())
         finally:
             conn.close()
+
+
+class Member(NamedTuple):
+    name: str
+    prv: str
+    id: str
 
 
 @dataclass
@@ -127,21 +146,34 @@ class Colony:
     executorname: str
     executortype: str
 
+    def new_executor(self, approve: bool = True) -> Member:
+        key, name = Key.new(), uniq("exec")
+        self.api.ok({"msgtype": "addexecutormsg", "executor": {"executorname": name, "executorid": key.id,
+                                                               "colonyname": self.name,
+                                                               "executortype": self.executortype}}, self.owner.prv)
+        if approve:
+            self.api.ok({"msgtype": "approveexecutormsg", "colonyname": self.name, "executorname": name},
+                        self.owner.prv)
+        return Member(name, key.prv, key.id)
+
     def submit(self, funcname: str = "echo", **spec: Any) -> dict[str, Any]:
         fs = {"funcname": funcname, "maxexectime": 60, "maxwaittime": -1, "maxretries": 0,
               "conditions": {"colonyname": self.name, "executortype": self.executortype}, **spec}
         return self.api.ok({"msgtype": "submitfuncspecmsg", "spec": fs}, self.user.prv)
 
 
-def new_colony(api: Api) -> Colony:
+def new_colony(api: Api, executor_registered: bool = True) -> Colony:
+    """A colony owned by a fresh key, with a user and (unless told otherwise) an approved executor."""
     owner, user, executor = Key.new(), Key.new(), Key.new()
     name, username, executorname, executortype = uniq("colony"), uniq("user"), uniq("exec"), uniq("type")
     api.ok({"msgtype": "addcolonymsg", "colony": {"colonyid": owner.id, "name": name}}, api.owner.prv)
     api.ok({"msgtype": "addusermsg", "user": {"colonyname": name, "userid": user.id, "name": username,
                                               "email": "", "phone": ""}}, owner.prv)
-    api.ok({"msgtype": "addexecutormsg", "executor": {"executorname": executorname, "executorid": executor.id,
-                                                      "colonyname": name, "executortype": executortype}}, owner.prv)
-    api.ok({"msgtype": "approveexecutormsg", "colonyname": name, "executorname": executorname}, owner.prv)
+    if executor_registered:
+        api.ok({"msgtype": "addexecutormsg", "executor": {"executorname": executorname, "executorid": executor.id,
+                                                          "colonyname": name, "executortype": executortype}},
+               owner.prv)
+        api.ok({"msgtype": "approveexecutormsg", "colonyname": name, "executorname": executorname}, owner.prv)
     return Colony(api, name, owner, user, username, executor, executorname, executortype)
 
 
@@ -154,4 +186,5 @@ def api(tmp_path: Path, keys: Any) -> Iterator[Api]:
 
 @pytest.fixture
 def colony(api: Api) -> Colony:
-    return new_colony(api)
+    """A fresh colony with a user and no executor yet (`colony.new_executor()` adds one)."""
+    return new_colony(api, executor_registered=False)

@@ -165,12 +165,11 @@ def test_who_may_send_it(world: World, msgtype: str) -> None:
     """The roles of the rule get past authorization (on a fresh colony each: the message may change
     it); the other roles of the same colony are refused and change nothing."""
     allowed = RULES[msgtype]
-    before = world.api.dump()
-    for role in ("server", "owner", "user", "executor"):
-        if role not in allowed:
-            rep = world.api.rpc(message(msgtype, world.values), world.key(role).prv)
-            assert_error(rep, 403)
-    assert world.api.dump() == before
+    with world.api.unchanged():
+        for role in ("server", "owner", "user", "executor"):
+            if role not in allowed:
+                rep = world.api.rpc(message(msgtype, world.values), world.key(role).prv)
+                assert_error(rep, 403)
     for role in allowed:
         fresh = World(world.api, other=False)
         rep = fresh.api.rpc(message(msgtype, fresh.values), fresh.key(role).prv)
@@ -179,29 +178,26 @@ def test_who_may_send_it(world: World, msgtype: str) -> None:
 
 @pytest.mark.parametrize("msgtype", SIGNED)
 def test_a_bad_signature_is_refused(world: World, msgtype: str) -> None:
-    before = world.api.dump()
-    env = sign_envelope(message(msgtype, world.values), world.target.user.prv)
-    env["signature"] = "00" * 65
-    assert_error(world.api.post(json.dumps(env)), 403)
-    env["signature"] = ""
-    assert_error(world.api.post(json.dumps(env)), 403)
-    assert world.api.dump() == before
+    with world.api.unchanged():
+        env = sign_envelope(message(msgtype, world.values), world.target.user.prv)
+        env["signature"] = "00" * 65
+        assert_error(world.api.post(json.dumps(env)), 403)
+        env["signature"] = ""
+        assert_error(world.api.post(json.dumps(env)), 403)
 
 
 @pytest.mark.parametrize("msgtype", SIGNED)
 def test_an_unknown_key_is_refused(world: World, msgtype: str) -> None:
-    before = world.api.dump()
-    rep = world.api.rpc(message(msgtype, world.values), Key.new().prv)
-    assert_error(rep, 403)
-    assert world.api.dump() == before
+    with world.api.unchanged():
+        rep = world.api.rpc(message(msgtype, world.values), Key.new().prv)
+        assert_error(rep, 403)
 
 
 @pytest.mark.parametrize("msgtype", SIGNED)
 def test_a_member_of_another_colony_is_refused(world: World, msgtype: str) -> None:
-    before = world.api.dump()
-    for key in (world.other.owner, world.other.user, world.other.executor):
-        assert_error(world.api.rpc(message(msgtype, world.values), key.prv), 403)
-    assert world.api.dump() == before
+    with world.api.unchanged():
+        for key in (world.other.owner, world.other.user, world.other.executor):
+            assert_error(world.api.rpc(message(msgtype, world.values), key.prv), 403)
 
 
 def _wrong_value(tp: Any) -> Any:
@@ -223,14 +219,13 @@ def wrong_payloads(msgtype: str) -> list[Any]:
 
 @pytest.mark.parametrize("msgtype", MSGTYPES)
 def test_a_payload_that_is_not_the_message_is_a_400(world: World, msgtype: str) -> None:
-    before = world.api.dump()
-    for payload in wrong_payloads(msgtype):
-        body = b64(payload)
-        env = {"payloadtype": msgtype, "payload": body, "signature": sign(body, world.target.user.prv)}
-        rep = world.api.post(json.dumps(env))
-        assert_error(rep, 400)
-        assert rep.payload["message"].startswith("Failed to "), rep
-    assert world.api.dump() == before
+    with world.api.unchanged():
+        for payload in wrong_payloads(msgtype):
+            body = b64(payload)
+            env = {"payloadtype": msgtype, "payload": body, "signature": sign(body, world.target.user.prv)}
+            rep = world.api.post(json.dumps(env))
+            assert_error(rep, 400)
+            assert rep.payload["message"].startswith("Failed to "), rep
 
 
 @pytest.mark.parametrize("msgtype", sorted(UNSIGNED))
@@ -251,3 +246,10 @@ def test_the_world_is_real(world: World) -> None:
     assert world.api.ok({"msgtype": "getsnapshotmsg", "colonyname": c.name, "snapshotid": v["snapshotid"]},
                         c.user.prv)["name"] == "snap"
     assert world.api.ok({"msgtype": "getattributemsg", "attributeid": v["attributeid"]}, c.user.prv)["key"] == "k"
+
+
+def test_unchanged_notices_a_commit(world: World) -> None:
+    """The `unchanged()` check above is not vacuous: an accepted write inside it fails it."""
+    c = world.target
+    with pytest.raises(AssertionError, match="the database was changed"), world.api.unchanged():
+        world.api.ok({"msgtype": "addlogmsg", "processid": world.values["processid"], "message": "x"}, c.executor.prv)
