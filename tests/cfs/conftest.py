@@ -40,11 +40,13 @@ class DevServer:
     port: int
     data_dir: Path
     process: ServerProcess
+    clients: list[Any] = field(default_factory=list)  # closed when the session ends
 
     def client(self) -> Any:
         from colonies_pkg.client import Client
 
-        return Client("127.0.0.1", self.port)
+        self.clients.append(Client("127.0.0.1", self.port))
+        return self.clients[-1]
 
     def blob_path(self, sha: str) -> Path:
         return self.data_dir / "cfs" / COLONY / sha[:2] / sha
@@ -76,7 +78,12 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
                     raise
                 time.sleep(0.05)
         c.close()
-        yield DevServer(port, server.data_dir, server)
+        dev = DevServer(port, server.data_dir, server)
+        try:
+            yield dev
+        finally:
+            for client in dev.clients:
+                client.close()
 
 
 @dataclass

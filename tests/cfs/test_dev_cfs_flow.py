@@ -3,6 +3,7 @@ container: a label is synced into the process's mount, the process writes a file
 the file is in CFS after the process closes (embedded store, no S3)."""
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
@@ -24,9 +25,9 @@ def dev_server(tmp_path: Path, *flags: str) -> ServerProcess:
 
 
 def test_sample_executor_syncs_a_label_in_and_back(tmp_path):
-    with dev_server(tmp_path, "--shell") as server:
+    with dev_server(tmp_path, "--shell") as server, contextlib.ExitStack() as stack:
         port = server.port
-        client = Client("127.0.0.1", port)
+        client = stack.enter_context(contextlib.closing(Client("127.0.0.1", port)))
         cfs = CFS(client, store_from_env(client, "dev", KEY, {}), "dev", KEY)
         src = tmp_path / "hello.txt"
         src.write_text("Hello world\n")
