@@ -1,7 +1,7 @@
 """Server id, colonies, users and statistics."""
 from __future__ import annotations
 
-from ..errors import BadRequest, ColoniesError, NotFound
+from ..errors import BadRequest, NotFound
 from ..ids import is_valid_id
 from ..models.colony import Colony, Statistics, User
 from ..storage import colonies as store
@@ -10,7 +10,7 @@ from ..storage import graphs as graph_store
 from ..storage import processes as process_store
 from ..storage.db import Tx
 from . import security
-from .events import ColonyResumed
+from .events import ColonyResumed, ProcessesRemoved
 
 
 def ensure_server_id(tx: Tx, now: int, serverid: str) -> None:
@@ -48,6 +48,7 @@ def remove_colony(tx: Tx, now: int, caller: str, name: str) -> None:
         raise BadRequest(f"Colony with name {name} not found")
     store.remove_colony(tx, name)  # cascades to everything in the colony
     tx.events.append(ColonyResumed(name))
+    tx.events.append(ProcessesRemoved(name))
 
 
 def list_colonies(tx: Tx, now: int, caller: str) -> list[Colony]:
@@ -126,7 +127,7 @@ def get_user(tx: Tx, now: int, caller: str, colonyname: str, name: str) -> User:
     security.require_member(tx, caller, colonyname, approved=False)
     user = store.get_user(tx, colonyname, name)
     if user is None:
-        raise ColoniesError("Failed to get user, user is nil")
+        raise NotFound("Failed to get user, user is nil")
     return user
 
 
