@@ -47,6 +47,8 @@ RULES: dict[str, tuple[str, ...]] = {
                      "packgeneratormsg", "removeallsnapshotmsg", "removecronmsg", "removefilemsg", "removegeneratormsg",
                      "removeprocessgraphmsg", "removeprocessmsg", "removesnapshotmsg", "resolvegeneratormsg",
                      "runcronmsg", "searchlogsmsg", "submitfuncspecmsg", "submitworkflowspecmsg"], MEMBER),
+    **dict.fromkeys(["addlocationmsg", "removelocationmsg"], COLONY_OWNER),
+    **dict.fromkeys(["getlocationmsg", "getlocationsmsg", "channelappendmsg", "channelreadmsg"], MEMBER),
 }
 BY_TAG = {cls.__struct_config__.tag: cls for cls in HANDLERS}
 SIGNED = [t for t in MSGTYPES if t not in UNSIGNED]
