@@ -18,6 +18,7 @@ the local file with the remote one). Nothing is ever deleted by a sync.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -291,7 +292,7 @@ class CFS:
             path = os.path.join(dest_dir, rel, f.name)
             if not (os.path.isfile(path) and sha256_file(path)[0] == f.checksum):
                 t = Transfer("download", f.label, f.name, path, f.size, f.checksum)
-                _run_transfer(t, progress, lambda cb, f=f, path=path: self.download(f, path, cb))
+                _run_transfer(t, progress, functools.partial(self.download, f, path))
             if readonly:
                 os.chmod(path, 0o444)
             paths.append(path)
@@ -313,11 +314,11 @@ class CFS:
         for lab in self.labels(base, exact=True):
             if lab.name in dirs:
                 continue
-            rel = sub_label_dir(base, lab.name)
-            if rel is None:
+            sub = sub_label_dir(base, lab.name)
+            if sub is None:
                 plan.warnings.append(f"skipping label {lab.name}: it does not map to a safe local directory")
                 continue
-            dirs[lab.name] = os.path.join(local_dir, rel)
+            dirs[lab.name] = os.path.join(local_dir, sub)
         dirs.setdefault(base, local_dir)
         for lab_name in sorted(dirs):
             plan.dirs.append(self._dir_plan(lab_name, dirs[lab_name], keeplocal, plan.warnings))
@@ -357,11 +358,11 @@ class CFS:
         moved = 0
         for t in plan.transfers(downloads):
             if t.action == "upload":
-                _run_transfer(t, progress, lambda cb, t=t: self.upload(t.path, t.label, t.name, cb))
+                _run_transfer(t, progress, functools.partial(self.upload, t.path, t.label, t.name))
             else:
                 remote = self.latest(t.label, t.name)
                 t.size, t.checksum = remote.size, remote.checksum
-                _run_transfer(t, progress, lambda cb, t=t, f=remote: self.download(f, t.path, cb))
+                _run_transfer(t, progress, functools.partial(self.download, remote, t.path))
             moved += 1
         return moved
 

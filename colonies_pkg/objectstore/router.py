@@ -40,7 +40,7 @@ class StoreRouter:
             return self.primary
         if ref.protocol == "s3":
             cfg = S3Config.for_ref(ref, self.env)
-            key = ("s3", cfg.host, cfg.port, cfg.bucket)
+            key: tuple[Any, ...] = ("s3", cfg.host, cfg.port, cfg.bucket)
             if key not in self._cache:
                 self._cache[key] = S3Store(cfg)
             return self._cache[key]
