@@ -4,54 +4,22 @@ envelope rules (PROTOCOL §1.2–1.4, §2.3–2.4) are tested in process: tests/
 
 from __future__ import annotations
 
-import base64
 import json
 from typing import Any
 
 import pytest
 import requests
+from replies import Reply, assert_error, assert_ok
 
 from .conftest import ColonyEnv, ServerProcess, sign_envelope
-
-
-class Reply:
-    def __init__(self, r: requests.Response) -> None:
-        self.status = r.status_code
-        self.text = r.text
-        self.keys = [k for k, _ in json.loads(r.text, object_pairs_hook=lambda pairs: pairs)]
-        self.env: dict[str, Any] = json.loads(r.text)
-        self.payload = json.loads(base64.b64decode(self.env["payload"]))
-
-    def __repr__(self) -> str:
-        return f"Reply(status={self.status}, text={self.text[:300]!r}, payload={self.payload!r})"
 
 
 def post(server: ServerProcess, body: str | bytes) -> Reply:
     r = requests.post(server.api_url, data=body, timeout=30)
     try:
-        return Reply(r)
+        return Reply(r.status_code, r.text)
     except Exception as e:
         pytest.fail(f"reply is not a valid envelope ({e}): HTTP {r.status_code} {r.text[:300]!r}")
-
-
-def assert_error(rep: Reply, status: int, message: str | None = None) -> None:
-    assert rep.keys == ["payloadtype", "payload", "error"], rep
-    assert rep.env["payloadtype"] == "error", rep
-    assert rep.env["error"] is True, rep
-    assert rep.status == status, rep
-    assert type(rep.payload["status"]) is int, rep
-    assert rep.payload["status"] == status, rep
-    assert isinstance(rep.payload["message"], str), rep
-    if message is not None:
-        assert rep.payload["message"] == message, rep
-
-
-def assert_ok(rep: Reply, payloadtype: str) -> Any:
-    assert rep.status == 200, rep
-    assert rep.keys == ["payloadtype", "payload", "error"], rep
-    assert rep.env["payloadtype"] == payloadtype, rep
-    assert rep.env["error"] is False, rep
-    return rep.payload
 
 
 def rpc(server: ServerProcess, msg: dict[str, Any], prv: str) -> Reply:
@@ -68,7 +36,7 @@ def test_oversized_body_then_still_serving(server: ServerProcess, colony: Colony
     except requests.ConnectionError as e:
         pytest.fail(f"20 MB body: connection error instead of an error reply: {e}")
     assert r.status_code in (400, 413), (r.status_code, r.text[:300])
-    rep = Reply(r)
+    rep = Reply(r.status_code, r.text)
     assert_error(rep, r.status_code)
     # the server keeps serving
     ok = rpc(server, {"msgtype": "getcolonymsg", "colonyname": colony.name}, colony.user.prv)
