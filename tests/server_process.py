@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -93,14 +93,25 @@ def _tail(log: Path | None, nbytes: int = 6000) -> str:
 class ServerProcess:
     """`python colonies.py dev --port P --data-dir D [flags]`, or `argv` instead of `python colonies.py`.
 
-    Each start writes its output (stdout and stderr) to `log_dir/server<N>.log`."""
+    `ServerProcess(base, "--no-executor")` keeps data in `base/data` and logs in `base/logs`; the
+    older spelling `ServerProcess(data_dir=..., log_dir=..., executor=False)` works too. `env` is
+    added to `environ` (default: this process's environment). Each start writes its output
+    (stdout and stderr) to `log_dir/server<N>.log`."""
 
-    def __init__(self, base: Path, *flags: str, argv: Sequence[str] | None = None, env: dict[str, str] | None = None,
+    def __init__(self, base: Path | None = None, *flags: str, data_dir: Path | None = None,
+                 log_dir: Path | None = None, executor: bool | None = None, argv: Sequence[str] | None = None,
+                 env: Mapping[str, str] | None = None, environ: Mapping[str, str] | None = None,
                  cwd: Path = REPO) -> None:
-        self.data_dir, self.log_dir = base / "data", base / "logs"
-        self.flags, self.cwd = list(flags), cwd
+        if base is None:
+            assert data_dir is not None and log_dir is not None, "give a base directory, or data_dir and log_dir"
+            executor = bool(executor)  # the older spelling starts no executor unless asked
+            self.data_dir, self.log_dir = data_dir, log_dir
+        else:
+            self.data_dir, self.log_dir = data_dir or base / "data", log_dir or base / "logs"
+        self.flags = [*flags, *(["--no-executor"] if executor is False else [])]
+        self.cwd = cwd
         self.argv = list(argv) if argv is not None else [sys.executable, "colonies.py"]
-        self.env = env
+        self.env = {**(os.environ if environ is None else environ), **(env or {})}
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
@@ -129,8 +140,7 @@ class ServerProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         cmd = [*self.argv, "dev", *self.flags, "--port", str(self.port), "--data-dir", str(self.data_dir)]
-        env = dict(os.environ if self.env is None else self.env)
-        env["PYTHONUNBUFFERED"] = "1"
+        env = {**self.env, "PYTHONUNBUFFERED": "1"}
         with open(self.log, "wb") as out:
             self.proc = subprocess.Popen(cmd, cwd=str(self.cwd), stdout=out, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL, env=env)

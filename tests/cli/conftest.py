@@ -84,7 +84,7 @@ class Cli:
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    with ServerProcess(tmp_path_factory.mktemp("cli-dev"), env=base_env()) as server:
+    with ServerProcess(tmp_path_factory.mktemp("cli-dev"), environ=base_env()) as server:
         yield server
 
 
