@@ -162,10 +162,13 @@ def test_every_handler_is_walked() -> None:
     assert set(RULES) <= set(SIGNED), "a rule for a message that is not handled"
 
 
+READS = ("get", "search", "resolve")
+
+
 @pytest.mark.parametrize("msgtype", sorted(RULES))
 def test_who_may_send_it(world: World, msgtype: str) -> None:
-    """The roles of the rule get past authorization (on a fresh colony each: the message may change
-    it); the other roles of the same colony are refused and change nothing."""
+    """The roles of the rule get past authorization (a message that may change the colony gets a
+    fresh one for each role); the other roles of the same colony are refused and change nothing."""
     allowed = RULES[msgtype]
     with world.api.unchanged():
         for role in ("server", "owner", "user", "executor"):
@@ -173,8 +176,9 @@ def test_who_may_send_it(world: World, msgtype: str) -> None:
                 rep = world.api.rpc(message(msgtype, world.values), world.key(role).prv)
                 assert_error(rep, 403)
     for role in allowed:
-        fresh = World(world.api, other=False)
-        rep = fresh.api.rpc(message(msgtype, fresh.values), fresh.key(role).prv)
+        # a read leaves the colony as it was, so only the other messages need a fresh one
+        target = world if msgtype.startswith(READS) else World(world.api, other=False)
+        rep = target.api.rpc(message(msgtype, target.values), target.key(role).prv)
         assert rep.status != 403, (role, rep)
 
 
