@@ -16,7 +16,7 @@ from ..config import ServerConfig
 from ..domain import channels, colonies
 from ..hub import Hub
 from ..storage import Database
-from . import objects, pubsub
+from . import objects, observe, pubsub
 from .api import ApiEndpoint
 from .context import Services
 
@@ -30,6 +30,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
                on_stopping: Callable[[], None] | None = None) -> Starlette:
     """The app opens its database in the lifespan and closes it (writes drained) on shutdown."""
     services = Services(config, None, Hub())  # type: ignore[arg-type]
+    observe.setup(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -41,6 +42,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
         if config.server_id:
             await db.write(colonies.ensure_server_id, now_ns(), config.server_id)
         tasks = loops.start(db, services.hub, config) if start_loops else []
+        tasks += observe.start(services, db)
         app.state.services = services
         try:
             if on_started is not None:
@@ -63,6 +65,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
             Route("/health", health, methods=["GET"]),
             Route("/cfs/{colony}/{object}", objects.endpoint(services, config.cfs_dir),
                   methods=["GET", "HEAD", "PUT", "DELETE"]),
+            *observe.routes(services),
         ],
         lifespan=lifespan,
     )
