@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import msgspec
 
+from .ints import Int64
+
 
 def normalize_label(label: str | None) -> str:
     """A CFS label as stored: exactly one leading "/" and no trailing "/" (as pycolonies normalises)."""
@@ -11,7 +13,7 @@ def normalize_label(label: str | None) -> str:
 
 class S3Object(msgspec.Struct):
     server: str = ""
-    port: int = 0
+    port: Int64 = 0
     tls: bool = False
     accesskey: str = ""
     secretkey: str = ""
@@ -32,8 +34,8 @@ class File(msgspec.Struct):
     colonyname: str = ""
     label: str = ""
     name: str = ""
-    size: int = 0
-    sequencenr: int = 0
+    size: Int64 = 0
+    sequencenr: Int64 = 0
     checksum: str = ""
     checksumalg: str = ""
     ref: Reference = msgspec.field(default_factory=Reference)
@@ -43,13 +45,13 @@ class File(msgspec.Struct):
 class FileData(msgspec.Struct):
     name: str
     checksum: str
-    size: int
+    size: Int64
     s3filename: str
 
 
 class Label(msgspec.Struct):
     name: str
-    files: int
+    files: Int64
 
 
 class Snapshot(msgspec.Struct):

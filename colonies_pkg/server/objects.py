@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
 from ..clock import now_ns
+from ..config import ServerConfig
 from ..crypto import recover_id
 from ..domain import files, security
 from ..errors import BadRequest, ColoniesError, Forbidden, NotFound
@@ -24,6 +25,7 @@ from ..ids import is_sha256_hex
 from ..objectstore import ChecksumMismatch
 from ..objectstore.local import LocalDirStore
 from ..rpc import envelope
+from .body import PayloadTooLarge, declared_length, stream_with_idle_timeout
 from .context import Services
 
 MAX_SKEW_SECONDS = 300
@@ -60,7 +62,7 @@ def endpoint(services: Services, root: str):
             store = colony_store(root, colony, obj)
             await services.db.read(security.require_member, caller, colony)
             if method == "PUT":
-                return await _put(request, store, obj, services.config.max_object_bytes)
+                return await _put(request, store, obj, services.config)
             if method in ("GET", "HEAD"):
                 if not os.path.isfile(store.path(obj)):
                     raise NotFound(f"No object {obj} in colony {colony}")
@@ -80,17 +82,22 @@ def endpoint(services: Services, root: str):
     return handle
 
 
-async def _put(request: Request, store: LocalDirStore, obj: str, limit: int) -> Response:
+async def _put(request: Request, store: LocalDirStore, obj: str, config: ServerConfig) -> Response:
+    limit = config.max_object_bytes
+    declared = declared_length(request.scope)
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"Object of {declared} bytes is larger than the limit of {limit} bytes")
+    stream = stream_with_idle_timeout(request.stream(), config.body_timeout_seconds)
     if os.path.isfile(store.path(obj)):  # content-addressed: already stored is done
-        async for _ in request.stream():
+        async for _ in stream:
             pass
         return Response(b"", status_code=200)
     writer = store.writer(obj)
     try:
-        async for chunk in request.stream():
+        async for chunk in stream:
             writer.write(chunk)
             if writer.size > limit:
-                raise BadRequest(f"Object larger than {limit} bytes")
+                raise PayloadTooLarge(f"Object larger than the limit of {limit} bytes")
         await asyncio.to_thread(writer.commit)
     except BaseException:
         writer.abort()

@@ -38,6 +38,7 @@ from server_process import (  # noqa: F401  (re-exported for the test modules)
     ServerProcess,
     free_port,
 )
+from server_process import REPO as REPO_ROOT  # noqa: F401
 
 CRYPTO = Crypto()
 
