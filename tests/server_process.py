@@ -52,7 +52,7 @@ def healthy(port: int, path: str = "/health") -> bool:
         return False
 
 
-def wait_healthy(port: int, proc: subprocess.Popen[Any], log: Path | None = None,
+def wait_healthy(port: int, proc: subprocess.Popen[Any], log: Path | Sequence[Path] | None = None,
                  timeout: float = HEALTH_TIMEOUT, path: str = "/health") -> None:
     """Return once `GET path` answers 200; fail the test if `proc` exits or time runs out."""
     deadline = time.monotonic() + timeout
@@ -80,14 +80,15 @@ def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGINT, timeout: float =
         return False
 
 
-def _tail(log: Path | None, nbytes: int = 6000) -> str:
-    if log is None:
-        return ""
-    try:
-        data = log.read_bytes()
-    except OSError:
-        return ""
-    return f"--- {log.name} (last {nbytes} bytes) ---\n" + data[-nbytes:].decode("utf-8", "replace")
+def _tail(log: Path | Sequence[Path] | None, nbytes: int = 6000) -> str:
+    out = []
+    for path in [log] if isinstance(log, Path) else log or []:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        out.append(f"--- {path.name} (last {nbytes} bytes) ---\n" + data[-nbytes:].decode("utf-8", "replace"))
+    return "".join(out)
 
 
 class ServerProcess:
@@ -95,8 +96,8 @@ class ServerProcess:
 
     `ServerProcess(base, "--no-executor")` keeps data in `base/data` and logs in `base/logs`; the
     older spelling `ServerProcess(data_dir=..., log_dir=..., executor=False)` works too. `env` is
-    added to `environ` (default: this process's environment). Each start writes its output
-    (stdout and stderr) to `log_dir/server<N>.log`."""
+    added to `environ` (default: this process's environment). Each start writes its output to
+    `log_dir/server<N>.stdout.log` and `log_dir/server<N>.stderr.log`."""
 
     def __init__(self, base: Path | None = None, *flags: str, data_dir: Path | None = None,
                  log_dir: Path | None = None, executor: bool | None = None, argv: Sequence[str] | None = None,
@@ -127,11 +128,12 @@ class ServerProcess:
         return self.base_url + "/api"
 
     @property
-    def log(self) -> Path:
-        return self.log_dir / f"server{self.starts}.log"
+    def logs(self) -> tuple[Path, Path]:
+        """The stdout and stderr of the latest start."""
+        return (self.log_dir / f"server{self.starts}.stdout.log", self.log_dir / f"server{self.starts}.stderr.log")
 
     def log_tail(self, nbytes: int = 6000) -> str:
-        return _tail(self.log, nbytes)
+        return _tail(self.logs, nbytes)
 
     def start(self, port: int | None = None) -> ServerProcess:
         assert self.proc is None, "already running"
@@ -141,12 +143,13 @@ class ServerProcess:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         cmd = [*self.argv, "dev", *self.flags, "--port", str(self.port), "--data-dir", str(self.data_dir)]
         env = {**self.env, "PYTHONUNBUFFERED": "1"}
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(cmd, cwd=str(self.cwd), stdout=out, stderr=subprocess.STDOUT,
-                                         stdin=subprocess.DEVNULL, env=env)
+        out_path, err_path = self.logs
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, cwd=str(self.cwd), stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                         env=env)
         RUNNING.append(self)
         try:
-            wait_healthy(self.port, self.proc, self.log)
+            wait_healthy(self.port, self.proc, self.logs)
         except BaseException:
             self.stop()
             raise

@@ -11,8 +11,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
-STATES = ("waiting", "running", "successful", "failed", "cancelled")
-EXECUTOR_STATES = ("pending", "approved", "rejected", "unregistered")
+from ...models.executor import ExecutorState
+from ...models.process import ProcessState
+
+STATES = tuple(state.word for state in ProcessState)
+EXECUTOR_STATES = tuple(state.word for state in ExecutorState)
 NAV = (("", "Overview"), ("processes", "Processes"), ("workflows", "Workflows"), ("executors", "Executors"),
        ("functions", "Functions"), ("crons", "Crons & generators"), ("logs", "Logs"), ("files", "Files"))
 
