@@ -126,9 +126,17 @@ class World:
             "targetid": assigned["processid"], "targetcolonyname": c.name, "attributetype": 1, "key": "k",
             "value": "v"}}, c.executor.prv)
         api.ok({"msgtype": "addlogmsg", "processid": assigned["processid"], "message": "hello"}, c.executor.prv)
+        kind = f"Kind{c.name.replace('-', '')}"
+        api.ok({"msgtype": "addblueprintdefinitionmsg", "blueprintdefinition": {
+            "kind": "BlueprintDefinition", "metadata": {"name": "def", "colonyname": c.name},
+            "spec": {"group": "test.io", "version": "v1", "names": {"kind": kind, "plural": kind.lower() + "s"},
+                     "scope": "Namespaced"}}}, c.owner.prv)
+        blueprint = api.ok({"msgtype": "addblueprintmsg", "blueprint": {
+            "kind": kind, "metadata": {"name": "bp", "colonyname": c.name}, "spec": {"x": 1}}}, c.user.prv)
         return {
             "colonyname": c.name, "targetcolonyname": c.name, "colonyid": Key.new().id, "serverid": api.owner.id,
             "processid": assigned["processid"], "targetid": assigned["processid"],
+            "blueprintid": blueprint["blueprintid"], "namespace": c.name, "blueprintname": "bp", "kind": kind,
             "processgraphid": graph["processgraphid"], "parentprocessid": graph["rootprocessids"][0],
             "childprocessid": waiting["processid"], "cronid": cron["cronid"], "generatorid": generator["generatorid"],
             "generatorname": "gen", "functionid": function["functionid"], "fileid": file["fileid"],
