@@ -16,7 +16,6 @@ import base64
 import http.client
 import json
 import select
-import ssl
 import time
 from collections.abc import Mapping
 from typing import Any, TypeVar, overload
@@ -26,6 +25,7 @@ import msgspec
 from .crypto import sign
 from .errors import ColoniesError, error_for_status
 from .rpc.base import Msg
+from .tls import client_context
 
 T = TypeVar("T")
 _json = msgspec.json.Encoder()
@@ -104,11 +104,8 @@ class Client:
     def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
         if self._conn is None:
             if self.tls:
-                ctx = ssl.create_default_context()
-                if not self.verify:
-                    ctx.check_hostname = False
-                    ctx.verify_mode = ssl.CERT_NONE
-                self._conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=ctx)
+                self._conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
+                                                         context=client_context(self.verify))
             else:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         self._conn.timeout = timeout

@@ -139,8 +139,7 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     server = s.rpc(GetServerInfoMsg(), None, reply=ServerInfo)
     rows = [("Server", s.address), ("BuildVersion", server.buildversion), ("BuildTime", server.buildtime)]
-    for b in server.backends:
-        rows.append(("Backend", f"{b.type} {b.host}:{b.port}" + (" (TLS)" if b.tls else "")))
+    rows += [("Backend", f"{b.type} {b.host}:{b.port}" + (" (TLS)" if b.tls else "")) for b in server.backends]
     kv_table(rows, title="Server status")
     return 0
 
