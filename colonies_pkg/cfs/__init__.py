@@ -22,7 +22,7 @@ import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import msgspec
 
@@ -31,6 +31,8 @@ from ..models.file import File, FileData, Label, Reference, Snapshot, normalize_
 from ..objectstore import TMP_PREFIX, ObjectStore, ObjectStoreError, sha256_file
 from ..rpc import messages as m
 from ..rpc.base import Msg
+
+T = TypeVar("T")
 
 
 class CFSError(ColoniesError):
@@ -142,7 +144,17 @@ class CFS:
         self.client, self.store, self.colonyname, self.prvkey = client, store, colonyname, prvkey
         self.warn: Logger = warn or (lambda msg: None)
 
+    @overload
+    def _rpc(self, msg: Msg) -> Any: ...
+
+    @overload
+    def _rpc(self, msg: Msg, reply: type[T]) -> T: ...
+
+    @overload
+    def _rpc(self, msg: Msg, reply: object) -> Any: ...
+
     def _rpc(self, msg: Msg, reply: Any = None) -> Any:
+        """`Client.rpc` with this CFS's key; the reply decoded into `reply` when given."""
         return self.client.rpc(msg, self.prvkey, reply=reply)
 
     # --- metadata ---------------------------------------------------------------------------
