@@ -11,10 +11,8 @@ PKG = Path(__file__).resolve().parent.parent / "colonies_pkg"
 def hand_built(tree: ast.AST) -> list[int]:
     lines = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Dict) and any(
-                isinstance(k, ast.Constant) and k.value == "msgtype" for k in node.keys):
-            lines.append(node.lineno)
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict"
+        if (isinstance(node, ast.Dict) and any(
+                isinstance(k, ast.Constant) and k.value == "msgtype" for k in node.keys)) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict"
               and any(kw.arg == "msgtype" for kw in node.keywords)):
             lines.append(node.lineno)
     return lines

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from server_process import DEV_COLONY_PRV, DEV_USER_PRV, SERVER_PRV, ThreadServer
 
 from colonies_pkg.client import Client
 from colonies_pkg.crypto import generate_prvkey, id_of_prvkey
@@ -15,9 +16,6 @@ from colonies_pkg.models.executor import Executor, Function
 from colonies_pkg.models.process import Conditions, FunctionSpec
 from colonies_pkg.rpc import messages as m
 from colonies_pkg.rpc.replies import PauseStatusReply
-
-from .conftest import DEV_COLONY_PRV, DEV_USER_PRV, SERVER_PRV
-from .threadserver import ThreadServer
 
 COLONY = "crpc"
 EXECUTOR_PRV = generate_prvkey()
