@@ -8,14 +8,16 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parent.parent / "colonies_pkg"
 
 
+def builds_msgtype(node: ast.AST) -> bool:
+    """A dict display with a "msgtype" key, or a dict(msgtype=...) call."""
+    if isinstance(node, ast.Dict):
+        return any(isinstance(k, ast.Constant) and k.value == "msgtype" for k in node.keys)
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict"
+            and any(kw.arg == "msgtype" for kw in node.keywords))
+
+
 def hand_built(tree: ast.AST) -> list[int]:
-    lines = []
-    for node in ast.walk(tree):
-        if (isinstance(node, ast.Dict) and any(
-                isinstance(k, ast.Constant) and k.value == "msgtype" for k in node.keys)) or (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "dict"
-              and any(kw.arg == "msgtype" for kw in node.keywords)):
-            lines.append(node.lineno)
-    return lines
+    return [node.lineno for node in ast.walk(tree) if builds_msgtype(node)]
 
 
 def test_the_walk_finds_a_hand_built_message() -> None:

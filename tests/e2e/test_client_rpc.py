@@ -70,7 +70,7 @@ def test_error_replies_raise_the_class_of_their_status(client: Client) -> None:
     with pytest.raises(Forbidden) as refused:
         client.rpc(m.GetColoniesMsg(), DEV_USER_PRV)  # only the server owner lists colonies
     assert refused.value.status == 403
-    with pytest.raises(ColoniesError, match="invalid reply from server .HTTP 200.: Expected `array`"):
+    with pytest.raises(ColoniesError, match=r"invalid reply from server \(HTTP 200\): Expected `array`"):
         client.rpc(m.GetColonyMsg(colonyname=COLONY), DEV_USER_PRV, reply=list[Colony])  # not what it sends
     with pytest.raises(BadRequest):
         client.rpc(m.GetProcessesMsg(colonyname=COLONY, count=-5, state=99), DEV_USER_PRV)
