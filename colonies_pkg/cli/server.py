@@ -43,7 +43,7 @@ def bind(config: ServerConfig) -> tuple[socket.socket, ServerConfig]:
 
 
 def serve(config: ServerConfig, sock: socket.socket, on_started: Callable[[object], Awaitable[None]] | None = None,
-          on_stopping: Callable[[], None] | None = None) -> int:
+          on_stopping: Callable[[], Awaitable[None] | None] | None = None) -> int:
     """Run the server on a bound socket until SIGINT/SIGTERM. `on_started(services)` runs once
     the database is open, before requests are served."""
     import uvicorn

@@ -1,39 +1,22 @@
-"""The sample executor: safe built-in functions served over the normal RPC API (layer L5).
+"""The built-in sample functions of `dev` and `executor start --type cli` (layer L5): helloworld,
+echo, sleep, fibonacci, gen and sum, and, only when enabled (`--shell`), `execute`, which runs
+args as a command line on the host with its output streamed to the process log.
 
-`SampleExecutor(client, colonyname, prvkey, name).run(stop_event)` registers its functions and
-loops: assign (long-poll) → run the function → close with output, or fail with the error.
-Running shell commands is opt-in (`allow_shell=True`, the `dev --shell` flag). A process whose spec
-has an `fs` block runs inside a CFS mount (labels synced in before, back after; see cfs.py).
+A function is `fn(args, kwargs, inputs, job) -> output list`; `job` (see job.py) logs to the
+process, holds its CFS mount, and tells the function when to stop.
 """
 from __future__ import annotations
 
-import logging
 import os
 import random
-import subprocess
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
-from .cfsmount import Mount, run_with_fs
-from .client import Client, ConnectionFailed
-from .errors import ColoniesError, NotFound
-from .objectstore import store_from_env
+from .job import Job, JobStopped
+from .stream import run_streaming
 
-log = logging.getLogger("colonies.executor")
-Builtin = Callable[[list[Any], dict[str, Any], list[Any], "Job"], list[Any]]
-
-
-class Job:
-    """What a function may do while it runs: log lines to the process, use its CFS mount."""
-
-    def __init__(self, executor: SampleExecutor, processid: str, fs: Mount | None = None) -> None:
-        self._executor, self.processid, self.fs = executor, processid, fs
-
-    def log(self, message: str) -> None:
-        self._executor.client.rpc({"msgtype": "addlogmsg", "processid": self.processid, "message": message},
-                                  self._executor.prvkey)
+Builtin = Callable[[list[Any], dict[str, Any], list[Any], Job], list[Any]]
+SHELL_STOP_GRACE = 5.0
 
 
 def _numbers(values: list[Any]) -> list[float | int]:
@@ -70,7 +53,8 @@ def sleep(args, kwargs, inputs, job):
     if not 0 <= seconds <= 3600:
         raise ValueError("sleep takes 0 to 3600 seconds")
     job.log(f"sleeping {seconds} s\n")
-    time.sleep(seconds)
+    if job.stopping.wait(seconds):
+        raise JobStopped(str(job.reason))
     return []
 
 
@@ -104,82 +88,17 @@ def shell(args, kwargs, inputs, job):
     """Run args as a command line (no shell interpretation); only when explicitly enabled."""
     if not args:
         raise ValueError("execute needs a command in args")
-    result = subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=3600,
-                            env={**os.environ, **job.fs.env()} if job.fs else None,
-                            cwd=job.fs.path if job.fs else None)
-    if result.stdout:
-        job.log(result.stdout)
-    if result.returncode != 0:
-        raise RuntimeError(f"command exited with {result.returncode}: {result.stderr.strip()[:500]}")
-    return [result.stdout]
+    finished = run_streaming([str(a) for a in args], job, env={**os.environ, **job.fs.env()} if job.fs else None,
+                             cwd=job.fs.path if job.fs else None, grace=SHELL_STOP_GRACE, collect_stdout=True)
+    if finished.stopped:
+        raise JobStopped(str(job.reason))
+    if finished.returncode != 0:
+        raise RuntimeError(finished.failure("command"))
+    return [finished.stdout]
 
 
-class SampleExecutor:
-    def __init__(self, client: Client, colonyname: str, prvkey: str, name: str, allow_shell: bool = False,
-                 assign_timeout: int = 3, cfs_root: str | None = None) -> None:
-        self.client, self.colonyname, self.prvkey, self.name = client, colonyname, prvkey, name
-        self.cfs_root = cfs_root  # each process's fs mount gets a fresh directory under it
-        self.functions = dict(BUILTINS)
-        if allow_shell:
-            self.functions["execute"] = shell
-        self.assign_timeout = assign_timeout
-
-    def register_functions(self) -> None:
-        existing = {f["funcname"] for f in self.client.rpc(
-            {"msgtype": "getfunctionsmsg", "colonyname": self.colonyname, "executorname": self.name}, self.prvkey)}
-        for funcname in self.functions:
-            if funcname not in existing:
-                self.client.rpc({"msgtype": "addfunctionmsg", "fun": {
-                    "executorname": self.name, "colonyname": self.colonyname, "funcname": funcname}}, self.prvkey)
-
-    def run_one(self) -> bool:
-        """Assign and run one process; False when nothing arrived within the timeout."""
-        try:
-            process = self.client.rpc({"msgtype": "assignprocessmsg", "colonyname": self.colonyname,
-                                       "timeout": self.assign_timeout}, self.prvkey,
-                                      timeout=self.assign_timeout + 30)
-        except NotFound:
-            return False
-        pid = process["processid"]
-        spec = process.get("spec") or {}
-        fn = self.functions.get(spec.get("funcname", ""))
-        if fn is None:
-            self._fail(pid, f"Unknown function {spec.get('funcname')!r}; this executor offers "
-                            f"{', '.join(sorted(self.functions))}")
-            return True
-        def call(mount: Mount | None) -> list[Any]:
-            args = spec.get("args") or []
-            if mount is not None:
-                args = mount.translate(args)  # "/cfs/myfiles/x" -> the real path in this process's mount
-            return fn(args, spec.get("kwargs") or {}, process.get("in") or [], Job(self, pid, mount))
-
-        try:
-            out = run_with_fs(self.client, lambda: store_from_env(self.client, self.colonyname, self.prvkey),
-                              self.colonyname, self.prvkey, spec, call, processid=pid, root=self.cfs_root,
-                              log=Job(self, pid).log)
-        except Exception as exc:  # the function or its CFS sync failed: the process fails, we go on
-            self._fail(pid, f"{type(exc).__name__}: {exc}")
-            return True
-        try:
-            self.client.rpc({"msgtype": "closesuccessfulmsg", "processid": pid, "out": out}, self.prvkey)
-        except ColoniesError as exc:
-            log.warning("could not close process %s: %s", pid, exc)
-        return True
-
-    def _fail(self, pid: str, error: str) -> None:
-        try:
-            self.client.rpc({"msgtype": "closefailedmsg", "processid": pid, "errors": [error]}, self.prvkey)
-        except ColoniesError as exc:
-            log.warning("could not fail process %s: %s", pid, exc)
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.run_one()
-            except ConnectionFailed:
-                if stop.wait(0.5):
-                    break
-            except ColoniesError as exc:
-                log.warning("executor %s: %s", self.name, exc)
-                if stop.wait(1.0):
-                    break
+def sample_functions(allow_shell: bool = False) -> dict[str, Builtin]:
+    functions = dict(BUILTINS)
+    if allow_shell:
+        functions["execute"] = shell
+    return functions
