@@ -200,8 +200,10 @@ def ensure_image(runtime: ContainerRuntime, image: str, rebuild: bool, job: Job)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"pulling image {image} timed out") from None
     if result.returncode != 0:
-        message = (result.stderr or result.stdout).strip().splitlines()
-        raise RuntimeError(f"could not pull image {image}: {' '.join(message[-3:]) or f'exit {result.returncode}'}")
+        lines = [line.strip() for line in (result.stderr or result.stdout).strip().splitlines() if line.strip()]
+        errors = [line for line in lines if line.lower().startswith("error")]  # not the retry warnings
+        message = errors[-1] if errors else " ".join(lines[-3:]) or f"exit {result.returncode}"
+        raise RuntimeError(f"could not pull image {image}: {message}")
 
 
 def execute(runtime: ContainerRuntime, args: list[Any], kwargs: dict[str, Any], inputs: list[Any],

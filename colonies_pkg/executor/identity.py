@@ -54,9 +54,9 @@ def identify(client: Client, colonyname: str, prvkey: str) -> dict[str, Any]:
                               prvkey)
     except ColoniesError as exc:
         if exc.status in (403, 404):
-            raise ColoniesError(f"no executor with id {executorid} in colony {colonyname}: register one with "
-                                "`colonies executor add --approve`, or give the colony key to register "
-                                "this one") from exc
+            raise ColoniesError(f"no approved executor with id {executorid} in colony {colonyname}: add one "
+                                "with `colonies executor add --approve` (or approve it), or give the colony key "
+                                "to register this one") from exc
         raise
     if executor.get("state") != APPROVED:
         state = STATES.get(executor.get("state"), executor.get("state"))

@@ -102,6 +102,19 @@ class Runner:
                 self.report("info", "Server reachable again", {})
             return result
 
+    def _await_server(self, client: Client, what: str) -> bool:
+        """Wait (with backoff) until the server answers, or the runner gives up; False then."""
+        attempt = 0
+        while not client.health():
+            attempt += 1
+            if attempt == 1:
+                self.report("warn", f"Server unreachable, waiting to {what}", {})
+            if self.giving_up.wait(backoff(attempt)):
+                return False
+        if attempt:
+            self.report("info", "Server reachable again", {})
+        return True
+
     def register_functions(self, stop: threading.Event | None = None) -> None:
         client = self.connect()
         try:
@@ -183,6 +196,7 @@ class Runner:
             outcome, value = self._execute(job, client)
             with self._lock:
                 self._running.pop(job.processid, None)
+            self._await_server(client, f"close process {job.processid}")
             shipper.close()  # the logs first: once the process is closed the server refuses them
             self._close(client, job, outcome, value)
         except Exception:  # a bug here must not take the executor down
@@ -205,7 +219,10 @@ class Runner:
             args = job.spec.get("args") or []
             if mount is not None:
                 args = mount.translate(args)  # "/cfs/myfiles/x" -> the real path in this process's mount
-            return fn(args, job.spec.get("kwargs") or {}, job.process.get("in") or [], job)
+            out = fn(args, job.spec.get("kwargs") or {}, job.process.get("in") or [], job)
+            if mount is not None:  # the files go back next: wait out a server restart first
+                self._await_server(client, f"sync the files of process {job.processid} back")
+            return out
 
         try:
             job.check()
