@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import http.client
 import json
+import socket
 import ssl
 from typing import Any
 
@@ -42,6 +43,16 @@ class Client:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         self._conn.timeout = timeout
         return self._conn
+
+    def abort(self) -> None:
+        """Break off a request in progress from another thread (it fails with ConnectionFailed)."""
+        conn = self._conn
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def close(self) -> None:
         if self._conn is not None:

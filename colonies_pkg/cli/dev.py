@@ -142,10 +142,10 @@ def _run(args: argparse.Namespace) -> int:
         mounts = os.path.join(data_dir, "cfs-mounts")
         if not args.no_executor:
             runners.append(Runner(connect, setup.colonyname, setup.sample_prvkey, SAMPLE_EXECUTOR,
-                                  sample_functions(args.shell), cfs_root=mounts))
+                                  sample_functions(args.shell), cfs_root=mounts, report=_report))
         if containers is not None:
             runners.append(Runner(connect, setup.colonyname, setup.container_prvkey, CONTAINER_EXECUTOR,
-                                  containers[0], concurrency=args.concurrency, cfs_root=mounts))
+                                  containers[0], concurrency=args.concurrency, cfs_root=mounts, report=_report))
         for runner in runners:
             kind = "cli" if runner.name == SAMPLE_EXECUTOR else f"container-executor, {containers[1]}"  # type: ignore[index]
             thread = threading.Thread(target=_executor_main, args=(runner, kind, stop, unclosed),
@@ -155,13 +155,24 @@ def _run(args: argparse.Namespace) -> int:
 
     async def on_stopping() -> None:
         stop.set()  # the executors stop their processes; the API is closed by now, so failing
-        for thread in threads:  # them is done here, in the database, before it closes
+        for runner in runners:  # them is done here, in the database, before it closes
+            runner.abort()
+        for thread in threads:
             await asyncio.to_thread(thread.join, 60)
         if unclosed and services:
             await services[0].db.write(_fail_unclosed, now_ns(), list(unclosed))
 
     rc = serve(config, sock, on_started=on_started, on_stopping=on_stopping)
     return rc
+
+
+def _report(level: str, message: str, fields: dict[str, Any]) -> None:
+    """The executors' lines, without the reachability ones: in `dev` the server is in this
+    process and unreachable only while it stops (then what ran is failed in the database)."""
+    from ..executor.runner import log_report
+
+    if "reachable" not in message:
+        log_report(level, message, fields)
 
 
 def _fail_unclosed(tx, now: int, unclosed: list[tuple[str, str, str]]) -> None:
@@ -175,16 +186,15 @@ def _fail_unclosed(tx, now: int, unclosed: list[tuple[str, str, str]]) -> None:
 
 
 def _executor_main(runner, kind: str, stop: threading.Event, unclosed: list[tuple[str, str, str]]) -> None:
-    from ..client import ConnectionFailed
-
-    while not stop.is_set():  # the server may still be binding its socket
-        try:
-            runner.register_functions()
-            break
-        except ConnectionFailed:
-            stop.wait(0.1)
-    else:
-        return
+    probe = runner.connect()
+    while not probe.health():  # the server is starting: it listens once the dev colony exists
+        if stop.wait(0.1):
+            return
+    probe.close()
+    try:
+        runner.register_functions(stop)
+    except ColoniesError:
+        return  # stopped before it could start
     print(f"Executor {runner.name} ({kind}) serving: {', '.join(sorted(runner.functions))}",
           file=sys.stderr, flush=True)
     runner.run(stop)

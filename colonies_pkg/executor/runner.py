@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -40,7 +41,7 @@ def backoff(attempt: int) -> float:
     return min(0.5 * 2 ** max(attempt - 1, 0), 5.0)
 
 
-def _log_report(level: str, message: str, fields: dict[str, Any]) -> None:
+def log_report(level: str, message: str, fields: dict[str, Any]) -> None:
     text = " ".join([message, *(f"{k}={v}" for k, v in sorted(fields.items()))])
     (log.warning if level == "warn" else log.info)("%s", text)
 
@@ -65,12 +66,12 @@ class Runner:
                  on_forbidden: Callable[[], None] | None = None) -> None:
         if concurrency < 1:
             raise ValueError("concurrency must be at least 1")
-        self.connect, self.colonyname, self.prvkey, self.name = connect, colonyname, prvkey, name
+        self._connect, self.colonyname, self.prvkey, self.name = connect, colonyname, prvkey, name
         self.executorid = id_of_prvkey(prvkey)
         self.functions = dict(functions)
         self.concurrency, self.assign_timeout, self.poll_interval = concurrency, assign_timeout, poll_interval
         self.cfs_root = cfs_root  # each process's fs mount gets a fresh directory under it
-        self.report: Reporter = report or _log_report
+        self.report: Reporter = report or log_report
         self.on_forbidden = on_forbidden
         self.giving_up = threading.Event()  # set: calls that fail to reach the server are not retried
         self._slots = threading.Semaphore(concurrency)
@@ -80,6 +81,23 @@ class Runner:
         self._unclosed: list[tuple[str, str]] = []
         self._monitor_stop = threading.Event()
         self._monitor: threading.Thread | None = None
+        self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
+
+    def connect(self) -> Client:
+        """A new client (one per thread); `abort()` can break off its request in progress."""
+        client = self._connect()
+        with self._lock:
+            self._clients.add(client)
+        return client
+
+    def abort(self) -> None:
+        """The server is gone for good (e.g. `dev` is stopping): break off every request in
+        progress and retry nothing. Call with `stop` set; `finish()` then fails what ran."""
+        self.giving_up.set()
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            client.abort()
 
     # --- calls that outlive a server restart ----------------------------------------------------
     def call(self, client: Client, msg: dict[str, Any], *, stop: threading.Event | None = None,
