@@ -82,6 +82,8 @@ def _start(args: argparse.Namespace) -> int:
         raise CliError(f"unknown executor type {args.type!r}: use cli or container-executor")
     if not 1 <= args.concurrency <= 256:
         raise CliError("--concurrency must be 1 to 256")
+    if not 0.1 <= args.heartbeat <= 86400:
+        raise CliError("--heartbeat must be 0.1 to 86400 seconds")
     runtime_text = ""
     if args.type == "container-executor":
         functions, runtime_text = container_functions(args)
@@ -108,13 +110,13 @@ def _start(args: argparse.Namespace) -> int:
                 lambda: identity.register_self(client, colonyname, colony_prvkey, name, args.type), stop, s.address)
             if registered is None:
                 return 0
-            prvkey, replaced = registered
-            info("Executor registered and approved", ExecutorName=name, ExecutorType=args.type,
-                 **({"Replaced": "true"} if replaced else {}))
+            prvkey = registered
+            info("Executor registered and approved", ExecutorName=name, ExecutorType=args.type)
 
-            def again() -> None:  # the server forgot us (e.g. a new database): register once more
+            def again() -> None:  # the server forgot us (a new database, or unregistered as stale)
                 identity.register_self(client, colonyname, colony_prvkey, name, args.type, prvkey)
                 runner.register_functions(stop)
+                info("Executor registered again", ExecutorName=name)
         else:
             if not args.prvkey:
                 raise CliError("no key: set COLONIES_COLONY_PRVKEY (or --colonyprvkey) to register a new executor, "
@@ -131,6 +133,7 @@ def _start(args: argparse.Namespace) -> int:
             again = None  # type: ignore[assignment]
         runner = Runner(connect, colonyname, prvkey, name, functions, concurrency=args.concurrency,
                         cfs_root=args.mount_dir, report=_report, on_forbidden=again)
+        runner.heartbeat_interval = args.heartbeat
         runner.register_functions(stop)
         info("Executor started", ExecutorName=name, ExecutorType=args.type, Concurrency=args.concurrency,
              Functions=",".join(sorted(functions)), Server=s.address,
@@ -171,6 +174,9 @@ def register(g: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=1, help="run up to N processes at once")
     p.add_argument("--drain", action="store_true", help="on Ctrl-C, let running processes finish first")
     p.add_argument("--shell", action="store_true", help="type cli: also offer 'execute' (args = a command line)")
+    p.add_argument("--heartbeat", type=float, default=60.0,
+                   help="seconds between heartbeats while every slot is busy (keep it below the server's "
+                        "COLONIES_STALE_EXECUTOR_DURATION)")
     p.add_argument("--mount-dir", help="where the processes' CFS mounts are made (default: a temp directory)")
     add_runtime_flags(p)
     add_colony_key(p)

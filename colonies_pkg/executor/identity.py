@@ -22,23 +22,29 @@ def default_name(executortype: str) -> str:
 
 
 def register_self(client: Client, colonyname: str, colony_prvkey: str, name: str, executortype: str,
-                  prvkey: str | None = None) -> tuple[str, bool]:
-    """Add and approve executor `name` with a new key (or `prvkey`); an executor already registered
-    under that name is replaced. Returns (the executor's private key, whether one was replaced)."""
+                  prvkey: str | None = None) -> str:
+    """Add and approve executor `name` under a new key, or again under `prvkey` (the key it was
+    registered with, e.g. after the server unregistered it as stale). Returns the private key.
+
+    Names are never reused (unless the server allows re-registration): a name that exists under
+    another key is a clear error."""
+    again = prvkey is not None
     prvkey = prvkey or generate_prvkey()
     executor = {"executorid": id_of_prvkey(prvkey), "executorname": name, "executortype": executortype,
                 "colonyname": colonyname, "location": {"description": socket.gethostname()}}
-    replaced = False
     try:
         client.rpc({"msgtype": "addexecutormsg", "executor": executor}, colony_prvkey)
     except BadRequest as exc:
-        if "already exists" not in str(exc):
+        if "already exists" not in str(exc) or not again:
+            if "already exists" in str(exc):
+                raise ColoniesError(f"an executor named {name} is already registered in colony {colonyname}, and "
+                                    "names are not reused: leave --name out for a unique one, or run as that "
+                                    "executor with its key (COLONIES_PRVKEY, without COLONIES_COLONY_PRVKEY)") from exc
             raise
-        client.rpc({"msgtype": "removeexecutormsg", "colonyname": colonyname, "executorname": name}, colony_prvkey)
-        client.rpc({"msgtype": "addexecutormsg", "executor": executor}, colony_prvkey)
-        replaced = True
     client.rpc({"msgtype": "approveexecutormsg", "colonyname": colonyname, "executorname": name}, colony_prvkey)
-    return prvkey, replaced
+    if again:
+        identify(client, colonyname, prvkey)  # the name is still ours
+    return prvkey
 
 
 def unregister(client: Client, colonyname: str, colony_prvkey: str, name: str) -> None:

@@ -33,6 +33,7 @@ from .sample import Builtin
 
 log = logging.getLogger("colonies.executor")
 Reporter = Callable[[str, str, dict[str, Any]], None]  # (level "info"/"warn", message, fields)
+HEARTBEAT_SECONDS = 60.0  # well under the server's stale-executor duration (600 s by default)
 STATE_NAMES = {0: "waiting", 1: "running", 2: "successful", 3: "failed", 4: "cancelled"}
 
 
@@ -82,6 +83,8 @@ class Runner:
         self._monitor_stop = threading.Event()
         self._monitor: threading.Thread | None = None
         self._clients: weakref.WeakSet[Client] = weakref.WeakSet()
+        self._last_assign = time.monotonic()  # the server counts assign calls as heartbeats
+        self.heartbeat_interval = HEARTBEAT_SECONDS
 
     def connect(self) -> Client:
         """A new client (one per thread); `abort()` can break off its request in progress."""
@@ -158,6 +161,7 @@ class Runner:
                 if not self._slots.acquire(timeout=0.2):
                     continue
                 started = False
+                self._last_assign = time.monotonic()
                 try:
                     process = client.rpc({"msgtype": "assignprocessmsg", "colonyname": self.colonyname,
                                           "timeout": self.assign_timeout}, self.prvkey,
@@ -290,8 +294,23 @@ class Runner:
                     running = list(self._running.items())
                 for pid, r in running:
                     self._check(client, pid, r)
+                if time.monotonic() - self._last_assign > self.heartbeat_interval:
+                    self._heartbeat(client)
         finally:
             client.close()
+
+    def _heartbeat(self, client: Client) -> None:
+        """All slots busy for a while: no assign calls, so tell the server we are alive (it would
+        otherwise unregister us as stale and re-queue what we run). Our allocations are re-sent as
+        they are: only this executor may set them."""
+        try:
+            me = client.rpc({"msgtype": "getexecutorbyidmsg", "colonyname": self.colonyname,
+                             "executorid": self.executorid}, self.prvkey, timeout=30)
+            client.rpc({"msgtype": "reportallocationmsg", "colonyname": self.colonyname, "executorname": self.name,
+                        "allocations": me.get("allocations") or {}}, self.prvkey, timeout=30)
+            self._last_assign = time.monotonic()
+        except ColoniesError as exc:
+            log.debug("heartbeat failed: %s", exc)
 
     def _check(self, client: Client, pid: str, r: _Running) -> None:
         if r.job.stopping.is_set():

@@ -119,6 +119,23 @@ def test_cli_type_runs_as_an_approved_executor_without_the_colony_key(server: Se
     assert still.returncode == 0, still  # an executor it did not register stays registered
 
 
+def test_a_busy_executor_heartbeats_so_it_is_not_unregistered_as_stale(tmp_path: Path) -> None:
+    server = Server(tmp_path)
+    server.env |= {"COLONIES_STALE_EXECUTOR_DURATION": "2", "COLONIES_CLEANUP_INTERVAL": "1"}
+    server.start()
+    server.create_colony()
+    executor = ExecutorProc(server, tmp_path, None, "--type", "cli", "--heartbeat", "0.5").start_and_wait()
+    try:  # longer than the stale duration, with the only slot busy: no assign calls meanwhile
+        pid = server.submit({"funcname": "sleep", "args": [5], "conditions": {"executortype": "cli"}})
+        process = server.wait_state(pid, SUCCESSFUL, FAILED)
+        assert process["state"] == SUCCESSFUL and process["retries"] == 0
+        listed = server.cli("executor", "get", "--name", executor.name, "--json")
+        assert listed.returncode == 0 and '"state": 1' in listed.stdout  # still approved
+    finally:
+        assert executor.stop() == 0
+        server.stop()
+
+
 def test_refusals(server: Server, tmp_path: Path) -> None:
     def start(*args: str, **env: str) -> tuple[int, str]:
         result = server.cli("executor", "start", *args, env=server.cli_env(**env), timeout=60)
@@ -136,6 +153,8 @@ def test_refusals(server: Server, tmp_path: Path) -> None:
     assert rc == 1 and "no approved executor with id" in err  # a user's key is not an executor's
     rc, err = start("--type", "cli", COLONIES_COLONY_PRVKEY=generate_prvkey())
     assert rc == 1 and "Error:" in err  # not the colony owner: the server refuses to add it
+    rc, err = start("--type", "cli", "--name", name)
+    assert rc == 1 and f"an executor named {name} is already registered in colony test" in err
     rc, err = start("--type", "kube")
     assert rc == 1 and "unknown executor type 'kube'" in err
     rc, err = start("--type", "container-executor", COLONIES_CONTAINER_RUNTIME="/nonexistent/docker")
