@@ -32,6 +32,15 @@ class ServerConfig(msgspec.Struct, frozen=True):
     build_time: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    # in-memory process channels (README "Channels"): caps per channel, per process, in total
+    channel_max_entries: int = 10_000
+    channel_max_bytes: int = 64 * 1024**2
+    channel_process_max_entries: int = 100_000
+    channel_process_max_bytes: int = 256 * 1024**2
+    channel_total_max_bytes: int = 1024**3
+    channel_max_payload_bytes: int = 10 * 1024**2
+    channel_rate: float = 100.0
+    channel_burst: int = 500
 
     @property
     def db_path(self) -> str:
@@ -41,6 +50,18 @@ class ServerConfig(msgspec.Struct, frozen=True):
     def cfs_dir(self) -> str:
         """Where the embedded CFS object store keeps data."""
         return os.path.join(self.data_dir, "cfs")
+
+
+_CHANNEL_ENV: tuple[tuple[str, str, type], ...] = (
+    ("COLONIES_CHANNEL_MAX_ENTRIES", "channel_max_entries", int),
+    ("COLONIES_CHANNEL_MAX_BYTES", "channel_max_bytes", int),
+    ("COLONIES_CHANNEL_PROCESS_MAX_ENTRIES", "channel_process_max_entries", int),
+    ("COLONIES_CHANNEL_PROCESS_MAX_BYTES", "channel_process_max_bytes", int),
+    ("COLONIES_CHANNEL_TOTAL_MAX_BYTES", "channel_total_max_bytes", int),
+    ("COLONIES_CHANNEL_MAX_PAYLOAD", "channel_max_payload_bytes", int),
+    ("COLONIES_CHANNEL_RATE", "channel_rate", float),
+    ("COLONIES_CHANNEL_BURST", "channel_burst", int),
+)
 
 
 def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:
@@ -72,6 +93,9 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Serve
         values["synchronous"] = env["COLONIES_DB_SYNCHRONOUS"].upper()
     values["tls_cert"] = env.get("COLONIES_TLSCERT") or env.get("COLONIES_SERVER_HTTP_TLS_CERT") or ""
     values["tls_key"] = env.get("COLONIES_TLSKEY") or env.get("COLONIES_SERVER_HTTP_TLS_KEY") or ""
+    for var, key, kind in _CHANNEL_ENV:
+        if env.get(var):
+            values[key] = kind(env[var])
     values["build_version"] = env.get("BUILD_VERSION", "")
     values["build_time"] = env.get("BUILD_TIME", "")
     values.update({k: v for k, v in overrides.items() if v is not None})

@@ -15,7 +15,7 @@ from ..storage import graphs as store
 from ..storage import processes as process_store
 from ..storage.db import Tx
 from . import resolve, security
-from .events import ProcessChanged
+from .events import ProcessChanged, ProcessesRemoved
 from .processes import MAX_LIST_COUNT, insert_process, new_process_row
 
 _enc = msgspec.json.encode
@@ -186,6 +186,7 @@ def remove(tx: Tx, now: int, caller: str, graphid: str) -> None:
     if row["state"] == ProcessState.RUNNING:
         raise BadRequest("Failed to remove processgraph, cannot remove a running processgraph")
     store.remove(tx, graphid)
+    tx.events.append(ProcessesRemoved(row["colonyname"]))
 
 
 def remove_all(tx: Tx, now: int, caller: str, colonyname: str, state: int) -> None:
@@ -197,6 +198,7 @@ def remove_all(tx: Tx, now: int, caller: str, colonyname: str, state: int) -> No
         raise BadRequest(f"Failed to remove processgraphs, invalid state {state}")
     for graphid in store.ids_in_state(tx, colonyname, state):
         store.remove(tx, graphid)
+    tx.events.append(ProcessesRemoved(colonyname))
 
 
 def cancel(tx: Tx, now: int, caller: str, graphid: str) -> None:

@@ -31,7 +31,7 @@ def register_self(client: Client, colonyname: str, colony_prvkey: str, name: str
     again = prvkey is not None
     prvkey = prvkey or generate_prvkey()
     executor = {"executorid": id_of_prvkey(prvkey), "executorname": name, "executortype": executortype,
-                "colonyname": colonyname, "location": {"description": socket.gethostname()}}
+                "colonyname": colonyname}
     try:
         client.rpc({"msgtype": "addexecutormsg", "executor": executor}, colony_prvkey)
     except BadRequest as exc:

@@ -14,7 +14,7 @@ from .. import loops
 from ..blobs import LocalBlobs
 from ..clock import now_ns
 from ..config import ServerConfig
-from ..domain import colonies
+from ..domain import channels, colonies
 from ..hub import Hub
 from ..storage import Database
 from . import objects, pubsub
@@ -37,7 +37,8 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         os.makedirs(config.data_dir, exist_ok=True)
         db = await Database.open(config.db_path, synchronous=config.synchronous)
-        db.on_commit = services.hub.publish
+        db.on_commit = services.publish
+        services.channels.attach(lambda pids: db.read(channels.alive, now_ns(), pids))
         services.db = db
         if config.server_id:
             await db.write(colonies.ensure_server_id, now_ns(), config.server_id)

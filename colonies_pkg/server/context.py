@@ -4,8 +4,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..channelhub import ChannelHub
 from ..clock import now_ns
 from ..config import ServerConfig
+from ..domain.channels import Limits
 from ..hub import Hub
 from ..storage import Database
 
@@ -19,6 +21,12 @@ class Services:
         self.config = config
         self.db = db
         self.hub = hub
+        self.channels = ChannelHub(Limits.from_config(config))
+
+    def publish(self, events: list[Any]) -> None:
+        """After each commit: wake assigners and subscribers, free channels of ended processes."""
+        self.hub.publish(events)
+        self.channels.publish(events)
 
 
 class Context:
