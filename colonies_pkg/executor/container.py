@@ -12,6 +12,7 @@ container is always removed afterwards.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -144,6 +145,29 @@ class ContainerRuntime:
         return self.argv(*args, *limits, image, *command)
 
 
+# An image reference: [registry[:port]/]name[:tag][@digest]. Above all it must not start with "-":
+# in the run command it would be read as an option (e.g. "--privileged" or "-v=/:/host").
+_IMAGE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/:@+-]*")
+_MOUNT_POINT = re.compile(r"/[^:,\x00]*")
+
+
+def _image(kwargs: Mapping[str, Any]) -> str:
+    image = kwargs.get("docker-image")
+    if not isinstance(image, str) or not image.strip():
+        raise ValueError("execute needs kwargs['docker-image'], the image to run")
+    if not _IMAGE.fullmatch(image.strip()) or len(image) > 512:
+        raise ValueError(f"invalid kwargs['docker-image'] {image[:100]!r}: not an image reference")
+    return image.strip()
+
+
+def _mount_point(name: str) -> str:
+    """The spec's fs.mount as the path inside the container: absolute, no ':' or ','."""
+    point = "/" + name.strip("/")
+    if not _MOUNT_POINT.fullmatch(point) or ".." in point.split("/"):
+        raise ValueError(f"invalid fs.mount {name!r} for a container: use an absolute path such as /cfs")
+    return point
+
+
 def _command(kwargs: Mapping[str, Any]) -> list[str]:
     cmd = kwargs.get("cmd")
     if not isinstance(cmd, str) or not cmd.strip():
@@ -209,20 +233,18 @@ def ensure_image(runtime: ContainerRuntime, image: str, rebuild: bool, job: Job)
 def execute(runtime: ContainerRuntime, args: list[Any], kwargs: dict[str, Any], inputs: list[Any],
             job: Job) -> list[Any]:
     """Run the process's container to its end; [] on success (the output is in the process log)."""
-    image = kwargs.get("docker-image")
-    if not isinstance(image, str) or not image.strip():
-        raise ValueError("execute needs kwargs['docker-image'], the image to run")
+    image = _image(kwargs)
     command = _command(kwargs)
     env = _env(job.spec)
     limits = runtime.limit_flags(job.spec.get("conditions") or {})
+    mount = (job.fs.path, _mount_point(job.fs.name)) if job.fs is not None else None
     job.check()
-    ensure_image(runtime, image.strip(), _truthy(kwargs.get("rebuild-image")), job)
+    ensure_image(runtime, image, _truthy(kwargs.get("rebuild-image")), job)
     job.check()
     name = container_name(job.processid)
-    mount = (job.fs.path, job.fs.name) if job.fs is not None else None
     env_file = _write_env_file(env)
     try:
-        argv = runtime.run_argv(name, image.strip(), command, env=env, env_file=env_file, mount=mount,
+        argv = runtime.run_argv(name, image, command, env=env, env_file=env_file, mount=mount,
                                 limits=limits, labels={LABEL_PROCESS: job.processid, LABEL_EXECUTOR: job.executorname})
         finished = run_streaming(argv, job, stop=lambda: runtime.stop(name), grace=runtime.stop_grace)
     finally:

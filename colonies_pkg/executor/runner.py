@@ -156,6 +156,7 @@ class Runner:
         self._monitor.start()
         client = self.connect()
         failures = 0
+        last_error = ""
         try:
             while not stop.is_set():
                 if not self._slots.acquire(timeout=0.2):
@@ -166,21 +167,24 @@ class Runner:
                     process = client.rpc({"msgtype": "assignprocessmsg", "colonyname": self.colonyname,
                                           "timeout": self.assign_timeout}, self.prvkey,
                                          timeout=self.assign_timeout + 30)
-                    if failures:
+                    if failures and last_error == "unreachable":
                         self.report("info", "Server reachable again", {})
-                        failures = 0
+                    failures, last_error = 0, ""
                     self._start(process)
                     started = True
                 except NotFound:
                     pass  # nothing to do within the timeout
                 except ConnectionFailed as exc:
                     failures += 1
-                    if failures == 1:
+                    if last_error != "unreachable":
                         self.report("warn", "Server unreachable, retrying", {"Error": str(exc)})
+                        last_error = "unreachable"
                     stop.wait(backoff(failures))
                 except Forbidden as exc:
                     failures += 1
-                    self.report("warn", "Server refused to assign", {"Error": str(exc)})
+                    if last_error != str(exc):  # once per distinct error, not every few seconds
+                        self.report("warn", "Server refused to assign", {"Error": str(exc)})
+                        last_error = str(exc)
                     if self.on_forbidden is not None and failures <= 3:
                         try:
                             self.on_forbidden()
@@ -189,7 +193,9 @@ class Runner:
                     stop.wait(backoff(failures + 3))
                 except ColoniesError as exc:
                     failures += 1
-                    self.report("warn", "Assign failed", {"Error": str(exc)})
+                    if last_error != str(exc):
+                        self.report("warn", "Assign failed, retrying", {"Error": str(exc)})
+                        last_error = str(exc)
                     stop.wait(backoff(failures))
                 finally:
                     if not started:

@@ -183,6 +183,9 @@ def test_bad_kwargs_fail_with_a_clear_error(server: Server, executor: ExecutorPr
     no_cmd = server.submit(spec_execute(runtime.image, ""))
     assert server.wait_state(no_cmd, FAILED, SUCCESSFUL)["errors"] == [
         "execute needs kwargs.cmd, the command to run in the container"]
+    smuggled = server.submit(spec_execute("-v=/:/host", runtime.image, ["cat", "/host/etc/shadow"]))
+    [error] = server.wait_state(smuggled, FAILED, SUCCESSFUL)["errors"]
+    assert error == "invalid kwargs['docker-image'] '-v=/:/host': not an image reference"
     other = server.submit({"funcname": "fibonacci", "conditions": {"executortype": "container-executor"}})
     [error] = server.wait_state(other, FAILED, SUCCESSFUL)["errors"]
     assert "Unknown function 'fibonacci'" in error and "execute" in error

@@ -15,6 +15,8 @@ from colonies_pkg.executor.container import (
     RuntimeNotFound,
     _command,
     _env,
+    _image,
+    _mount_point,
     _write_env_file,
 )
 from colonies_pkg.executor.job import Job, StopReason
@@ -88,6 +90,18 @@ def test_command_from_kwargs() -> None:
                          ({"cmd": "echo 'x"}, "not a valid command line"), ({"cmd": "echo", "args": "x"}, "a list")):
         with pytest.raises(ValueError, match=message):
             _command(bad)
+
+
+def test_image_and_mount_point_cannot_smuggle_options() -> None:
+    for good in ("ubuntu:20.04", "localhost/busybox:test", "registry.example.com:5000/team/app@sha256:" + "a" * 64):
+        assert _image({"docker-image": f" {good} "}) == good
+    for bad in ("--privileged", "-v=/:/host", "ubuntu 20.04", "ubuntu\nx", ""):
+        with pytest.raises(ValueError, match="docker-image"):
+            _image({"docker-image": bad})
+    assert _mount_point("/cfs") == "/cfs" and _mount_point("data/") == "/data"
+    for bad in ("/cfs:ro", "/cfs,readonly", "/a/../b"):
+        with pytest.raises(ValueError, match="invalid fs.mount"):
+            _mount_point(bad)
 
 
 def test_env_file_holds_the_values_and_only_the_owner_reads_it() -> None:
