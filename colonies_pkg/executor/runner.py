@@ -295,9 +295,11 @@ class Runner:
     def _watch(self) -> None:
         client = self.connect()
         try:
-            while not self._monitor_stop.wait(self.poll_interval):
+            pause = self.poll_interval
+            while not self._monitor_stop.wait(pause):
                 with self._lock:
                     running = list(self._running.items())
+                pause = self.poll_interval * max(1.0, len(running) / 20)  # ≤ ~20 look-ups per round
                 for pid, r in running:
                     self._check(client, pid, r)
                 if time.monotonic() - self._last_assign > self.heartbeat_interval:
@@ -351,7 +353,8 @@ class Runner:
         """After `run` returned: let running processes finish (`drain`, until `force` is set) or stop
         them and fail them. Returns (processid, error) of those that could not be failed."""
         if drain:
-            while self.running() and not (force is not None and force.wait(0.2)):
+            never = threading.Event()
+            while self.running() and not (force or never).wait(0.2):
                 pass
         reason = StopReason(StopReason.SHUTDOWN, f"executor {self.name} was stopped while the process was running")
         with self._lock:
