@@ -136,6 +136,26 @@ def test_a_busy_executor_heartbeats_so_it_is_not_unregistered_as_stale(tmp_path:
         server.stop()
 
 
+def test_an_executor_started_before_its_server_waits_for_it(tmp_path: Path) -> None:
+    server = Server(tmp_path)
+    server.start()
+    server.create_colony()
+    assert server.stop() == 0
+    executor = ExecutorProc(server, tmp_path, None, "--type", "cli")
+    executor.start()
+    try:
+        wait_for(lambda: "Waiting for the Colonies server" in executor.output(), "the executor to wait")
+        assert executor.alive()
+        server.start()
+        wait_for(lambda: "Executor started" in executor.output(), "the executor to start once the server is up")
+        pid = server.submit({"funcname": "echo", "args": ["late"], "conditions": {"executortype": "cli"}})
+        assert server.wait_state(pid, SUCCESSFUL, FAILED)["out"] == ["late"]
+    finally:
+        assert executor.stop() == 0
+        server.stop()
+    assert "Traceback" not in executor.output()
+
+
 def test_refusals(server: Server, tmp_path: Path) -> None:
     def start(*args: str, **env: str) -> tuple[int, str]:
         result = server.cli("executor", "start", *args, env=server.cli_env(**env), timeout=60)
