@@ -47,6 +47,8 @@ class ContainerRuntime:
     command: str
     flags: list[str] = field(default_factory=list)
     stop_grace: float = 10.0
+    # images seen present: not inspected again (should one vanish, `run` pulls it by itself)
+    present: set[str] = field(default_factory=set, repr=False)
 
     @property
     def name(self) -> str:
@@ -95,7 +97,12 @@ class ContainerRuntime:
                               timeout=timeout, start_new_session=True)
 
     def has_image(self, image: str) -> bool:
-        return self._call("image", "inspect", image).returncode == 0
+        if image in self.present:
+            return True
+        if self._call("image", "inspect", image).returncode != 0:
+            return False
+        self.present.add(image)
+        return True
 
     def stop(self, name: str) -> None:
         try:
@@ -228,6 +235,7 @@ def ensure_image(runtime: ContainerRuntime, image: str, rebuild: bool, job: Job)
         errors = [line for line in lines if line.lower().startswith("error")]  # not the retry warnings
         message = errors[-1] if errors else " ".join(lines[-3:]) or f"exit {result.returncode}"
         raise RuntimeError(f"could not pull image {image}: {message}")
+    runtime.present.add(image)
 
 
 def execute(runtime: ContainerRuntime, args: list[Any], kwargs: dict[str, Any], inputs: list[Any],
