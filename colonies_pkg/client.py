@@ -6,6 +6,7 @@ Used by the CLI and the sample executor. One keep-alive connection per client; n
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import socket
@@ -49,10 +50,8 @@ class Client:
         conn = self._conn
         sock = getattr(conn, "sock", None)
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     def close(self) -> None:
         if self._conn is not None:

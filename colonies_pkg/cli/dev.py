@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import threading
@@ -179,10 +180,8 @@ def _fail_unclosed(tx, now: int, unclosed: list[tuple[str, str, str]]) -> None:
     from ..domain import processes
 
     for executorid, processid, error in unclosed:
-        try:
+        with contextlib.suppress(ColoniesError):  # closed meanwhile, or no longer this executor's
             processes.close_failed(tx, now, executorid, processid, [error])
-        except ColoniesError:
-            pass  # closed meanwhile, or no longer this executor's
 
 
 def _executor_main(runner, kind: str, stop: threading.Event, unclosed: list[tuple[str, str, str]]) -> None:

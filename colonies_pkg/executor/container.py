@@ -11,6 +11,7 @@ container is always removed afterwards.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shlex
@@ -105,17 +106,13 @@ class ContainerRuntime:
         return True
 
     def stop(self, name: str) -> None:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._call("stop", "-t", str(int(self.stop_grace + 0.999)), name,
                        timeout=self.stop_grace + CLI_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pass
 
     def remove(self, name: str) -> None:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self._call("rm", "-f", name)
-        except subprocess.TimeoutExpired:
-            pass
 
     # --- the run command ----------------------------------------------------------------------
     def limit_flags(self, conditions: Mapping[str, Any]) -> list[str]:

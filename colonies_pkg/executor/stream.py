@@ -9,6 +9,7 @@ after the grace period.
 from __future__ import annotations
 
 import collections
+import contextlib
 import os
 import signal
 import subprocess
@@ -57,10 +58,8 @@ def _pump(stream: IO[bytes], job: Job, tail: collections.deque[str] | None, coll
 
 
 def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def run_streaming(argv: list[str], job: Job, *, env: Mapping[str, str] | None = None, cwd: str | None = None,
