@@ -115,7 +115,7 @@ def _run(args: argparse.Namespace) -> int:
 
     data_dir = os.path.abspath(args.data_dir)
     config = from_env(os.environ, host=args.host, port=args.port, data_dir=data_dir)
-    containers: tuple[dict[str, Any], str] | None = None
+    containers: tuple[dict[str, Any], Any] | None = None
     if args.containers:
         try:
             containers = container_functions(args)
@@ -148,8 +148,9 @@ def _run(args: argparse.Namespace) -> int:
             runners.append(Runner(connect, setup.colonyname, setup.container_prvkey, CONTAINER_EXECUTOR,
                                   containers[0], concurrency=args.concurrency, cfs_root=mounts, report=_report))
         for runner in runners:
-            kind = "cli" if runner.name == SAMPLE_EXECUTOR else f"container-executor, {containers[1]}"  # type: ignore[index]
-            thread = threading.Thread(target=_executor_main, args=(runner, kind, stop, unclosed),
+            runtime = containers[1] if containers is not None and runner.name == CONTAINER_EXECUTOR else None
+            kind = f"container-executor, {runtime.describe()}" if runtime is not None else "cli"
+            thread = threading.Thread(target=_executor_main, args=(runner, kind, stop, unclosed, runtime),
                                       name=runner.name, daemon=True)
             threads.append(thread)
             thread.start()
@@ -184,12 +185,15 @@ def _fail_unclosed(tx, now: int, unclosed: list[tuple[str, str, str]]) -> None:
             processes.close_failed(tx, now, executorid, processid, [error])
 
 
-def _executor_main(runner, kind: str, stop: threading.Event, unclosed: list[tuple[str, str, str]]) -> None:
+def _executor_main(runner, kind: str, stop: threading.Event, unclosed: list[tuple[str, str, str]],
+                   runtime: Any = None) -> None:
     probe = runner.connect()
     while not probe.health():  # the server is starting: it listens once the dev colony exists
         if stop.wait(0.1):
             return
     probe.close()
+    if runtime is not None and (left := runtime.remove_leftovers(runner.name)):
+        print(f"Removed {left} containers left by a previous run of {runner.name}", file=sys.stderr, flush=True)
     try:
         runner.register_functions(stop)
     except ColoniesError:

@@ -54,8 +54,8 @@ def add_runtime_flags(p: argparse.ArgumentParser) -> None:
             help="seconds a stopped container gets between SIGTERM and SIGKILL")
 
 
-def container_functions(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
-    """The `execute` function of a container executor, and a description of its runtime."""
+def container_functions(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+    """The `execute` function of a container executor, and its ContainerRuntime."""
     from ..executor.container import ContainerRuntime, execute
 
     try:
@@ -66,7 +66,7 @@ def container_functions(args: argparse.Namespace) -> tuple[dict[str, Any], str]:
     def run(fargs: list[Any], kwargs: dict[str, Any], inputs: list[Any], job: Any) -> list[Any]:
         return execute(runtime, fargs, kwargs, inputs, job)
 
-    return {"execute": run}, runtime.describe()
+    return {"execute": run}, runtime
 
 
 def _start(args: argparse.Namespace) -> int:
@@ -84,9 +84,9 @@ def _start(args: argparse.Namespace) -> int:
         raise CliError("--concurrency must be 1 to 256")
     if not 0.1 <= args.heartbeat <= 86400:
         raise CliError("--heartbeat must be 0.1 to 86400 seconds")
-    runtime_text = ""
+    runtime: Any = None
     if args.type == "container-executor":
-        functions, runtime_text = container_functions(args)
+        functions, runtime = container_functions(args)
     else:
         functions = sample_functions(args.shell)
 
@@ -134,10 +134,12 @@ def _start(args: argparse.Namespace) -> int:
         runner = Runner(connect, colonyname, prvkey, name, functions, concurrency=args.concurrency,
                         cfs_root=args.mount_dir, report=_report, on_forbidden=again)
         runner.heartbeat_interval = args.heartbeat
+        if runtime is not None and (left := runtime.remove_leftovers(name)):
+            warn("Removed containers left by a previous run of this executor", Containers=left, ExecutorName=name)
         runner.register_functions(stop)
         info("Executor started", ExecutorName=name, ExecutorType=args.type, Concurrency=args.concurrency,
              Functions=",".join(sorted(functions)), Server=s.address,
-             **({"Runtime": runtime_text} if runtime_text else {}))
+             **({"Runtime": runtime.describe()} if runtime is not None else {}))
         runner.run(stop)
         running = runner.running()
         if running and args.drain:

@@ -114,6 +114,14 @@ class ContainerRuntime:
         with contextlib.suppress(subprocess.TimeoutExpired):
             self._call("rm", "-f", name)
 
+    def remove_leftovers(self, executorname: str) -> int:
+        """Remove containers a previous run of this executor left (e.g. it was killed with -9)."""
+        listed = self._call("ps", "-a", "-q", "--filter", f"label={LABEL_EXECUTOR}={executorname}")
+        ids = listed.stdout.split() if listed.returncode == 0 else []
+        if ids:
+            self._call("rm", "-f", *ids)
+        return len(ids)
+
     # --- the run command ----------------------------------------------------------------------
     def limit_flags(self, conditions: Mapping[str, Any]) -> list[str]:
         """`--cpus`, `--memory` and GPU requests from a spec's conditions (empty or 0 = no limit)."""

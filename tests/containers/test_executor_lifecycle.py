@@ -156,6 +156,24 @@ def test_an_executor_started_before_its_server_waits_for_it(tmp_path: Path) -> N
     assert "Traceback" not in executor.output()
 
 
+def test_containers_left_by_a_killed_run_are_removed_at_start(server: Server, runtime: Runtime,
+                                                                tmp_path: Path) -> None:
+    prvkey = generate_prvkey()
+    name = uniq("fixed")
+    assert server.cli("executor", "add", "--name", name, "--type", "container-executor", "--executorid",
+                      id_of_prvkey(prvkey), "--approve").returncode == 0
+    left = runtime.run("create", "--label", f"colonies.executor={name}", runtime.image, "sleep", "600")
+    assert left.returncode == 0, left.stderr
+    assert runtime.containers("colonies.executor", name)
+    executor = ExecutorProc(server, tmp_path, runtime, "--type", "container-executor", name=name,
+                            env={"COLONIES_COLONY_PRVKEY": "", "COLONIES_PRVKEY": prvkey}).start_and_wait()
+    try:
+        assert not runtime.containers("colonies.executor", name)
+        assert "Removed containers left by a previous run of this executor" in executor.output()
+    finally:
+        assert executor.stop() == 0
+
+
 def test_refusals(server: Server, tmp_path: Path) -> None:
     def start(*args: str, **env: str) -> tuple[int, str]:
         result = server.cli("executor", "start", *args, env=server.cli_env(**env), timeout=60)
