@@ -24,8 +24,10 @@ RUNNING, SUCCESSFUL, FAILED, CANCELLED = 1, 2, 3, 4
 
 
 class Dev(Proc):
-    def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, tmp: Path, *args: str, env: dict[str, str] | None = None,
+                 ready: tuple[str, ...] = ("dev-executor", "dev-container")) -> None:
         self.port = free_port()
+        self.ready = [f"Executor {name} (" for name in ready]  # its "serving: ..." line
         super().__init__(["dev", "--port", str(self.port), "--data-dir", str(tmp / "data"), *args],
                          base_env() | (env or {}), tmp / "dev.log")
 
@@ -37,7 +39,7 @@ class Dev(Proc):
             assert self.alive(), self.output()
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
-                    return r.status == 200 and "serving:" in self.output()[started:]
+                    return r.status == 200 and all(line in self.output()[started:] for line in self.ready)
             except OSError:
                 return False
 
@@ -141,7 +143,7 @@ def test_ctrl_c_fails_the_running_container_process(runtime: Runtime, tmp_path: 
 
 def test_no_runtime_is_one_line_and_dev_still_serves(tmp_path: Path) -> None:
     dev = Dev(tmp_path, "--containers", env={"COLONIES_CONTAINER_RUNTIME": "/nonexistent/podman",
-                                             "PATH": os.environ.get("PATH", "")})
+                                             "PATH": os.environ.get("PATH", "")}, ready=("dev-executor",))
     dev.start()
     try:
         lines = [line for line in dev.output().splitlines() if "container" in line.lower()]
