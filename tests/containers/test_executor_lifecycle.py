@@ -106,12 +106,16 @@ def test_cli_type_runs_as_an_approved_executor_without_the_colony_key(server: Se
     added = server.cli("executor", "add", "--name", name, "--type", "cli", "--executorid", id_of_prvkey(prvkey),
                        "--approve")
     assert added.returncode == 0, added
-    executor = ExecutorProc(server, tmp_path, None, "--type", "cli", "--concurrency", "2", name=name,
+    executor = ExecutorProc(server, tmp_path, None, "--type", "cli", "--concurrency", "2", "--shell", name=name,
                             env={"COLONIES_COLONY_PRVKEY": "", "COLONIES_PRVKEY": prvkey}).start_and_wait()
     try:
         pid = server.submit({"funcname": "fibonacci", "args": [10], "conditions": {"executortype": "cli"}})
         process = server.wait_state(pid, SUCCESSFUL, FAILED)
         assert process["state"] == SUCCESSFUL and process["out"] == [55]
+        shell = server.submit({"funcname": "execute", "args": ["echo", "from", "the host"],
+                               "conditions": {"executortype": "cli"}})
+        assert server.wait_state(shell, SUCCESSFUL, FAILED)["out"] == ["from the host\n"]
+        assert server.logs(shell) == "from the host\n"
         assert "Executor started" in executor.output() and "Executor registered" not in executor.output()
     finally:
         assert executor.stop() == 0
