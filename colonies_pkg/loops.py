@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 
@@ -19,6 +20,9 @@ from .hub import Hub
 from .storage import Database
 
 log = logging.getLogger("colonies")
+# Runs and failures per loop name, process-wide (read by the metrics exporter).
+loop_runs: collections.Counter[str] = collections.Counter()
+loop_errors: collections.Counter[str] = collections.Counter()
 CRON_RECHECK_BLOCKED = 1.0  # a cron waiting for its previous graph looks again this often
 CRON_IDLE = 60.0
 
@@ -26,10 +30,12 @@ CRON_IDLE = 60.0
 async def _every(period: float, name: str, step) -> None:
     while True:
         try:
+            loop_runs[name] += 1
             await step()
         except asyncio.CancelledError:
             raise
         except Exception:
+            loop_errors[name] += 1
             log.exception("background loop %s failed; continuing", name)
         await asyncio.sleep(period)
 
@@ -39,10 +45,12 @@ async def cron_scheduler(db: Database, hub: Hub) -> None:
     while True:
         hub.crons_changed.clear()
         try:
+            loop_runs["crons"] += 1
             due = await db.write(crons.fire_due, now_ns())
         except asyncio.CancelledError:
             raise
         except Exception:
+            loop_errors["crons"] += 1
             log.exception("cron scheduler failed; retrying in 1 s")
             await asyncio.sleep(1.0)
             continue

@@ -114,7 +114,8 @@ def _run(args: argparse.Namespace) -> int:
     from .server import bind, serve
 
     data_dir = os.path.abspath(args.data_dir)
-    config = from_env(os.environ, host=args.host, port=args.port, data_dir=data_dir)
+    config = from_env(os.environ, host=args.host, port=args.port, data_dir=data_dir,
+                      metrics=False if args.no_metrics else None)
     containers: tuple[dict[str, Any], Any] | None = None
     if args.containers:
         try:
@@ -140,6 +141,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Colonies dev server on http://{config.host}:{config.port} (data in {data_dir})", flush=True)
         print("Paste these lines into your shell to use pycolonies or the CLI against it:", flush=True)
         print(setup.exports(), flush=True)
+        _announce_dashboard(started, config, setup)
         mounts = os.path.join(data_dir, "cfs-mounts")
         if not args.no_executor:
             runners.append(Runner(connect, setup.colonyname, setup.sample_prvkey, SAMPLE_EXECUTOR,
@@ -166,6 +168,22 @@ def _run(args: argparse.Namespace) -> int:
 
     rc = serve(config, sock, on_started=on_started, on_stopping=on_stopping)
     return rc
+
+
+def _announce_dashboard(services, config, setup: DevSetup) -> None:
+    """Print the one-time dashboard login URL (rights of the dev user, colony owner and server owner)."""
+    if services.observer is not None:
+        services.observer.mark_dirty()  # the bootstrap unit changed counts without an event
+    if not config.dashboard:
+        return
+    from ..server.ui import auth
+
+    token = auth.of(services).login_token([setup.user_id, setup.colony_id, setup.server_id], [setup.colonyname])
+    host = "localhost" if config.host in ("0.0.0.0", "::", "") else config.host
+    scheme = "https" if config.tls_cert else "http"
+    print(f"Dashboard: {scheme}://{host}:{config.port}/ui/login?token={token}", flush=True)
+    if config.metrics:
+        print(f"Metrics: {scheme}://{host}:{config.port}/metrics", flush=True)
 
 
 def _report(level: str, message: str, fields: dict[str, Any]) -> None:
@@ -212,6 +230,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     env_arg(p, "--data-dir", env="COLONIES_DATA_DIR", default=os.path.join(".", "colonies-dev-data"),
             help="directory for the SQLite database and the sample executor's key")
     p.add_argument("--no-executor", action="store_true", help="do not start the sample executor")
+    p.add_argument("--no-metrics", action="store_true", help="do not serve GET /metrics (or COLONIES_METRICS=false)")
     p.add_argument("--shell", action="store_true",
                    help="let the sample executor run commands (function 'execute', args = argv); off by default")
     p.add_argument("--containers", action="store_true",

@@ -134,7 +134,8 @@ def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str
             if row["processgraphid"]:
                 _feed_inputs(tx, row)
                 resolve.roll_up(tx, now, row["processgraphid"])
-            tx.events.append(ProcessChanged(row["processid"], ProcessState.RUNNING, colonyname, me.executortype))
+            tx.events.append(ProcessChanged(row["processid"], ProcessState.RUNNING, colonyname, me.executortype, False,
+                                            (now - row["submissiontime"]) / NS))
             return AssignResult(store.get(tx, row["processid"]), me.executortype)
         if len(rows) < page:
             return AssignResult(None, me.executortype)
@@ -181,14 +182,20 @@ def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[An
     if me.kind == "executor":
         executor_domain.record_call(tx, row["colonyname"], me.name, row["funcname"],
                                     (row["starttime"] - row["submissiontime"]) / NS, (now - row["starttime"]) / NS)
-    tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row["colonyname"], row["executortype"]))
+    tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row["colonyname"], row["executortype"], False,
+                                    _ran(row, now)))
     resolve.on_closed(tx, now, row, ProcessState.SUCCESS)
 
 
-def fail_row(tx: Tx, now: int, row, errors: list[str]) -> None:
+def _ran(row, now: int) -> float:
+    return (now - row["starttime"]) / NS if row["starttime"] else 0.0
+
+
+def fail_row(tx: Tx, now: int, row, errors: list[str], reason: str = "") -> None:
     """Mark a process FAILED (by its executor or by the deadline loop) and resolve its graph."""
     store.close(tx, row["processid"], ProcessState.FAILED, now, None, errors)
-    tx.events.append(ProcessChanged(row["processid"], ProcessState.FAILED, row["colonyname"], row["executortype"]))
+    tx.events.append(ProcessChanged(row["processid"], ProcessState.FAILED, row["colonyname"], row["executortype"], False,
+                                    _ran(row, now), reason))
     resolve.on_closed(tx, now, row, ProcessState.FAILED)
 
 
@@ -303,16 +310,16 @@ def enforce_deadlines(tx: Tx, now: int) -> int:
     for row in store.expired_running(tx, now):
         full = store.get_row(tx, row["processid"])
         if row["maxretries"] > -1 and row["retries"] >= row["maxretries"]:
-            fail_row(tx, now, full, [EXEC_TIMEOUT_ERROR])
+            fail_row(tx, now, full, [EXEC_TIMEOUT_ERROR], "max_exec_time")
         else:
             waitdeadline = ns_after(now, row["maxwaittime"]) if row["maxwaittime"] > 0 else 0
             store.unassign(tx, row["processid"], now, waitdeadline, True)
             tx.events.append(ProcessChanged(row["processid"], ProcessState.WAITING, row["colonyname"],
-                                            row["executortype"], True))
+                                            row["executortype"], True, 0.0, "retry"))
         changed += 1
     for processid in store.expired_waiting(tx, now):
         full = store.get_row(tx, processid)
-        fail_row(tx, now, full, [WAIT_TIMEOUT_ERROR])
+        fail_row(tx, now, full, [WAIT_TIMEOUT_ERROR], "max_wait_time")
         changed += 1
     return changed
 

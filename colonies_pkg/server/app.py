@@ -17,7 +17,7 @@ from ..config import ServerConfig
 from ..domain import channels, colonies
 from ..hub import Hub
 from ..storage import Database
-from . import objects, pubsub
+from . import objects, observe, pubsub
 from .api import ApiEndpoint
 from .context import Services
 
@@ -32,6 +32,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
     """The app opens its database in the lifespan and closes it (writes drained) on shutdown;
     `on_stopping()` (which may be a coroutine function) runs before, with the database still open."""
     services = Services(config, None, Hub())  # type: ignore[arg-type]
+    observe.setup(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -43,6 +44,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
         if config.server_id:
             await db.write(colonies.ensure_server_id, now_ns(), config.server_id)
         tasks = loops.start(db, services.hub, config) if start_loops else []
+        tasks += observe.start(services, db)
         app.state.services = services
         try:
             if on_started is not None:
@@ -67,6 +69,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
             Route("/health", health, methods=["GET"]),
             Route("/cfs/{colony}/{object}", objects.endpoint(services, LocalBlobs(config.cfs_dir)),
                   methods=["GET", "HEAD", "PUT", "DELETE"]),
+            *observe.routes(services),
         ],
         lifespan=lifespan,
     )

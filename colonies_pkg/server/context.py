@@ -21,6 +21,7 @@ class Services:
         self.config = config
         self.db = db
         self.hub = hub
+        self.observer: Any = None  # server.observe.Observer when metrics or the dashboard are on
         self.channels = ChannelHub(Limits.from_config(config))
 
     def publish(self, events: list[Any]) -> None:

@@ -66,7 +66,8 @@ def get(tx: Tx, processid: str) -> Process | None:
 def queue_page(tx: Tx, colonyname: str, executortype: str, limit: int, offset: int) -> list[sqlite3.Row]:
     """Assignable processes of a type, in priority order (uses the partial queue index)."""
     return tx.all(
-        "SELECT processid, executornames, locationname, cpu, mem, maxexectime, processgraphid, parents FROM processes "
+        "SELECT processid, executornames, locationname, cpu, mem, maxexectime, processgraphid, parents, submissiontime "
+        "FROM processes "
         "WHERE colonyname = ? AND executortype = ? AND state = 0 AND isassigned = 0 AND waitforparents = 0 "
         "ORDER BY prioritytime LIMIT ? OFFSET ?", (colonyname, executortype, limit, offset))
 
