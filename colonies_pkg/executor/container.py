@@ -68,16 +68,10 @@ class ContainerRuntime:
     @classmethod
     def find(cls, runtime: str | None = None, flags: str | None = None, stop_grace: float | str | None = None,
              environ: Mapping[str, str] | None = None) -> ContainerRuntime:
-        """The runtime named (flag, then COLONIES_CONTAINER_RUNTIME), else docker or podman on PATH."""
+        """The runtime named (flag, then COLONIES_CONTAINER_RUNTIME), else the first of docker and
+        podman on PATH that answers `version` (a docker CLI without its daemon does not)."""
         environ = os.environ if environ is None else environ
         wanted = runtime or environ.get(RUNTIME_ENV) or ""
-        candidates = [wanted] if wanted else list(KNOWN_RUNTIMES)
-        command = next((path for path in map(shutil.which, candidates) if path), None)
-        if command is None:
-            if wanted:
-                raise RuntimeNotFound(f"container runtime {wanted!r} not found on PATH")
-            raise RuntimeNotFound("no container runtime found: install docker or podman, or name one with "
-                                  f"--runtime / {RUNTIME_ENV}")
         flag_text = flags if flags is not None else environ.get(RUNTIME_FLAGS_ENV, "")
         try:
             parsed = shlex.split(flag_text)
@@ -90,7 +84,34 @@ class ContainerRuntime:
             raise ColoniesError(f"invalid stop grace period {grace_text!r}: {exc}") from exc
         if not 0 <= grace <= 3600:
             raise ColoniesError("the stop grace period must be 0 to 3600 seconds")
-        return cls(command, parsed, grace)
+        if wanted:
+            command = shutil.which(wanted)
+            if command is None:
+                raise RuntimeNotFound(f"container runtime {wanted!r} not found on PATH")
+            return cls(command, parsed, grace)
+        found = [path for path in map(shutil.which, KNOWN_RUNTIMES) if path]
+        if not found:
+            raise RuntimeNotFound("no container runtime found: install docker or podman, or name one with "
+                                  f"--runtime / {RUNTIME_ENV}")
+        problems = []
+        for command in found:
+            candidate = cls(command, parsed, grace)
+            problem = candidate.probe()
+            if problem is None:
+                return candidate
+            problems.append(f"{candidate.name}: {problem}")
+        raise RuntimeNotFound(f"no working container runtime ({'; '.join(problems)})")
+
+    def probe(self) -> str | None:
+        """None when the runtime answers `version`, else why not (its last line of output)."""
+        try:
+            result = self._call("version", timeout=30)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return str(exc)
+        if result.returncode == 0:
+            return None
+        lines = (result.stderr or result.stdout).strip().splitlines()
+        return lines[-1][:300] if lines else f"exit {result.returncode}"
 
     # --- single calls ---------------------------------------------------------------------------
     def _call(self, *args: str, timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:

@@ -33,9 +33,9 @@ class Collect(Job):
         self.lines.append(message)
 
 
-def fake_runtime(tmp_path: Path, name: str) -> str:
+def fake_runtime(tmp_path: Path, name: str, works: bool = True) -> str:
     path = tmp_path / name
-    path.write_text("#!/bin/sh\nexit 0\n")
+    path.write_text("#!/bin/sh\nexit 0\n" if works else "#!/bin/sh\necho 'Cannot connect to the daemon' >&2\nexit 1\n")
     path.chmod(path.stat().st_mode | stat.S_IXUSR)
     return str(path)
 
@@ -49,6 +49,13 @@ def test_runtime_from_path_prefers_docker_then_podman(tmp_path: Path, monkeypatc
     assert ContainerRuntime.find(environ={}).command == docker
     assert ContainerRuntime.find(environ={"COLONIES_CONTAINER_RUNTIME": "podman"}).command == podman
     assert ContainerRuntime.find("podman", environ={"COLONIES_CONTAINER_RUNTIME": "docker"}).command == podman
+    fake_runtime(tmp_path, "docker", works=False)  # a docker CLI without its daemon is passed over
+    assert ContainerRuntime.find(environ={}).command == podman
+    fake_runtime(tmp_path, "podman", works=False)
+    with pytest.raises(RuntimeNotFound, match="no working container runtime .docker: Cannot connect to the daemon; "
+                                              "podman: Cannot connect"):
+        ContainerRuntime.find(environ={})
+    assert ContainerRuntime.find("docker", environ={}).command == docker  # named: taken as it is
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(RuntimeNotFound, match="install docker or podman"):
         ContainerRuntime.find(environ={})
