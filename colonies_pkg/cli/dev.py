@@ -157,14 +157,16 @@ def _run(args: argparse.Namespace) -> int:
             threads.append(thread)
             thread.start()
 
-    async def on_stopping() -> None:
-        stop.set()  # the executors stop their processes; the API is closed by now, so failing
+    async def on_stopping() -> None:  # called as the server stops accepting, and again in its lifespan
+        stop.set()  # the executors stop their processes; the API is closing, so failing
         for runner in runners:  # them is done here, in the database, before it closes
             runner.abort()
         for thread in threads:
             await asyncio.to_thread(thread.join, 60)
         if unclosed and services:
-            await services[0].db.write(_fail_unclosed, now_ns(), list(unclosed))
+            failing = list(unclosed)
+            unclosed.clear()
+            await services[0].db.write(_fail_unclosed, now_ns(), failing)
 
     rc = serve(config, sock, on_started=on_started, on_stopping=on_stopping)
     return rc
