@@ -23,8 +23,11 @@ _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM processes"
 _INSERT = f"INSERT INTO processes({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
-def insert(tx: Tx, row: dict[str, Any]) -> None:
-    tx.run(_INSERT, [row.get(c, 0 if c in _INT_DEFAULTS else "") for c in COLUMNS])
+def insert(tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
+    """Insert a new process; returns the whole row as stored (absent columns at their defaults)."""
+    full = {c: row.get(c, 0 if c in _INT_DEFAULTS else "") for c in COLUMNS}
+    tx.run(_INSERT, list(full.values()))
+    return full
 
 
 _INT_DEFAULTS = frozenset({"cpu", "mem", "state", "isassigned", "waitforparents", "starttime", "endtime", "waitdeadline",
@@ -44,14 +47,17 @@ def attributes_of(tx: Tx, processid: str, state: int) -> list[Attribute]:
     ]
 
 
-def to_wire(tx: Tx, row: sqlite3.Row) -> Process:
+def to_wire(tx: Tx, row: sqlite3.Row | dict[str, Any], attributes: list[Attribute] | None = None) -> Process:
+    """The wire Process of a row; `attributes` when the caller has them at hand (else read)."""
+    if attributes is None:
+        attributes = attributes_of(tx, row["processid"], row["state"])
     return Process(
         processid=row["processid"], initiatorid=row["initiatorid"], initiatorname=row["initiatorname"],
         assignedexecutorid=row["assignedexecutorid"], isassigned=bool(row["isassigned"]), state=row["state"],
         prioritytime=row["prioritytime"], submissiontime=format_time(row["submissiontime"]),
         starttime=format_time(row["starttime"]), endtime=format_time(row["endtime"]),
         waitdeadline=format_time(row["waitdeadline"]), execdeadline=format_time(row["execdeadline"]),
-        retries=row["retries"], attributes=attributes_of(tx, row["processid"], row["state"]),
+        retries=row["retries"], attributes=attributes,
         spec=Raw(row["spec"]), waitforparents=bool(row["waitforparents"]), parents=Raw(row["parents"]),
         children=Raw(row["children"]), processgraphid=row["processgraphid"], in_=Raw(row["input"]),
         out=Raw(row["output"]), errors=Raw(row["errors"]),
@@ -64,10 +70,11 @@ def get(tx: Tx, processid: str) -> Process | None:
 
 
 def queue_page(tx: Tx, colonyname: str, executortype: str, limit: int, offset: int) -> list[sqlite3.Row]:
-    """Assignable processes of a type, in priority order (uses the partial queue index)."""
+    """Assignable processes of a type, in priority order. The partial queue index holds exactly
+    these rows; the planner would otherwise pick processes_by_state and skip non-candidates row by row."""
     return tx.all(
         "SELECT processid, executornames, locationname, cpu, mem, maxexectime, processgraphid, parents, submissiontime "
-        "FROM processes "
+        "FROM processes INDEXED BY processes_queue "
         "WHERE colonyname = ? AND executortype = ? AND state = 0 AND isassigned = 0 AND waitforparents = 0 "
         "ORDER BY prioritytime LIMIT ? OFFSET ?", (colonyname, executortype, limit, offset))
 
@@ -102,20 +109,26 @@ def set_output(tx: Tx, processid: str, output: list[Any]) -> None:
     tx.run("UPDATE processes SET output = ? WHERE processid = ?", (_enc(output), processid))
 
 
-def unassign(tx: Tx, processid: str, now: int, waitdeadline: int, count_retry: bool) -> None:
-    """Back to WAITING, keeping prioritytime and starttime (PROTOCOL §6.4)."""
-    tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', endtime = ?, execdeadline = 0, "
-           "waitdeadline = CASE WHEN ? > 0 THEN ? ELSE waitdeadline END, retries = retries + ? WHERE processid = ?",
-           (now, waitdeadline, waitdeadline, int(count_retry), processid))
+def unassign(tx: Tx, processid: str, now: int, waitdeadline: int, count_retry: bool, reset_start: bool = False) -> None:
+    """Back to WAITING, keeping prioritytime and starttime (PROTOCOL §6.4); `reset_start`: as if
+    never assigned (starttime and endtime 0)."""
+    tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', "
+           "starttime = CASE WHEN ? THEN 0 ELSE starttime END, endtime = CASE WHEN ? THEN 0 ELSE ? END, "
+           "execdeadline = 0, waitdeadline = CASE WHEN ? > 0 THEN ? ELSE waitdeadline END, retries = retries + ? "
+           "WHERE processid = ?",
+           (int(reset_start), int(reset_start), now, waitdeadline, waitdeadline, int(count_retry), processid))
 
 
-def requeue_running_of(tx: Tx, colonyname: str, executorid: str) -> list[tuple[str, str]]:
-    """Re-queue an executor's running processes without counting a retry; returns (id, type)."""
-    rows = tx.all("SELECT processid, executortype FROM processes WHERE assignedexecutorid = ? AND state = 1 "
+_QUEUE_COLUMNS = "processid, colonyname, executortype, executornames, locationname, cpu, mem"
+
+
+def requeue_running_of(tx: Tx, colonyname: str, executorid: str) -> list[sqlite3.Row]:
+    """Re-queue an executor's running processes without counting a retry; returns their queue columns."""
+    rows = tx.all(f"SELECT {_QUEUE_COLUMNS} FROM processes WHERE assignedexecutorid = ? AND state = 1 "
                   "AND colonyname = ?", (executorid, colonyname))
     tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', starttime = 0, endtime = 0, "
            "execdeadline = 0 WHERE assignedexecutorid = ? AND state = 1 AND colonyname = ?", (executorid, colonyname))
-    return [(r[0], r[1]) for r in rows]
+    return rows
 
 
 def set_state(tx: Tx, processid: str, state: int, now: int) -> None:
@@ -177,7 +190,7 @@ def state_counts(tx: Tx, colonyname: str | None) -> dict[int, int]:
 
 def expired_running(tx: Tx, now: int) -> list[sqlite3.Row]:
     """Running processes with an exec limit whose deadline (whole seconds) has passed."""
-    return tx.all("SELECT processid, retries, maxretries, maxwaittime, executortype, colonyname FROM processes "
+    return tx.all(f"SELECT {_QUEUE_COLUMNS}, retries, maxretries, maxwaittime FROM processes "
                   "WHERE state = 1 AND maxexectime > 0 AND execdeadline / 1000000000 < ? / 1000000000",
                   (now,))
 
