@@ -4,7 +4,7 @@ server restarts; stop cleanly.
 `Runner(connect, colonyname, prvkey, name, functions, concurrency=N).run(stop)` registers nothing
 by itself (call `register_functions()`), then loops until `stop` is set: it asks for a process only
 when a slot is free (so nothing is assigned that cannot start at once), runs each in its own
-thread inside the process's CFS mount (cfs/mount `run_with_fs`), and closes it as successful or
+thread inside the process's CFS mount (cfs/mount.py `run_with_fs`), and closes it as successful or
 failed. A monitor thread polls every running process: cancelled, no longer assigned to this
 executor (e.g. re-queued by the server after maxexectime) or past its own maxexectime, the job is
 stopped and its command or container killed. When the server cannot be reached, every call is
@@ -23,11 +23,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from ..cfsmount import Mount, run_with_fs
+from ..cfs.mount import Mount, run_with_fs
 from ..client import Client, ConnectionFailed
 from ..crypto import id_of_prvkey
 from ..errors import BadRequest, ColoniesError, Forbidden, NotFound
-from ..objectstore import store_from_env
+from ..objectstore.router import store_from_env
 from .job import Job, JobStopped, LogShipper, StopReason
 from .sample import Builtin
 
