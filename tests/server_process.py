@@ -1,21 +1,26 @@
-"""Real server processes, for the tests that need a real socket (the e2e, CLI, CFS and zipapp
-tiers); protocol-level tests run in process instead (tests/api). One helper for every module:
+"""Real servers on real sockets, for the tests that need one (the e2e, CLI, CFS and zipapp tiers);
+protocol-level tests run in process through TestClient instead (tests/api). The one place that
+starts servers for tests:
 
 * ``free_port()``                -- a port nobody listens on (bind port 0);
 * ``wait_healthy(port, proc)``   -- poll ``GET /health`` (or another path) until 200; fail with the log on exit/timeout;
 * ``stop(proc)``                 -- SIGINT (a clean shutdown), then kill; True when it was clean;
 * ``ServerProcess``              -- ``colonies.py dev`` (or any command, e.g. the zipapp) on a free
-  port with its output in a log file; start/stop/restart, ``log_tail()`` for failure reports.
+  port with its output in a log file; start/stop/restart, ``log_tail()`` for failure reports;
+* ``ThreadServer``               -- ``create_app`` + uvicorn in a thread of the test process, for tests
+  that pick the HTTP implementation or small limits, or look at the running server's hub.
 
 The docker-compose development keys (PROTOCOL §2.6) are here too: every `dev` server uses them.
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Mapping, Sequence
@@ -182,3 +187,75 @@ class ServerProcess:
 
 # Servers currently running, so a failing test's report can show their logs (see tests/conftest.py).
 RUNNING: list[ServerProcess] = []
+
+
+class ThreadServer:
+    """`create_app` + uvicorn in a thread of this process, on a real socket (bound at port 0 first),
+    with the server's own uvicorn settings (`cli.server._uvicorn_config`).
+
+    For tests that choose the HTTP implementation (`http="h11"` or `"httptools"`), set small limits
+    (`**config`: ServerConfig fields), or look inside the running server (`services`, `hub`,
+    `on_loop`). `loops=False` starts no background loops, so nothing but the test's own requests
+    writes. A context manager (`with ThreadServer(d) as srv:`), or `start()` / `stop()`."""
+
+    def __init__(self, data_dir: Path, http: str = "auto", *, loops: bool = False, **config: Any) -> None:
+        import uvicorn
+
+        from colonies_pkg.cli.server import _uvicorn_config, bind
+        from colonies_pkg.config import ServerConfig
+        from colonies_pkg.server.app import create_app
+
+        self._sock, self.config = bind(ServerConfig(host="127.0.0.1", port=0, data_dir=str(data_dir),
+                                                    server_id=SERVER_ID, **config))
+        self.port = self.config.port
+        self.services: Any = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._started = threading.Event()
+
+        async def on_started(services: Any) -> None:
+            self.services, self.loop = services, asyncio.get_running_loop()
+            self._started.set()
+
+        app = create_app(self.config, start_loops=loops, on_started=on_started)
+        uconfig = _uvicorn_config(app, self.config)
+        uconfig.http = http
+        self.server = uvicorn.Server(uconfig)
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def hub(self) -> Any:
+        return self.services.hub
+
+    def on_loop(self, fn: Any, *args: Any) -> Any:
+        """Call fn(*args) on the server's event loop (the hub is not thread-safe) and return its result."""
+        async def call() -> Any:
+            return fn(*args)
+
+        assert self.loop is not None
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(10)
+
+    def start(self) -> ThreadServer:
+        self.thread.start()
+        deadline = time.monotonic() + HEALTH_TIMEOUT
+        while not (self._started.is_set() and self.server.started):
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail("in-process server did not start", pytrace=False)
+            time.sleep(0.05)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self.thread.is_alive():
+            self.thread.join(30)
+        self._sock.close()
+
+    def __enter__(self) -> ThreadServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -5,7 +5,8 @@ unknown key, or from a member of another colony; and a payload that is not a mes
 The messages are built from their Structs: string fields take the ids and names of real objects
 in the target colony (a process, a workflow, a cron, a generator, a file, a snapshot, ...), so a
 refusal is the authorization rule at work, not a lookup that found nothing. A message added to
-HANDLERS is walked without any change here.
+HANDLERS is walked without any change here, except that it needs a RULES entry (who may send it):
+the test fails without one.
 """
 from __future__ import annotations
 
@@ -49,6 +50,13 @@ RULES: dict[str, tuple[str, ...]] = {
                      "runcronmsg", "searchlogsmsg", "submitfuncspecmsg", "submitworkflowspecmsg"], MEMBER),
     **dict.fromkeys(["addlocationmsg", "removelocationmsg"], COLONY_OWNER),
     **dict.fromkeys(["getlocationmsg", "getlocationsmsg", "channelappendmsg", "channelreadmsg"], MEMBER),
+    # blueprints (CHANNELS_BLUEPRINTS.md §2): definitions are the colony owner's; the status update and
+    # reconcile are for members only; the rest is open to a member or the colony owner
+    **dict.fromkeys(["addblueprintdefinitionmsg", "removeblueprintdefinitionmsg"], COLONY_OWNER),
+    **dict.fromkeys(["updateblueprintstatusmsg", "reconcileblueprintmsg"], MEMBER),
+    **dict.fromkeys(["addblueprintmsg", "getblueprintdefinitionmsg", "getblueprintdefinitionsmsg",
+                     "getblueprinthistorymsg", "getblueprintmsg", "getblueprintsmsg", "removeblueprintmsg",
+                     "updateblueprintmsg"], COLONY_OWNER + MEMBER),
 }
 BY_TAG = {cls.__struct_config__.tag: cls for cls in HANDLERS}
 SIGNED = [t for t in MSGTYPES if t not in UNSIGNED]
@@ -168,6 +176,12 @@ def test_every_handler_is_walked() -> None:
     assert len(MSGTYPES) == len(HANDLERS) > 70
     assert set(UNSIGNED) <= set(MSGTYPES)
     assert set(RULES) <= set(SIGNED), "a rule for a message that is not handled"
+
+
+def test_every_signed_handler_has_a_rule() -> None:
+    """A message added to HANDLERS must say who may send it: a RULES entry, checked above and below."""
+    missing = sorted(set(SIGNED) - set(RULES))
+    assert not missing, f"HANDLERS entries without a RULES entry (who may send it): {missing}"
 
 
 READS = ("get", "search", "resolve")
