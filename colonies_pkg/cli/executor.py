@@ -7,6 +7,7 @@ from typing import Any
 
 from ..models.executor import Executor, ExecutorState
 from ..rpc import messages as m
+from . import executor_start
 from .common import CliError, Session, add_colony_key, add_command, add_group, add_json
 from .output import fmt_time, info, print_json, warn
 from .specs import load_executor, to_model
@@ -143,3 +144,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(p)
     p = add_command(g, "chid", "Change the calling executor's id (sign with the old key)", _chid)
     p.add_argument("--executorid", required=True, help="the new executor id")
+    executor_start.register(g)
