@@ -10,6 +10,8 @@ from typing import Any
 from ..client import Client
 from ..crypto import generate_prvkey, id_of_prvkey
 from ..errors import BadRequest, ColoniesError
+from ..models.executor import Executor
+from ..rpc import messages as m
 
 APPROVED = 1
 STATES = {0: "pending", 1: "approved", 2: "rejected", 3: "unregistered"}
@@ -30,10 +32,10 @@ def register_self(client: Client, colonyname: str, colony_prvkey: str, name: str
     another key is a clear error."""
     again = prvkey is not None
     prvkey = prvkey or generate_prvkey()
-    executor = {"executorid": id_of_prvkey(prvkey), "executorname": name, "executortype": executortype,
-                "colonyname": colonyname}
+    executor = Executor(executorid=id_of_prvkey(prvkey), executorname=name, executortype=executortype,
+                        colonyname=colonyname)
     try:
-        client.rpc({"msgtype": "addexecutormsg", "executor": executor}, colony_prvkey)
+        client.rpc(m.AddExecutorMsg(executor=executor), colony_prvkey)
     except BadRequest as exc:
         if "already exists" not in str(exc) or not again:
             if "already exists" in str(exc):
@@ -41,23 +43,21 @@ def register_self(client: Client, colonyname: str, colony_prvkey: str, name: str
                                     "names are not reused: leave --name out for a unique one, or run as that "
                                     "executor with its key (COLONIES_PRVKEY, without COLONIES_COLONY_PRVKEY)") from exc
             raise
-    client.rpc({"msgtype": "approveexecutormsg", "colonyname": colonyname, "executorname": name}, colony_prvkey)
+    client.rpc(m.ApproveExecutorMsg(colonyname=colonyname, executorname=name), colony_prvkey)
     if again:
         identify(client, colonyname, prvkey)  # the name is still ours
     return prvkey
 
 
 def unregister(client: Client, colonyname: str, colony_prvkey: str, name: str) -> None:
-    client.rpc({"msgtype": "removeexecutormsg", "colonyname": colonyname, "executorname": name}, colony_prvkey,
-               timeout=10)
+    client.rpc(m.RemoveExecutorMsg(colonyname=colonyname, executorname=name), colony_prvkey, timeout=10)
 
 
 def identify(client: Client, colonyname: str, prvkey: str) -> dict[str, Any]:
     """The approved executor whose key `prvkey` is; a clear error when there is none."""
     executorid = id_of_prvkey(prvkey)
     try:
-        executor = client.rpc({"msgtype": "getexecutorbyidmsg", "colonyname": colonyname, "executorid": executorid},
-                              prvkey)
+        executor = client.rpc(m.GetExecutorByIdMsg(colonyname=colonyname, executorid=executorid), prvkey)
     except ColoniesError as exc:
         if exc.status in (403, 404):
             raise ColoniesError(f"no approved executor with id {executorid} in colony {colonyname}: add one "

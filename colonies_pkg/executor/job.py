@@ -17,6 +17,7 @@ from typing import Any
 
 from ..client import Client, ConnectionFailed
 from ..errors import ColoniesError
+from ..rpc.messages import AddLogMsg
 
 MAX_BATCH_BYTES = 64 * 1024  # one addlogmsg carries at most this much text
 MAX_PENDING_BYTES = 8 * 1024 * 1024  # kept while the server is unreachable; older lines are dropped beyond
@@ -103,8 +104,7 @@ class LogShipper:
         attempt = 0
         while True:
             try:
-                client.rpc({"msgtype": "addlogmsg", "processid": self._processid, "message": text}, self._prvkey,
-                           timeout=30)
+                client.rpc(AddLogMsg(processid=self._processid, message=text), self._prvkey, timeout=30)
                 return
             except ConnectionFailed:
                 attempt += 1

@@ -23,11 +23,15 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import msgspec
+
 from ..cfs.mount import Mount, run_with_fs
 from ..client import Client, ConnectionFailed
 from ..crypto import id_of_prvkey
 from ..errors import BadRequest, ColoniesError, Forbidden, NotFound
+from ..models.executor import Allocations, Function
 from ..objectstore.router import store_from_env
+from ..rpc import messages as m
 from .job import Job, JobStopped, LogShipper, StopReason
 from .sample import Builtin
 
@@ -103,7 +107,7 @@ class Runner:
             client.abort()
 
     # --- calls that outlive a server restart ----------------------------------------------------
-    def call(self, client: Client, msg: dict[str, Any], *, stop: threading.Event | None = None,
+    def call(self, client: Client, msg: m.Msg, *, stop: threading.Event | None = None,
              what: str = "") -> Any:
         """`client.rpc(msg)`, retried with backoff while the server is unreachable, until it answers,
         `stop` is set or the runner gives up (then the last ConnectionFailed is raised)."""
@@ -139,13 +143,13 @@ class Runner:
     def register_functions(self, stop: threading.Event | None = None) -> None:
         client = self.connect()
         try:
-            existing = {f["funcname"] for f in self.call(client, {
-                "msgtype": "getfunctionsmsg", "colonyname": self.colonyname, "executorname": self.name},
+            existing = {f["funcname"] for f in self.call(
+                client, m.GetFunctionsMsg(colonyname=self.colonyname, executorname=self.name),
                 stop=stop, what="register functions") or []}
             for funcname in self.functions:
                 if funcname not in existing:
-                    self.call(client, {"msgtype": "addfunctionmsg", "fun": {
-                        "executorname": self.name, "colonyname": self.colonyname, "funcname": funcname}}, stop=stop)
+                    self.call(client, m.AddFunctionMsg(fun=Function(executorname=self.name, colonyname=self.colonyname,
+                                                                    funcname=funcname)), stop=stop)
         finally:
             client.close()
 
@@ -164,9 +168,8 @@ class Runner:
                 started = False
                 self._last_assign = time.monotonic()
                 try:
-                    process = client.rpc({"msgtype": "assignprocessmsg", "colonyname": self.colonyname,
-                                          "timeout": self.assign_timeout}, self.prvkey,
-                                         timeout=self.assign_timeout + 30)
+                    process = client.rpc(m.AssignProcessMsg(colonyname=self.colonyname, timeout=self.assign_timeout),
+                                         self.prvkey, timeout=self.assign_timeout + 30)
                     if failures and last_error == "unreachable":
                         self.report("info", "Server reachable again", {})
                     failures, last_error = 0, ""
@@ -273,9 +276,9 @@ class Runner:
         if outcome == "stopped":
             outcome, value = "failed", str(job.reason)
         if outcome == "successful":
-            msg = {"msgtype": "closesuccessfulmsg", "processid": pid, "out": value}
+            msg: m.Msg = m.CloseSuccessfulMsg(processid=pid, out=value)
         else:
-            msg = {"msgtype": "closefailedmsg", "processid": pid, "errors": [value]}
+            msg = m.CloseFailedMsg(processid=pid, errors=[value])
         try:
             self.call(client, msg, what=f"close process {pid}")
         except ConnectionFailed:
@@ -312,10 +315,11 @@ class Runner:
         otherwise unregister us as stale and re-queue what we run). Our allocations are re-sent as
         they are: only this executor may set them."""
         try:
-            me = client.rpc({"msgtype": "getexecutorbyidmsg", "colonyname": self.colonyname,
-                             "executorid": self.executorid}, self.prvkey, timeout=30)
-            client.rpc({"msgtype": "reportallocationmsg", "colonyname": self.colonyname, "executorname": self.name,
-                        "allocations": me.get("allocations") or {}}, self.prvkey, timeout=30)
+            me = client.rpc(m.GetExecutorByIdMsg(colonyname=self.colonyname, executorid=self.executorid), self.prvkey,
+                            timeout=30)
+            client.rpc(m.ReportAllocationMsg(colonyname=self.colonyname, executorname=self.name,
+                                             allocations=msgspec.convert(me.get("allocations") or {}, Allocations)),
+                       self.prvkey, timeout=30)
             self._last_assign = time.monotonic()
         except ColoniesError as exc:
             log.debug("heartbeat failed: %s", exc)
@@ -328,7 +332,7 @@ class Runner:
                                   f"maxexectime ({r.job.spec.get('maxexectime')} s) exceeded"))
             return
         try:
-            process = client.rpc({"msgtype": "getprocessmsg", "processid": pid}, self.prvkey, timeout=30)
+            process = client.rpc(m.GetProcessMsg(processid=pid), self.prvkey, timeout=30)
         except NotFound:
             r.job.stop(StopReason(StopReason.CANCELLED, "the process was removed"))
             return
