@@ -75,6 +75,16 @@ class Hub:
     def waiting(self, key: Key) -> int:
         return len(self._waiters.get(key, ()))
 
+    def wake_all(self) -> None:
+        """Every parked assigner looks again (after wake-ups from other replicas may have been lost)."""
+        for key in list(self._waiters):
+            self._bump(key)
+        self.crons_changed.set()
+
+    def subscribed_processes(self) -> list[str]:
+        """Processes someone waits on (to re-check them when remote wake-ups may have been lost)."""
+        return list(self._process_subs)
+
     # --- subscriptions ----------------------------------------------------------------------------
     def subscribe_process(self, processid: str) -> asyncio.Queue[ProcessChanged]:
         q: asyncio.Queue[ProcessChanged] = asyncio.Queue()

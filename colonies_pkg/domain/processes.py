@@ -10,16 +10,18 @@ from typing import Any, NamedTuple
 import msgspec
 
 from ..clock import NS
-from ..crypto import sha3_hex
 from ..errors import BadRequest, ColoniesError, Forbidden, NotFound, Unavailable
 from ..ids import new_id
 from ..models.process import Attribute, AttributeType, FunctionSpec, Process, ProcessState
+from ..storage import attributes as attribute_store
 from ..storage import colonies as colony_store
 from ..storage import executors as executor_store
 from ..storage import processes as store
 from ..storage.db import Tx
+from ..storage.rows import ProcessRow
 from . import executors as executor_domain
 from . import resolve, security
+from .attributes import attribute_id
 from .events import ColonyResumed, ProcessChanged
 from .resources import parse_cpu, parse_mem
 
@@ -36,7 +38,7 @@ class Paused(Unavailable):
     """Assignments are paused in this colony"""
 
 
-def _row_of(tx: Tx, processid: str, verb: str):
+def _row_of(tx: Tx, processid: str, verb: str) -> ProcessRow:
     row = store.get_row(tx, processid)
     if row is None:
         raise ColoniesError(f"Failed to {verb}, process is nil")
@@ -69,17 +71,13 @@ def new_process_row(spec: FunctionSpec, now: int, initiatorid: str, initiatornam
 def insert_process(tx: Tx, row: dict[str, Any], env: dict[str, str]) -> None:
     store.insert(tx, row)
     for key, value in env.items():
-        store.add_attribute(tx, Attribute(
+        attribute_store.add(tx, Attribute(
             attributeid=attribute_id(row["processid"], key, AttributeType.ENV), targetid=row["processid"],
             targetcolonyname=row["colonyname"], targetprocessgraphid=row["processgraphid"],
             attributetype=AttributeType.ENV, key=key, value=value))
     if not row["waitforparents"]:
         tx.events.append(ProcessChanged(row["processid"], ProcessState.WAITING, row["colonyname"],
                                         row["executortype"], True))
-
-
-def attribute_id(targetid: str, key: str, attributetype: int) -> str:
-    return sha3_hex(f"{targetid}{key}{attributetype}")
 
 
 def submit(tx: Tx, now: int, caller: str, spec: FunctionSpec | None) -> Process:
@@ -101,19 +99,6 @@ class AssignResult(NamedTuple):
     executortype: str
 
 
-def _eligible(row, name: str, location: str, cpu: int, mem: int) -> bool:
-    names = row["executornames"]
-    if names:
-        allowed = _list_decoder.decode(names)
-        if allowed and name not in allowed and "*" not in allowed:
-            return False
-    if row["locationname"] and row["locationname"].lower() != location.lower():
-        return False
-    if cpu and row["cpu"] > cpu:
-        return False
-    return not (mem and row["mem"] > mem)
-
-
 def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str = "",
                availablemem: str = "") -> AssignResult:
     """One assignment attempt: the first eligible process in priority order, or none."""
@@ -121,45 +106,36 @@ def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str
     if colony_store.is_paused(tx, colonyname):
         raise Paused("Failed to assign process, assignments are paused in this colony")
     executor_store.touch(tx, colonyname, me.name, now)
-    cpu, mem = parse_cpu(availablecpu), parse_mem(availablemem)
-    offset, page = 0, 32
-    while True:
-        rows = store.queue_page(tx, colonyname, me.executortype, page, offset)
-        for row in rows:
-            if not _eligible(row, me.name, me.locationname, cpu, mem):
-                continue
-            deadline = now + row["maxexectime"] * NS if row["maxexectime"] > 0 else 0
-            if not store.mark_assigned(tx, row["processid"], caller, now, deadline):
-                continue
-            if row["processgraphid"]:
-                _feed_inputs(tx, row)
-                resolve.roll_up(tx, now, row["processgraphid"])
-            tx.events.append(ProcessChanged(row["processid"], ProcessState.RUNNING, colonyname, me.executortype))
-            return AssignResult(store.get(tx, row["processid"]), me.executortype)
-        if len(rows) < page:
-            return AssignResult(None, me.executortype)
-        offset += page
+    row = store.claim(tx, colonyname, me.executortype, me.name, me.locationname, parse_cpu(availablecpu),
+                      parse_mem(availablemem), caller, now)
+    if row is None:
+        return AssignResult(None, me.executortype)
+    if row.processgraphid:
+        _feed_inputs(tx, row)
+        resolve.roll_up(tx, now, row.processgraphid)
+    tx.events.append(ProcessChanged(row.processid, ProcessState.RUNNING, colonyname, me.executortype))
+    return AssignResult(store.get(tx, row.processid), me.executortype)
 
 
-def _feed_inputs(tx: Tx, row) -> None:
+def _feed_inputs(tx: Tx, row: ProcessRow) -> None:
     """A child's input is its parents' outputs concatenated in `parents` order (PROTOCOL §6.1)."""
-    parents = _list_decoder.decode(row["parents"])
+    parents = _list_decoder.decode(row.parents)
     if not parents:
         return
     outputs = store.outputs_of(tx, parents)
     values: list[Any] = []
     for pid in parents:
         values.extend(_list_decoder.decode(outputs.get(pid, b"[]")))
-    store.set_input(tx, row["processid"], values)
+    store.set_input(tx, row.processid, values)
 
 
 # --- closing ----------------------------------------------------------------------------------
-def _require_assigned(tx: Tx, caller: str, row, verb: str) -> security.Member:
+def _require_assigned(tx: Tx, caller: str, row: ProcessRow, verb: str) -> security.Member:
     """The caller, who must be a member and the process's assigned executor."""
-    member = security.require_member(tx, caller, row["colonyname"])
-    if not row["assignedexecutorid"]:
+    member = security.require_member(tx, caller, row.colonyname)
+    if not row.assignedexecutorid:
         raise Forbidden(f"Failed to {verb}, process is not assigned")
-    if row["assignedexecutorid"] != caller:
+    if row.assignedexecutorid != caller:
         raise Forbidden(f"Failed to {verb}, not allowed to {verb}")
     return member
 
@@ -170,7 +146,7 @@ _STATE_NAMES = {0: "waiting", 1: "running", 2: "successful", 3: "failed", 4: "ca
 def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | None) -> None:
     row = _row_of(tx, processid, "close process as successful")
     me = _require_assigned(tx, caller, row, "close process as successful")
-    state = row["state"]
+    state = row.state
     if state == ProcessState.SUCCESS:
         return
     if state in (ProcessState.FAILED, ProcessState.CANCELLED):
@@ -179,23 +155,23 @@ def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[An
         raise BadRequest("Tried to set waiting process as successful without being running")
     store.close(tx, processid, ProcessState.SUCCESS, now, out, None)
     if me.kind == "executor":
-        executor_domain.record_call(tx, row["colonyname"], me.name, row["funcname"],
-                                    (row["starttime"] - row["submissiontime"]) / NS, (now - row["starttime"]) / NS)
-    tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row["colonyname"], row["executortype"]))
+        executor_domain.record_call(tx, row.colonyname, me.name, row.funcname,
+                                    (row.starttime - row.submissiontime) / NS, (now - row.starttime) / NS)
+    tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row.colonyname, row.executortype))
     resolve.on_closed(tx, now, row, ProcessState.SUCCESS)
 
 
-def fail_row(tx: Tx, now: int, row, errors: list[str]) -> None:
+def fail_row(tx: Tx, now: int, row: ProcessRow, errors: list[str]) -> None:
     """Mark a process FAILED (by its executor or by the deadline loop) and resolve its graph."""
-    store.close(tx, row["processid"], ProcessState.FAILED, now, None, errors)
-    tx.events.append(ProcessChanged(row["processid"], ProcessState.FAILED, row["colonyname"], row["executortype"]))
+    store.close(tx, row.processid, ProcessState.FAILED, now, None, errors)
+    tx.events.append(ProcessChanged(row.processid, ProcessState.FAILED, row.colonyname, row.executortype))
     resolve.on_closed(tx, now, row, ProcessState.FAILED)
 
 
 def close_failed(tx: Tx, now: int, caller: str, processid: str, errors: list[str] | None) -> None:
     row = _row_of(tx, processid, "close process as failed")
     _require_assigned(tx, caller, row, "close process as failed")
-    state = row["state"]
+    state = row.state
     if state in (ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED):
         raise BadRequest(f"Tried to set {_STATE_NAMES[state]} process as failed")
     fail_row(tx, now, row, list(errors or []))
@@ -203,10 +179,10 @@ def close_failed(tx: Tx, now: int, caller: str, processid: str, errors: list[str
 
 def set_output(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | None) -> None:
     row = _row_of(tx, processid, "set output")
-    security.require_member(tx, caller, row["colonyname"])
-    if row["state"] != ProcessState.RUNNING:
+    security.require_member(tx, caller, row.colonyname)
+    if row.state != ProcessState.RUNNING:
         raise Forbidden("Failed to set output, process is not running")
-    if row["assignedexecutorid"] != caller:
+    if row.assignedexecutorid != caller:
         raise Forbidden("Failed to set output, not allowed to set output")
     if out:
         store.set_output(tx, processid, out)
@@ -214,13 +190,13 @@ def set_output(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | N
 
 def cancel(tx: Tx, now: int, caller: str, processid: str) -> None:
     row = _row_of(tx, processid, "cancel process")
-    security.require_member(tx, caller, row["colonyname"])
-    if row["processgraphid"]:
+    security.require_member(tx, caller, row.colonyname)
+    if row.processgraphid:
         raise BadRequest("Failed to cancel process, process is part of a workflow, cancel the workflow instead")
-    if row["state"] not in (ProcessState.WAITING, ProcessState.RUNNING):
-        raise BadRequest(f"Tried to cancel {_STATE_NAMES[row['state']]} process")
+    if row.state not in (ProcessState.WAITING, ProcessState.RUNNING):
+        raise BadRequest(f"Tried to cancel {_STATE_NAMES[row.state]} process")
     store.set_state(tx, processid, ProcessState.CANCELLED, now)
-    tx.events.append(ProcessChanged(processid, ProcessState.CANCELLED, row["colonyname"], row["executortype"]))
+    tx.events.append(ProcessChanged(processid, ProcessState.CANCELLED, row.colonyname, row.executortype))
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -228,7 +204,7 @@ def get(tx: Tx, now: int, caller: str, processid: str) -> Process:
     row = store.get_row(tx, processid)
     if row is None:
         raise NotFound("Failed to get process, process not found")
-    security.require_member(tx, caller, row["colonyname"])
+    security.require_member(tx, caller, row.colonyname)
     return store.to_wire(tx, row)
 
 
@@ -257,10 +233,10 @@ def history(tx: Tx, now: int, caller: str, colonyname: str, executorid: str, sec
 # --- removal ----------------------------------------------------------------------------------
 def remove(tx: Tx, now: int, caller: str, processid: str) -> None:
     row = _row_of(tx, processid, "remove process")
-    security.require_member(tx, caller, row["colonyname"])
-    if row["processgraphid"]:
+    security.require_member(tx, caller, row.colonyname)
+    if row.processgraphid:
         raise BadRequest("Failed to remove, cannot remove a process part of a workflow, delete the entire workflow instead")
-    if row["state"] == ProcessState.RUNNING:
+    if row.state == ProcessState.RUNNING:
         raise BadRequest("Failed to remove process, cannot remove a running process")
     store.remove(tx, processid)
 
@@ -299,17 +275,21 @@ def enforce_deadlines(tx: Tx, now: int) -> int:
     FuncSpec defaults to 0, so we choose the behaviour a user expects). Returns rows changed."""
     changed = 0
     for row in store.expired_running(tx, now):
-        full = store.get_row(tx, row["processid"])
-        if row["maxretries"] > -1 and row["retries"] >= row["maxretries"]:
+        full = store.get_row(tx, row.processid)
+        if full is None or full.state != ProcessState.RUNNING:  # closed by a cascade earlier in this sweep
+            continue
+        if row.maxretries > -1 and row.retries >= row.maxretries:
             fail_row(tx, now, full, [EXEC_TIMEOUT_ERROR])
         else:
-            waitdeadline = now + row["maxwaittime"] * NS if row["maxwaittime"] > 0 else 0
-            store.unassign(tx, row["processid"], now, waitdeadline, True)
-            tx.events.append(ProcessChanged(row["processid"], ProcessState.WAITING, row["colonyname"],
-                                            row["executortype"], True))
+            waitdeadline = now + row.maxwaittime * NS if row.maxwaittime > 0 else 0
+            store.unassign(tx, row.processid, now, waitdeadline, True)
+            tx.events.append(ProcessChanged(row.processid, ProcessState.WAITING, row.colonyname,
+                                            row.executortype, True))
         changed += 1
     for processid in store.expired_waiting(tx, now):
         full = store.get_row(tx, processid)
+        if full is None or full.state != ProcessState.WAITING:
+            continue
         fail_row(tx, now, full, [WAIT_TIMEOUT_ERROR])
         changed += 1
     return changed
@@ -318,4 +298,4 @@ def enforce_deadlines(tx: Tx, now: int) -> int:
 def snapshot(tx: Tx, now: int, processid: str) -> tuple[Process, str] | None:
     """The process and its colony, for pushing to an already-authorized subscriber."""
     row = store.get_row(tx, processid)
-    return (store.to_wire(tx, row), row["colonyname"]) if row else None
+    return (store.to_wire(tx, row), row.colonyname) if row else None

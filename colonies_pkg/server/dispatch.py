@@ -9,13 +9,12 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from ..domain import colonies, crons, executors, files, generators, logs, processes, workflows
+from ..domain import attributes, colonies, crons, executors, files, generators, logs, processes, workflows
 from ..errors import BadRequest, NotFound, Timeout, Unavailable
 from ..rpc import messages as m
 from .context import Context
 
 NO_PROCESS = "No process available for assignment"
-RECHECK_SECONDS = 5.0
 
 
 class Reply(NamedTuple):
@@ -204,7 +203,7 @@ async def assign(ctx: Context, msg: m.AssignProcessMsg) -> Any:
         remaining = deadline - loop.time()
         if remaining <= 0:
             raise NotFound(NO_PROCESS)
-        await hub.wait_change(key, seen, min(remaining, RECHECK_SECONDS))
+        await hub.wait_change(key, seen, min(remaining, ctx.services.db.recheck_seconds))
         seen = hub.generation(key)
 
 
@@ -378,11 +377,11 @@ async def remove_all_snapshots(ctx: Context, msg: m.RemoveAllSnapshotMsg) -> Any
 
 # --- attributes and logs ----------------------------------------------------------------------
 async def add_attribute(ctx: Context, msg: m.AddAttributeMsg) -> Any:
-    return await ctx.write(logs.add_attribute, msg.attribute)
+    return await ctx.write(attributes.add_attribute, msg.attribute)
 
 
 async def get_attribute(ctx: Context, msg: m.GetAttributeMsg) -> Any:
-    return await ctx.read(logs.get_attribute, msg.attributeid)
+    return await ctx.read(attributes.get_attribute, msg.attributeid)
 
 
 async def add_log(ctx: Context, msg: m.AddLogMsg) -> Any:

@@ -61,7 +61,7 @@ class World:
         def get(tx: Tx) -> dict[str, Any]:
             r = process_store.get_row(tx, pid)
             assert r is not None
-            return dict(r)
+            return r._asdict()
 
         return self.db.read(get)
 
