@@ -100,10 +100,12 @@ def bootstrap(tx, now: int, setup: DevSetup, sample: bool) -> None:
 def _run(args: argparse.Namespace) -> int:
     from ..client import Client
     from ..executor import SampleExecutor
-    from .server import bind, serve
+    from .server import bind, check_database, serve
 
     data_dir = os.path.abspath(args.data_dir)
-    config = from_env(os.environ, host=args.host, port=args.port, data_dir=data_dir)
+    config = from_env(os.environ, host=args.host, port=args.port, data_dir=data_dir,
+                      database_url=args.database_url or None)
+    check_database(config)
     sock, config = bind(config)
     setup = DevSetup(dict(os.environ), config.port, data_dir)
     config = msgspec.structs.replace(config, server_id=setup.server_id)
@@ -112,7 +114,8 @@ def _run(args: argparse.Namespace) -> int:
 
     async def on_started(services) -> None:
         await services.db.write(bootstrap, now_ns(), setup, not args.no_executor)
-        print(f"Colonies dev server on http://{config.host}:{config.port} (data in {data_dir})", flush=True)
+        where = config.database if config.database_url else data_dir
+        print(f"Colonies dev server on http://{config.host}:{config.port} (data in {where})", flush=True)
         print("Paste these lines into your shell to use pycolonies or the CLI against it:", flush=True)
         print(setup.exports(), flush=True)
         if not args.no_executor:
@@ -148,12 +151,15 @@ def _executor_main(executor, stop: threading.Event) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from .server import add_database_url
+
     p = sub.add_parser("dev", help="Start a local dev server with colony 'dev' and a sample executor",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     env_arg(p, "--port", env="COLONIES_SERVER_PORT", type=int, default=50080, help="port to listen on")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     env_arg(p, "--data-dir", env="COLONIES_DATA_DIR", default=os.path.join(".", "colonies-dev-data"),
             help="directory for the SQLite database and the sample executor's key")
+    add_database_url(p)
     p.add_argument("--no-executor", action="store_true", help="do not start the sample executor")
     p.add_argument("--shell", action="store_true",
                    help="let the sample executor run commands (function 'execute', args = argv); off by default")

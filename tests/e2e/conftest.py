@@ -180,27 +180,34 @@ class ServerProcess:
         return self.proc is not None and self.proc.poll() is None
 
 
-def _start_server(tmp_path_factory: pytest.TempPathFactory, executor: bool, name: str) -> ServerProcess:
+def _start_server(tmp_path_factory: pytest.TempPathFactory, executor: bool, name: str,
+                  request: pytest.FixtureRequest | None = None) -> ServerProcess:
     base = tmp_path_factory.mktemp(name)
     srv = ServerProcess(data_dir=base / "data", log_dir=base / "logs", executor=executor)
+    if request is not None and getattr(request, "param", "sqlite") == "postgres":
+        srv.env["COLONIES_DATABASE_URL"] = request.getfixturevalue("pg_cluster").new_database()
     srv.start()
     return srv
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """`dev --no-executor` on a free port, one per test module."""
-    srv = _start_server(tmp_path_factory, executor=False, name="srv")
+# Every end-to-end module runs against both backends: SQLite in the data dir, and PostgreSQL.
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """`dev --no-executor` on a free port, one per test module and backend."""
+    srv = _start_server(tmp_path_factory, executor=False, name="srv", request=request)
     try:
         yield srv
     finally:
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """`dev` WITH the in-process sample executor ("dev-executor", type "cli")."""
-    srv = _start_server(tmp_path_factory, executor=True, name="devsrv")
+@pytest.fixture(scope="module", params=BACKENDS)
+def dev_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """`dev` WITH the in-process sample executor ("dev-executor", type "cli"), per backend."""
+    srv = _start_server(tmp_path_factory, executor=True, name="devsrv", request=request)
     try:
         yield srv
     finally:

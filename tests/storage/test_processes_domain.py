@@ -1,4 +1,4 @@
-"""Domain rules of the process state machine on a real temp SQLite database, with time passed
+"""Domain rules of the process state machine on a real temp SQLite database and a real PostgreSQL one (the contract both backends keep), with time passed
 in explicitly (no server, no clock): queue order, executor filtering, deadlines and retries
 (PROTOCOL §6.1, §6.4), and the authorization errors of PROTOCOL §3."""
 from __future__ import annotations
@@ -78,7 +78,8 @@ class World:
 
 
 @pytest.fixture
-def world(db) -> World:
+def world(backend_db) -> World:
+    db = backend_db
     _, server = new_id()
     _, owner = new_id()
     ids = [new_id()[1] for _ in range(5)]
@@ -412,6 +413,7 @@ def test_failed_unit_leaves_no_trace(world: World) -> None:
     ({"mem": "12 parsecs"}, "Invalid memory quantity"),
 ])
 def test_invalid_specs_are_rejected(world: World, change: dict[str, Any], message: str) -> None:
+    change = dict(change)  # the parameter is shared by both backends' runs
     cpu, mem = change.pop("cpu", ""), change.pop("mem", "")
     spec = world.spec(**change)
     spec.conditions.cpu, spec.conditions.mem = cpu, mem
