@@ -36,6 +36,7 @@ from .dialects import postgres as postgres_sql
 T = TypeVar("T")
 log = logging.getLogger("colonies")
 CHANNEL = "colonies"
+LISTENER_NAME = "colonies-listener"  # application_name of the LISTEN connections (pg_stat_activity)
 MAX_RETRIES = 20
 _MIGRATION_LOCK = 0x636F6C6F  # advisory lock key: one replica migrates at a time
 
@@ -352,7 +353,8 @@ class Listener:
         backoff, first = 0.1, True
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=5,
+                                     application_name=LISTENER_NAME) as conn:
                     self._conn = conn
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.connected.set()

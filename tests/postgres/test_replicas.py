@@ -292,3 +292,28 @@ def test_sigkill_under_load_loses_no_acknowledged_write_and_leadership_moves(rep
     assert len(_cron_graphs(url)) >= before + 2
     p = assign(survivor.client(), "c", colony.executor(survivor.client(), "late"), 5)
     assert p is not None  # the survivor keeps serving
+
+
+def test_a_lost_listening_connection_is_restored_and_waiters_rechecked(replicas) -> None:
+    """Kill B's LISTEN connection from the database side (as a network failure or a PostgreSQL
+    restart would); B reconnects, re-checks its waiters, and cross-replica wake-ups work again."""
+    a, b, url = replicas
+    colony = Colony(a.client())
+    prv = colony.executor(a.client(), "e1")
+    killed = sql(url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE application_name = 'colonies-listener' AND pid != pg_backend_pid()")
+    assert len(killed) == 2  # one listener per replica
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        listeners = sql(url, "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'colonies-listener'")
+        if listeners[0][0] == 2 and "re-checking every waiter" in b.log.read_text():
+            break
+        time.sleep(0.2)
+    assert "re-checking every waiter" in b.log.read_text()
+    got: list[Any] = []
+    parked = threading.Thread(target=lambda: got.append(assign(b.client(), "c", prv, 30)))
+    parked.start()
+    time.sleep(0.5)
+    pid = colony.submit(a.client())
+    parked.join(timeout=40)
+    assert got and got[0] is not None and got[0]["processid"] == pid
