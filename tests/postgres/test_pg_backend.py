@@ -199,3 +199,31 @@ def test_a_missing_database_and_a_wrong_password_are_one_clear_line(pg_cluster, 
         lines = [line for line in out.stderr.splitlines() if line.strip()]
         assert out.returncode == 1 and len(lines) == 1 and expected in lines[0], out.stderr
         assert "wrong" not in out.stderr
+
+
+def test_deadline_sweeps_on_two_replicas_handle_each_expired_process_once(two) -> None:
+    """Every replica runs the deadline loop; SKIP LOCKED splits the expired rows between them."""
+    a, b = two
+    user, (e1,) = _setup(a, 1)
+    spec = FunctionSpec(funcname="f", maxexectime=1, maxretries=0,
+                        conditions=Conditions(colonyname="c", executortype="t"))
+    pids = {a.write(processes.submit, T0, user, spec).processid for _ in range(200)}
+    while a.write(processes.try_assign, T0, e1, "c").process is not None:
+        pass
+    counts: list[int] = []
+    barrier = threading.Barrier(4)
+
+    def sweep(db: Replica) -> None:
+        barrier.wait()
+        counts.append(db.write(processes.enforce_deadlines, T0 + 10 * NS))
+
+    threads = [threading.Thread(target=sweep, args=(db,)) for db in (a, b, a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sum(counts) == len(pids)  # each expired process failed by exactly one sweep
+    failed = a.write(processes.list_processes, T0, user, "c", 100, 3)
+    assert len(failed) == 100
+    assert all(msgspec.json.decode(p.errors) == ["Maximum execution time limit exceeded"] for p in failed)
+    assert a.write(processes.list_processes, T0, user, "c", 100, 1) == []
