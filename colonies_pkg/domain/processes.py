@@ -113,8 +113,9 @@ def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str
     if row.processgraphid:
         _feed_inputs(tx, row)
         resolve.roll_up(tx, now, row.processgraphid)
+        row = store.get_row(tx, row.processid) or row  # with its input
     tx.events.append(ProcessChanged(row.processid, ProcessState.RUNNING, colonyname, me.executortype))
-    return AssignResult(store.get(tx, row.processid), me.executortype)
+    return AssignResult(store.to_wire(tx, row), me.executortype)
 
 
 def _feed_inputs(tx: Tx, row: ProcessRow) -> None:

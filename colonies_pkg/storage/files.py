@@ -21,7 +21,8 @@ def to_wire(r: FileRow) -> File:
 
 
 def next_sequence(tx: Tx) -> int:
-    return tx.one("UPDATE sequences SET value = value + 1 WHERE name = 'files' RETURNING value")[0]
+    tx.run("UPDATE sequences SET value = value + 1 WHERE name = 'files'")  # also locks the row until commit
+    return tx.one("SELECT value FROM sequences WHERE name = 'files'")[0]
 
 
 def add(tx: Tx, f: File, objectkey: str, added: int) -> None:

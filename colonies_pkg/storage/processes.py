@@ -94,9 +94,10 @@ def unassign(tx: Tx, processid: str, now: int, waitdeadline: int, count_retry: b
 
 def requeue_running_of(tx: Tx, colonyname: str, executorid: str) -> list[tuple[str, str]]:
     """Re-queue an executor's running processes without counting a retry; returns (id, type)."""
-    rows = tx.all("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', starttime = 0, endtime = 0, "
-                  "execdeadline = 0 WHERE assignedexecutorid = ? AND state = 1 AND colonyname = ? "
-                  "RETURNING processid, executortype", (executorid, colonyname))
+    rows = tx.all("SELECT processid, executortype FROM processes WHERE assignedexecutorid = ? AND state = 1 "
+                  "AND colonyname = ?" + tx.lock, (executorid, colonyname))
+    tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', starttime = 0, endtime = 0, "
+           "execdeadline = 0 WHERE assignedexecutorid = ? AND state = 1 AND colonyname = ?", (executorid, colonyname))
     return [(r[0], r[1]) for r in rows]
 
 
