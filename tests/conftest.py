@@ -25,9 +25,10 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `pytest` run without `python -m` from another cwd
     sys.path.insert(0, str(REPO))
 
+from pgcluster import Cluster, find_bindir  # noqa: E402
+
 from colonies_pkg.crypto import id_of_prvkey  # noqa: E402
 from colonies_pkg.storage import Database  # noqa: E402
-from pgcluster import Cluster, find_bindir  # noqa: E402
 
 
 class Key(NamedTuple):

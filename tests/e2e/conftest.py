@@ -31,7 +31,6 @@ from typing import Any, Callable, Iterator
 
 import pytest
 import requests
-
 from crypto import Crypto  # installed alongside pycolonies (top-level module of the wheel)
 from model import Conditions, FuncSpec
 from pycolonies import Colonies

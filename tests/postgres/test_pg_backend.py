@@ -93,7 +93,7 @@ def test_two_parents_closing_at_once_on_two_replicas_release_their_child(two) ->
         assert {p.processid, q.processid} <= set(graph.processids)
         barrier = threading.Barrier(2)
 
-        def close(db: Replica, executor: str, pid: str) -> None:
+        def close(db: Replica, executor: str, pid: str, barrier: threading.Barrier = barrier) -> None:
             barrier.wait()
             db.write(processes.close_successful, T0 + NS, executor, pid, [pid[:4]])
 

@@ -98,8 +98,8 @@ def test_postgres_migrations_mirror_sqlite(pg_cluster) -> None:
         for table in lite_tables:
             lite_cols = [r[1] for r in lite.execute(f"PRAGMA table_info({table})")]
             pg_cols = [r[0] for r in conn.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' AND table_name = %s AND column_name != 'rowid' "
-                "ORDER BY ordinal_position", [table])]
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = 'public' "
+                "AND table_name = %s AND column_name != 'rowid' ORDER BY ordinal_position", [table])]
             assert pg_cols == lite_cols, table
     assert pg_tables - PG_ONLY_TABLES == lite_tables
     assert lite_indexes <= pg_indexes

@@ -1,6 +1,7 @@
-"""Domain rules of the process state machine on a real temp SQLite database and a real PostgreSQL one (the contract both backends keep), with time passed
-in explicitly (no server, no clock): queue order, executor filtering, deadlines and retries
-(PROTOCOL §6.1, §6.4), and the authorization errors of PROTOCOL §3."""
+"""Domain rules of the process state machine, run on a real temp SQLite database and on a real
+PostgreSQL one (the contract both backends keep), with time passed in explicitly (no server,
+no clock): queue order, executor filtering, deadlines and retries (PROTOCOL §6.1, §6.4), and
+the authorization errors of PROTOCOL §3."""
 from __future__ import annotations
 
 import json
