@@ -35,6 +35,15 @@ class ServerConfig(msgspec.Struct, frozen=True):
     database_url: str = ""  # postgresql://user:password@host:port/db; empty: SQLite in data_dir
     db_pool_size: int = 10  # PostgreSQL connections per replica
     replica_name: str = ""  # names this replica in leases and logs; default host:port:pid
+    # in-memory process channels (README "Channels"): caps per channel, per process, in total
+    channel_max_entries: int = 10_000
+    channel_max_bytes: int = 64 * 1024**2
+    channel_process_max_entries: int = 100_000
+    channel_process_max_bytes: int = 256 * 1024**2
+    channel_total_max_bytes: int = 1024**3
+    channel_max_payload_bytes: int = 10 * 1024**2
+    channel_rate: float = 100.0
+    channel_burst: int = 500
 
     @property
     def db_path(self) -> str:
@@ -58,6 +67,18 @@ class ServerConfig(msgspec.Struct, frozen=True):
     def cfs_dir(self) -> str:
         """Where the embedded CFS object store keeps data."""
         return os.path.join(self.data_dir, "cfs")
+
+
+_CHANNEL_ENV: tuple[tuple[str, str, type], ...] = (
+    ("COLONIES_CHANNEL_MAX_ENTRIES", "channel_max_entries", int),
+    ("COLONIES_CHANNEL_MAX_BYTES", "channel_max_bytes", int),
+    ("COLONIES_CHANNEL_PROCESS_MAX_ENTRIES", "channel_process_max_entries", int),
+    ("COLONIES_CHANNEL_PROCESS_MAX_BYTES", "channel_process_max_bytes", int),
+    ("COLONIES_CHANNEL_TOTAL_MAX_BYTES", "channel_total_max_bytes", int),
+    ("COLONIES_CHANNEL_MAX_PAYLOAD", "channel_max_payload_bytes", int),
+    ("COLONIES_CHANNEL_RATE", "channel_rate", float),
+    ("COLONIES_CHANNEL_BURST", "channel_burst", int),
+)
 
 
 def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> ServerConfig:
@@ -95,6 +116,9 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Serve
         values["db_pool_size"] = int(env["COLONIES_DB_POOL_SIZE"])
     if env.get("COLONIES_REPLICA_NAME"):
         values["replica_name"] = env["COLONIES_REPLICA_NAME"]
+    for var, key, kind in _CHANNEL_ENV:
+        if env.get(var):
+            values[key] = kind(env[var])
     values["build_version"] = env.get("BUILD_VERSION", "")
     values["build_time"] = env.get("BUILD_TIME", "")
     values.update({k: v for k, v in overrides.items() if v is not None})

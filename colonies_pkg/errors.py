@@ -5,7 +5,9 @@ ColoniesError (500)
  ├── Forbidden (403)
  ├── NotFound (404)
  ├── Timeout (408)
- └── Unavailable (503)
+ ├── Unavailable (503)
+ ├── TooLarge (413)
+ └── TooManyRequests (429)
 
 Imports nothing from the package. The server maps these to the ColonyOS error envelope in
 exactly one place (`colonies_pkg.rpc.envelope.error_reply`).
@@ -51,3 +53,15 @@ class Unavailable(ColoniesError):
     """Service unavailable"""
 
     status = 503
+
+
+class TooLarge(ColoniesError):
+    """Request entity too large: a size or count limit would be exceeded"""
+
+    status = 413
+
+
+class TooManyRequests(ColoniesError):
+    """Too many requests: a rate limit was exceeded"""
+
+    status = 429

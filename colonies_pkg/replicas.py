@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -46,7 +47,11 @@ _decode = msgspec.json.Decoder(_Payload)
 
 def encode(replica: str, events: list[Any]) -> list[str]:
     """Events as NOTIFY payloads (duplicates dropped), each under MAX_PAYLOAD bytes."""
-    items = [[type(ev).__name__, *ev] for ev in dict.fromkeys(events) if type(ev).__name__ in _EVENT_TYPES]
+    try:
+        unique = list(dict.fromkeys(events))
+    except TypeError:  # an event with an unhashable field: send them all
+        unique = list(events)
+    items = [[type(ev).__name__, *ev] for ev in unique if type(ev).__name__ in _EVENT_TYPES]
     payloads: list[str] = []
     chunk: list[list[Any]] = []
     size = 0
@@ -68,15 +73,16 @@ def decode(payload: str) -> tuple[str, list[Any]]:
     for item in msg.e:
         cls = _EVENT_TYPES.get(item[0]) if item else None
         if cls is not None:
-            with contextlib.suppress(TypeError):
-                out.append(cls(*item[1:]))
+            with contextlib.suppress(TypeError):  # JSON arrays come back as lists: tuples again
+                out.append(cls(*(tuple(v) if isinstance(v, list) else v for v in item[1:])))
     return msg.r, out
 
 
 class Bridge:
-    def __init__(self, db: Any, hub: Hub, replica: str) -> None:
+    def __init__(self, db: Any, hub: Hub, replica: str, publish: Callable[[list[Any]], None] | None = None) -> None:
         self.db = db
         self.hub = hub
+        self.publish = publish or hub.publish  # local after-commit publication (hub, channels)
         self.replica = replica
         self.sent = 0
         self.received = 0
@@ -99,7 +105,7 @@ class Bridge:
 
     def on_commit(self, events: list[Any]) -> None:
         """The database's after-commit hook: wake local waiters now, other replicas shortly."""
-        self.hub.publish(events)
+        self.publish(events)
         self._buffer.extend(events)
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.get_running_loop().create_task(self._flush())
@@ -124,7 +130,7 @@ class Bridge:
         if sender == self.replica or not events:
             return
         self.received += 1
-        self.hub.publish(events)
+        self.publish(events)
 
     def _reconnected(self) -> None:
         log.info("listening for other replicas again; re-checking every waiter")
@@ -141,7 +147,7 @@ class Bridge:
             if found is not None:
                 process, colonyname = found
                 events.append(ProcessChanged(processid, process.state, colonyname, ""))
-        self.hub.publish(events)
+        self.publish(events)
 
     async def stop(self) -> None:
         if self._flushing is not None:

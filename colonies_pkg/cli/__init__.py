@@ -24,6 +24,7 @@ from . import (
     function,
     generator,
     keys,
+    location,
     log,
     process,
     server,
@@ -53,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     sub.required = True
-    for module in (attribute, colony, completion, config, cron, dev, executor, fs, function, generator, keys, log,
-                   process, server, user):
+    for module in (attribute, colony, completion, config, cron, dev, executor, fs, function, generator, keys, location,
+                   log, process, server, user):
         module.register(sub)
     version = sub.add_parser("version", help="Print the version", description="Print the version")
     version.set_defaults(func=_version)

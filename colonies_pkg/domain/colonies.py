@@ -10,7 +10,7 @@ from ..storage import processes as process_store
 from ..storage import workflows as graph_store
 from ..storage.db import Tx
 from . import security
-from .events import ColonyResumed
+from .events import ColonyResumed, ProcessesRemoved
 
 
 def ensure_server_id(tx: Tx, now: int, serverid: str) -> None:
@@ -48,6 +48,7 @@ def remove_colony(tx: Tx, now: int, caller: str, name: str) -> None:
         raise BadRequest(f"Colony with name {name} not found")
     store.remove_colony(tx, name)  # cascades to everything in the colony
     tx.events.append(ColonyResumed(name))
+    tx.events.append(ProcessesRemoved(name))
 
 
 def list_colonies(tx: Tx, now: int, caller: str) -> list[Colony]:

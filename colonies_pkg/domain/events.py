@@ -26,3 +26,10 @@ class CronsChanged(NamedTuple):
 
 class GeneratorPacked(NamedTuple):
     """An argument was packed into a generator with a timeout: the generator loop takes note."""
+
+
+class ProcessesRemoved(NamedTuple):
+    """Processes were deleted: these ids, or (ids empty) any number of processes of the colony."""
+
+    colonyname: str
+    processids: tuple[str, ...] = ()

@@ -22,7 +22,7 @@ from ..storage.rows import ProcessRow
 from . import executors as executor_domain
 from . import resolve, security
 from .attributes import attribute_id
-from .events import ColonyResumed, ProcessChanged
+from .events import ColonyResumed, ProcessChanged, ProcessesRemoved
 from .resources import parse_cpu, parse_mem
 
 DAY_NS = 86_400 * NS
@@ -240,6 +240,7 @@ def remove(tx: Tx, now: int, caller: str, processid: str) -> None:
     if row.state == ProcessState.RUNNING:
         raise BadRequest("Failed to remove process, cannot remove a running process")
     store.remove(tx, processid)
+    tx.events.append(ProcessesRemoved(row.colonyname, (processid,)))
 
 
 def remove_all(tx: Tx, now: int, caller: str, colonyname: str, state: int) -> None:
@@ -249,6 +250,7 @@ def remove_all(tx: Tx, now: int, caller: str, colonyname: str, state: int) -> No
     if state not in (-1, 0, 2, 3, 4):
         raise BadRequest(f"Failed to remove processes, invalid state {state}")
     store.remove_all_standalone(tx, colonyname, state)
+    tx.events.append(ProcessesRemoved(colonyname))
 
 
 # --- colony-wide assignment pause -------------------------------------------------------------

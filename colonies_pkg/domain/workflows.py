@@ -16,7 +16,7 @@ from ..storage import workflows as store
 from ..storage.db import Tx
 from ..storage.rows import GraphRow, MemberRow
 from . import resolve, security
-from .events import ProcessChanged
+from .events import ProcessChanged, ProcessesRemoved
 from .processes import MAX_LIST_COUNT, insert_process, new_process_row
 
 _enc = msgspec.json.encode
@@ -187,6 +187,7 @@ def remove(tx: Tx, now: int, caller: str, graphid: str) -> None:
     if row.state == ProcessState.RUNNING:
         raise BadRequest("Failed to remove processgraph, cannot remove a running processgraph")
     store.remove(tx, graphid)
+    tx.events.append(ProcessesRemoved(row.colonyname))
 
 
 def remove_all(tx: Tx, now: int, caller: str, colonyname: str, state: int) -> None:
@@ -198,6 +199,7 @@ def remove_all(tx: Tx, now: int, caller: str, colonyname: str, state: int) -> No
         raise BadRequest(f"Failed to remove processgraphs, invalid state {state}")
     for graphid in store.ids_in_state(tx, colonyname, state):
         store.remove(tx, graphid)
+    tx.events.append(ProcessesRemoved(colonyname))
 
 
 def cancel(tx: Tx, now: int, caller: str, graphid: str) -> None:

@@ -15,10 +15,9 @@ from ..models.executor import Allocations, Capabilities, Executor, Function
 from ..models.file import File
 from ..models.process import Attribute, FunctionSpec
 from ..models.workflow import WorkflowSpec
-
-
-class Msg(msgspec.Struct, tag_field="msgtype", tag=str.lower, kw_only=True):
-    """Base of every request message; the tag is the lower-cased class name."""
+from . import channels as _channels  # noqa: F401  (messages kept in their own modules, registered below)
+from . import locations as _locations  # noqa: F401
+from .base import Msg
 
 
 # --- server -----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from starlette.routing import Route, WebSocketRoute
 from .. import loops
 from ..blobs import LocalBlobs
 from ..config import ServerConfig
-from ..domain import colonies
+from ..domain import channels, colonies
 from ..hub import Hub
 from ..replicas import Bridge, Leader
 from ..storage import open_database
@@ -39,17 +39,18 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
         os.makedirs(config.data_dir, exist_ok=True)
         db = await open_database(config.db_path, url=config.database_url, synchronous=config.synchronous,
                                  pool_size=config.db_pool_size)
+        services.channels.attach(lambda pids: db.read(channels.alive, db.now(), pids))
         services.db = db
         replica = config.replica_name or f"{socket.gethostname()}:{config.port}:{os.getpid()}"
         leader = services.leader = Leader(db, services.hub, replica)
         bridge: Bridge | None = None
         if db.replicated:
-            bridge = services.bridge = Bridge(db, services.hub, replica)
+            bridge = services.bridge = Bridge(db, services.hub, replica, services.publish)
             db.on_commit = bridge.on_commit
             bridge.start()
             await bridge.wait_listening()
         else:
-            db.on_commit = services.hub.publish
+            db.on_commit = services.publish
         if config.server_id:
             await db.write(colonies.ensure_server_id, db.now(), config.server_id)
         tasks = loops.start(db, services.hub, config, leader.is_leader) if start_loops else []

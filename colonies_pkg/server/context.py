@@ -4,7 +4,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from ..channelhub import ChannelHub
 from ..config import ServerConfig
+from ..domain.channels import Limits
 from ..hub import Hub
 
 T = TypeVar("T")
@@ -19,6 +21,12 @@ class Services:
         self.hub = hub
         self.leader: Any = None  # replicas.Leader
         self.bridge: Any = None  # replicas.Bridge, with PostgreSQL
+        self.channels = ChannelHub(Limits.from_config(config))
+
+    def publish(self, events: list[Any]) -> None:
+        """After each commit: wake assigners and subscribers, free channels of ended processes."""
+        self.hub.publish(events)
+        self.channels.publish(events)
 
 
 class Context:

@@ -481,3 +481,10 @@ HANDLERS: dict[type[m.Msg], Handler] = {
     m.GetLogsMsg: get_logs,
     m.SearchLogsMsg: search_logs,
 }
+
+# Messages whose handlers live in their own modules.
+from . import channels as _channels  # noqa: E402
+from . import locations as _locations  # noqa: E402
+
+HANDLERS.update(_channels.HANDLERS)
+HANDLERS.update(_locations.HANDLERS)

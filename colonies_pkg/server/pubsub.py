@@ -16,6 +16,8 @@ from ..domain import processes, security
 from ..errors import ColoniesError, Forbidden
 from ..rpc import envelope
 from ..rpc import messages as m
+from ..rpc.channels import SubscribeChannelMsg
+from . import channels
 from .context import Services
 
 log = logging.getLogger("colonies")
@@ -100,6 +102,8 @@ def endpoint(services: Services):
                 await _subscribe_process(ws, services, caller, msg)
             elif isinstance(msg, m.SubscribeProcessesMsg):
                 await _subscribe_processes(ws, services, caller, msg)
+            elif isinstance(msg, SubscribeChannelMsg):
+                await channels.subscribe(ws, services, caller, msg)
         except WebSocketDisconnect:
             return
         except Exception:
