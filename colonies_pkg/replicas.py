@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+import typing
 from collections.abc import Callable
 from typing import Any
 
@@ -67,14 +69,37 @@ def encode(replica: str, events: list[Any]) -> list[str]:
     return payloads
 
 
+@functools.cache
+def _nested(cls: type) -> tuple[type | None, ...]:
+    """Per field of an event type: the NamedTuple type it holds (e.g. an optional target), if any."""
+    hints = typing.get_type_hints(cls)
+    out: list[type | None] = []
+    for name in cls._fields:  # type: ignore[attr-defined]
+        hint = hints.get(name)
+        found = None
+        for arg in typing.get_args(hint) or (hint,):
+            if isinstance(arg, type) and issubclass(arg, tuple) and hasattr(arg, "_fields"):
+                found = arg
+        out.append(found)
+    return tuple(out)
+
+
+def _value(v: Any, nested: type | None) -> Any:
+    if not isinstance(v, list):
+        return v
+    if nested is not None:  # JSON arrays come back as lists: the NamedTuple again
+        return nested(*(tuple(x) if isinstance(x, list) else x for x in v))
+    return tuple(v)
+
+
 def decode(payload: str) -> tuple[str, list[Any]]:
     msg = _decode.decode(payload)
     out = []
     for item in msg.e:
         cls = _EVENT_TYPES.get(item[0]) if item else None
         if cls is not None:
-            with contextlib.suppress(TypeError):  # JSON arrays come back as lists: tuples again
-                out.append(cls(*(tuple(v) if isinstance(v, list) else v for v in item[1:])))
+            with contextlib.suppress(TypeError):
+                out.append(cls(*(_value(v, n) for v, n in zip(item[1:], _nested(cls), strict=False))))
     return msg.r, out
 
 
