@@ -227,3 +227,32 @@ def test_deadline_sweeps_on_two_replicas_handle_each_expired_process_once(two) -
     assert len(failed) == 100
     assert all(msgspec.json.decode(p.errors) == ["Maximum execution time limit exceeded"] for p in failed)
     assert a.write(processes.list_processes, T0, user, "c", 100, 1) == []
+
+
+def test_a_unit_that_deadlocks_is_rolled_back_and_run_again(two) -> None:
+    """Two units lock two rows in opposite orders; PostgreSQL aborts one (40P01), which the
+    backend runs again from the start: both complete, each effect exactly once."""
+    a, b = two
+    user, _ = _setup(a, 0)
+    a.write(lambda tx: tx.run("INSERT INTO sequences(name, value) VALUES ('x', 0), ('y', 0)"))
+    barrier = threading.Barrier(2, timeout=10)
+    runs: list[str] = []
+
+    def unit(tx: Any, first: str, second: str) -> None:
+        runs.append(first)
+        tx.one("SELECT value FROM sequences WHERE name = ? FOR UPDATE", (first,))
+        if runs.count(first) == 1:  # only the first attempt waits for the other unit
+            barrier.wait()
+        tx.one("SELECT value FROM sequences WHERE name = ? FOR UPDATE", (second,))
+        tx.run("UPDATE sequences SET value = value + 1 WHERE name IN (?, ?)", (first, second))
+
+    threads = [threading.Thread(target=a.write, args=(unit, "x", "y")),
+               threading.Thread(target=b.write, args=(unit, "y", "x"))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert a.db.retries + b.db.retries == 1 and len(runs) == 3
+    values = a.call(a.db.read(lambda tx: tx.all("SELECT name, value FROM sequences WHERE name IN ('x', 'y') "
+                                                "ORDER BY name")))
+    assert [tuple(v) for v in values] == [("x", 2), ("y", 2)]
