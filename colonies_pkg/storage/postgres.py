@@ -290,6 +290,13 @@ class PgDatabase:
     async def lease_holder(self, name: str) -> str:
         return await self.read(_holder, name)
 
+    def stats(self) -> dict[str, int]:
+        """Pool figures (psycopg_pool's get_stats: pool_size, pool_available, requests_waiting, …)
+        and units run again after a conflict, for monitoring."""
+        figures = dict(self._pool.get_stats()) if self._pool is not None else {}
+        figures["tx_retries"] = self.retries
+        return figures
+
     async def close(self) -> None:
         """Finish running units, close the pool and connections. Idempotent."""
         if self._closed:

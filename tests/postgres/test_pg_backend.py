@@ -256,3 +256,9 @@ def test_a_unit_that_deadlocks_is_rolled_back_and_run_again(two) -> None:
     values = a.call(a.db.read(lambda tx: tx.all("SELECT name, value FROM sequences WHERE name IN ('x', 'y') "
                                                 "ORDER BY name")))
     assert [tuple(v) for v in values] == [("x", 2), ("y", 2)]
+
+
+def test_pool_figures_for_monitoring(two) -> None:
+    a, _ = two
+    figures = a.db.stats()
+    assert figures["pool_max"] == 4 and figures["tx_retries"] == 0 and figures["pool_size"] >= 2
