@@ -6,11 +6,18 @@ import time
 
 NS = 1_000_000_000
 ZERO_TIME = "0001-01-01T00:00:00Z"
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 def now_ns() -> int:
     """Current time as integer Unix nanoseconds (0 is reserved for "unset")."""
     return time.time_ns()
+
+
+def ns_after(now: int, seconds: int) -> int:
+    """`now` plus `seconds` (negative: before), in ns, kept inside int64 (what SQLite and Go hold):
+    a deadline a user sets absurdly far away becomes "the end of time", not an overflow."""
+    return max(INT64_MIN, min(INT64_MAX, now + seconds * NS))
 
 
 def format_time(ns: int) -> str:

@@ -1,7 +1,7 @@
 """Server id, colonies, users and statistics."""
 from __future__ import annotations
 
-from ..errors import BadRequest, ColoniesError, NotFound
+from ..errors import BadRequest, NotFound
 from ..ids import is_valid_id
 from ..models.colony import Colony, Statistics, User
 from ..storage import colonies as store
@@ -127,7 +127,7 @@ def get_user(tx: Tx, now: int, caller: str, colonyname: str, name: str) -> User:
     security.require_member(tx, caller, colonyname, approved=False)
     user = store.get_user(tx, colonyname, name)
     if user is None:
-        raise ColoniesError("Failed to get user, user is nil")
+        raise NotFound("Failed to get user, user is nil")
     return user
 
 

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from ..errors import BadRequest, ColoniesError
+from ..errors import BadRequest, NotFound
 from ..ids import new_id
 from ..models.cron import Cron, CronRequest
 from ..models.process import ProcessState
@@ -71,7 +71,7 @@ def add(tx: Tx, now: int, caller: str, cron: CronRequest | None, rng: _random.Ra
 def _cron_row(tx: Tx, caller: str, cronid: str) -> CronRow:
     row = store.get_cron(tx, cronid)
     if row is None:
-        raise ColoniesError("Failed to get cron, cron is nil")
+        raise NotFound("Failed to get cron, cron is nil")
     security.require_member(tx, caller, row.colonyname)
     return row
 

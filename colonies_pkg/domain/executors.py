@@ -1,7 +1,7 @@
 """Executors (register, approve, reject, unregister, change id) and their functions."""
 from __future__ import annotations
 
-from ..errors import BadRequest, ColoniesError, Forbidden, NotFound
+from ..errors import BadRequest, Forbidden, NotFound
 from ..ids import is_valid_id, new_id
 from ..models.executor import Allocations, Capabilities, Executor, ExecutorState, Function
 from ..models.process import ProcessState
@@ -45,7 +45,7 @@ def get_executor(tx: Tx, now: int, caller: str, colonyname: str, name: str) -> E
     security.require_member(tx, caller, colonyname)
     executor = store.get(tx, colonyname, name)
     if executor is None:
-        raise ColoniesError("Failed to get executor, executor is nil")
+        raise NotFound("Failed to get executor, executor is nil")
     return executor
 
 
@@ -61,7 +61,7 @@ def _owned_executor(tx: Tx, caller: str, colonyname: str, name: str, verb: str) 
     security.require_colony_owner(tx, caller, colonyname)
     executor = store.get(tx, colonyname, name)
     if executor is None:
-        raise ColoniesError(f"Failed to {verb} executor, executor is nil")
+        raise NotFound(f"Failed to {verb} executor, executor is nil")
     return executor
 
 

@@ -8,7 +8,7 @@ as one smaller workflow by the generator loop.
 from __future__ import annotations
 
 from ..clock import NS
-from ..errors import BadRequest, ColoniesError
+from ..errors import BadRequest, NotFound
 from ..ids import new_id
 from ..models.cron import Generator
 from ..storage import generators as store
@@ -43,7 +43,7 @@ def add(tx: Tx, now: int, caller: str, gen: Generator | None) -> Generator:
 def _row(tx: Tx, caller: str, generatorid: str) -> GeneratorRow:
     row = store.get_generator(tx, generatorid)
     if row is None:
-        raise ColoniesError("Failed to get generator, generator is nil")
+        raise NotFound("Failed to get generator, generator is nil")
     security.require_member(tx, caller, row.colonyname)
     return row
 
@@ -57,7 +57,7 @@ def resolve(tx: Tx, now: int, caller: str, colonyname: str, name: str) -> Genera
     security.require_member(tx, caller, colonyname)
     row = store.generator_by_name(tx, colonyname, name)
     if row is None:
-        raise ColoniesError(f"Failed to resolve generator, no generator named {name}")
+        raise NotFound(f"Failed to resolve generator, no generator named {name}")
     return store.generator_wire(row)
 
 

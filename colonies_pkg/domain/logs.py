@@ -1,8 +1,8 @@
 """Process logs (added by the assigned executor), executor logs and log search."""
 from __future__ import annotations
 
-from ..clock import NS
-from ..errors import BadRequest, ColoniesError, Forbidden
+from ..clock import ns_after
+from ..errors import BadRequest, Forbidden, NotFound
 from ..models.log import Log
 from ..models.process import ProcessState
 from ..storage import executors as executor_store
@@ -19,7 +19,7 @@ MAX_SEARCH_DAYS = 30
 def add_log(tx: Tx, now: int, caller: str, processid: str, message: str) -> None:
     row = process_store.get_row(tx, processid)
     if row is None:
-        raise ColoniesError("Failed to add log, process is nil")
+        raise NotFound("Failed to add log, process is nil")
     me = security.require_member(tx, caller, row.colonyname)
     if row.state != ProcessState.RUNNING:
         raise Forbidden("Failed to add log, process is not running")
@@ -43,11 +43,11 @@ def get_logs(tx: Tx, now: int, caller: str, colonyname: str, processid: str, exe
     if executorname:
         security.require_member(tx, caller, colonyname)
         if executor_store.get(tx, colonyname, executorname) is None:
-            raise ColoniesError("Failed to get logs, executor does not exist")
+            raise NotFound("Failed to get logs, executor does not exist")
         return store.get(tx, executorname=executorname, count=count, since=since, latest=latest)
     row = process_store.get_row(tx, processid)
     if row is None:
-        raise ColoniesError("Failed to get logs, process does not exist")
+        raise NotFound("Failed to get logs, process does not exist")
     security.require_member(tx, caller, row.colonyname)
     return store.get(tx, processid=processid, count=count, since=since, latest=latest)
 
@@ -58,4 +58,4 @@ def search_logs(tx: Tx, now: int, caller: str, colonyname: str, text: str, days:
         raise BadRequest(f"Count exceeds max count ({MAX_SEARCH_COUNT})")
     if days > MAX_SEARCH_DAYS:
         raise BadRequest(f"Days exceeds max days ({MAX_SEARCH_DAYS})")
-    return store.search(tx, colonyname, text, now - days * 86_400 * NS, count)
+    return store.search(tx, colonyname, text, ns_after(now, -days * 86_400), count)

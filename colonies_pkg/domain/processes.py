@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from ..clock import NS
-from ..errors import BadRequest, ColoniesError, Forbidden, NotFound, Unavailable
+from ..clock import NS, ns_after
+from ..errors import BadRequest, Forbidden, NotFound, Unavailable
 from ..ids import new_id
 from ..models.process import Attribute, AttributeType, FunctionSpec, Process, ProcessState
 from ..storage import attributes as attribute_store
@@ -41,7 +41,7 @@ class Paused(Unavailable):
 def _row_of(tx: Tx, processid: str, verb: str) -> ProcessRow:
     row = store.get_row(tx, processid)
     if row is None:
-        raise ColoniesError(f"Failed to {verb}, process is nil")
+        raise NotFound(f"Failed to {verb}, process is nil")
     return row
 
 
@@ -60,7 +60,7 @@ def new_process_row(spec: FunctionSpec, now: int, initiatorid: str, initiatornam
         "locationname": cond.locationname, "cpu": parse_cpu(cond.cpu), "mem": parse_mem(cond.mem),
         "state": ProcessState.WAITING, "waitforparents": int(waitforparents),
         "prioritytime": now - spec.priority * DAY_NS, "submissiontime": now,
-        "waitdeadline": now + spec.maxwaittime * NS if spec.maxwaittime > 0 else 0,
+        "waitdeadline": ns_after(now, spec.maxwaittime) if spec.maxwaittime > 0 else 0,
         "maxwaittime": spec.maxwaittime, "maxexectime": spec.maxexectime, "maxretries": spec.maxretries,
         "initiatorid": initiatorid, "initiatorname": initiatorname, "funcname": spec.funcname, "label": spec.label,
         "processgraphid": processgraphid, "spec": _enc(spec).decode(), "parents": "[]", "children": "[]",
@@ -228,7 +228,7 @@ def list_processes(tx: Tx, now: int, caller: str, colonyname: str, count: int, s
 
 def history(tx: Tx, now: int, caller: str, colonyname: str, executorid: str, seconds: int, state: int) -> list[Process]:
     security.require_member(tx, caller, colonyname)
-    return store.history(tx, colonyname, executorid, now - seconds * NS, state)
+    return store.history(tx, colonyname, executorid, ns_after(now, -seconds), state)
 
 
 # --- removal ----------------------------------------------------------------------------------
@@ -284,7 +284,7 @@ def enforce_deadlines(tx: Tx, now: int) -> int:
         if row.maxretries > -1 and row.retries >= row.maxretries:
             fail_row(tx, now, full, [EXEC_TIMEOUT_ERROR])
         else:
-            waitdeadline = now + row.maxwaittime * NS if row.maxwaittime > 0 else 0
+            waitdeadline = ns_after(now, row.maxwaittime) if row.maxwaittime > 0 else 0
             store.unassign(tx, row.processid, now, waitdeadline, True)
             tx.events.append(ProcessChanged(row.processid, ProcessState.WAITING, row.colonyname,
                                             row.executortype, True))

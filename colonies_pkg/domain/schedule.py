@@ -20,6 +20,7 @@ from ..errors import BadRequest
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _UNITS_NS = {"ns": 1, "us": 1_000, "µs": 1_000, "ms": 1_000_000, "s": NS, "m": 60 * NS, "h": 3600 * NS}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+MAX_INTERVAL = 100 * 365 * 86_400  # seconds: beyond this a next run would overflow int64 nanoseconds
 _DESCRIPTORS = {"@yearly": "0 0 0 1 1 *", "@annually": "0 0 0 1 1 *", "@monthly": "0 0 0 1 * *",
                 "@weekly": "0 0 0 * * 0", "@daily": "0 0 0 * * *", "@midnight": "0 0 0 * * *",
                 "@hourly": "0 0 * * * *"}
@@ -32,10 +33,15 @@ def parse_duration(text: str) -> int:
     for m in _DURATION.finditer(text):
         if m.start() != pos:
             break
-        total += int(float(m.group(1)) * _UNITS_NS[m.group(2)])
+        value = float(m.group(1)) * _UNITS_NS[m.group(2)]
+        if value > MAX_INTERVAL * NS:  # also inf, from hundreds of digits
+            raise BadRequest(f"Invalid duration {text!r}: at most 100 years")
+        total += int(value)
         pos = m.end()
     if pos != len(text) or not text or total <= 0:
         raise BadRequest(f"Invalid duration {text!r}, use e.g. 10s, 1m30s or 2h")
+    if total > MAX_INTERVAL * NS:
+        raise BadRequest(f"Invalid duration {text!r}: at most 100 years")
     return total
 
 
@@ -87,6 +93,8 @@ def validate(expression: str, interval: int, random: bool) -> None:
     """The 400s of addcronmsg for a bad schedule."""
     if interval == 0 or interval < -1:
         raise BadRequest("Cron interval must be -1 (disabled) or larger than 0")
+    if interval > MAX_INTERVAL:
+        raise BadRequest(f"Cron interval must be at most {MAX_INTERVAL} seconds (100 years)")
     if interval == -1:
         if random:
             raise BadRequest("Random cron is only supported when specifying intervals")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
+import typing
 
 import msgspec
 
@@ -57,18 +59,68 @@ def decode_payload(env: RPCMsg) -> messages.Msg:
             msg = messages.decode(env.payloadtype, raw)
             if b'"msgtype"' not in raw:  # a struct's tag may be absent when decoding; Go compares ""
                 raise BadRequest(f"Failed to decode {env.payloadtype}, msg.MsgType does not match payloadType")
-            return msg
         except msgspec.ValidationError as exc:
             if "got `null`" not in str(exc):
                 raise
             # Go reads null as the zero value: drop null keys so the defaults apply (rare path)
-            return messages.decode(env.payloadtype, _encoder.encode(_drop_nulls(msgspec.json.decode(raw))))
+            msg = messages.decode(env.payloadtype, _encoder.encode(_drop_nulls(msgspec.json.decode(raw))))
     except msgspec.ValidationError as exc:
         if "$.msgtype" in str(exc):
             raise BadRequest(f"Failed to decode {env.payloadtype}, msg.MsgType does not match payloadType") from exc
         raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {exc}") from exc
+    _check_int64(env.payloadtype, msg)
+    return msg
+
+
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+@functools.cache
+def _typed_fields(cls: type[msgspec.Struct]) -> tuple[str, ...]:
+    """The fields of a Struct that may hold an unbounded integer: not `Any` somewhere inside
+    (JSON data kept as is), not bounded by msgspec already (`Annotated[int, Meta(ge=…, le=…)]`)
+    and not plain strings or booleans."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+
+    def skip(t: object) -> bool:
+        if t is typing.Any or typing.get_origin(t) is typing.Annotated:
+            return True
+        args = typing.get_args(t)
+        return (not args and t in (str, bool, float, bytes, type(None))) or (bool(args) and all(map(skip, args)))
+
+    return tuple(name for name in cls.__struct_fields__ if not skip(hints[name]))
+
+
+def _check_int64(payloadtype: str, msg: msgspec.Struct) -> None:
+    """Go decodes integers into int64 and refuses bigger ones; so do we (SQLite holds int64 too)."""
+    where = _out_of_int64(msg)
+    if where is not None:
+        raise BadRequest(f"Failed to decode {payloadtype}, invalid JSON: ${where} is out of the int64 range")
+
+
+def _out_of_int64(value: object) -> str | None:
+    """The path of the first integer beyond int64 in `value`, or None (the path is built only then)."""
+    if isinstance(value, msgspec.Struct):
+        for name in _typed_fields(type(value)):
+            where = _out_of_int64(getattr(value, name))
+            if where is not None:
+                return f".{name}{where}"
+    elif isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            return ""
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            where = _out_of_int64(item)
+            if where is not None:
+                return f"[{i}]{where}"
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            where = _out_of_int64(item)
+            if where is not None:
+                return f".{key}{where}"
+    return None
 
 
 def _drop_nulls(value: object) -> object:

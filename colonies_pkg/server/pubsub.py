@@ -88,6 +88,14 @@ async def _subscribe_processes(ws: WebSocket, services: Services, caller: str, m
         services.hub.unsubscribe_type(key, queue)
 
 
+# Where each WebSocket-only message (rpc.messages.WEBSOCKET_ONLY) is handled.
+HANDLERS = {
+    m.SubscribeProcessMsg: _subscribe_process,
+    m.SubscribeProcessesMsg: _subscribe_processes,
+    SubscribeChannelMsg: channels.subscribe,
+}
+
+
 def endpoint(services: Services):
     async def pubsub(ws: WebSocket) -> None:
         await ws.accept()
@@ -98,12 +106,7 @@ def endpoint(services: Services):
             except ColoniesError as exc:
                 await _push_error(ws, exc)
                 return
-            if isinstance(msg, m.SubscribeProcessMsg):
-                await _subscribe_process(ws, services, caller, msg)
-            elif isinstance(msg, m.SubscribeProcessesMsg):
-                await _subscribe_processes(ws, services, caller, msg)
-            elif isinstance(msg, SubscribeChannelMsg):
-                await channels.subscribe(ws, services, caller, msg)
+            await HANDLERS[type(msg)](ws, services, caller, msg)
         except WebSocketDisconnect:
             return
         except Exception:

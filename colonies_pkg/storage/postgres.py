@@ -90,8 +90,10 @@ def check(url: str, timeout: float = 10.0) -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _pg(sql: str) -> str:
-    """Portable SQL (`?` placeholders) → psycopg (`%s`; a literal % doubled)."""
-    return sql.replace("%", "%%").replace("?", "%s")
+    """Portable SQL (`?` placeholders) → psycopg (`%s`; a literal % doubled). A `LIMIT ?` keeps
+    SQLite's meaning of a negative limit (no limit), which PostgreSQL would refuse."""
+    sql = sql.replace("%", "%%").replace("LIMIT ?", "LIMIT NULLIF(GREATEST(?::bigint, -1), -1)")
+    return sql.replace("?", "%s")
 
 
 def _params(params: tuple | list) -> list[Any]:

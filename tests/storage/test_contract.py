@@ -147,3 +147,13 @@ def test_generators_pack_and_flush(world: World) -> None:
     while (p := db.write(processes.try_assign, T0 + 7 * NS, world.ex, "c").process) is not None:
         args.append(msgspec.json.decode(p.spec)["args"])
     assert args == [["a", "b"], ["c"]]
+
+
+def test_a_negative_count_means_no_limit_on_both_backends(world: World) -> None:
+    db = world.db
+    spec = json.dumps({"colonyname": "c", "functionspecs": [
+        {"nodename": "n", "funcname": "f", "conditions": {"executortype": "t"}}]})
+    for name in ("a", "b"):
+        db.write(crons.add, T0, world.user, CronRequest(name=name, colonyname="c", interval=10, workflowspec=spec))
+    assert [c.name for c in db.read(crons.list_crons, T0, world.user, "c", -1)] == ["a", "b"]
+    assert [c.name for c in db.read(crons.list_crons, T0, world.user, "c", 1)] == ["a"]

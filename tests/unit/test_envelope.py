@@ -144,6 +144,28 @@ def test_type_mismatch_in_payload_is_400() -> None:
     assert err.status == 400
 
 
+@pytest.mark.parametrize("value", [2**63, 2**64, 10**30, -(2**63) - 1])
+def test_integers_beyond_int64_are_400_anywhere_typed(value: int) -> None:
+    """Go decodes into int64 and refuses more; SQLite holds no more either."""
+    err = raises(BadRequest, body("getprocessesmsg", {"msgtype": "getprocessesmsg", "count": value}))
+    assert err.message.endswith("$.count is out of the int64 range")
+    spec = {"funcname": "f", "conditions": {"colonyname": "c", "executortype": "t"}, "maxexectime": value}
+    err = raises(BadRequest, body("submitfuncspecmsg", {"msgtype": "submitfuncspecmsg", "spec": spec}))
+    assert err.message.endswith("$.spec.maxexectime is out of the int64 range")
+    wf = {"colonyname": "c", "functionspecs": [spec | {"maxexectime": 1}, spec | {"maxexectime": 1, "maxretries": value}]}
+    err = raises(BadRequest, body("submitworkflowspecmsg", {"msgtype": "submitworkflowspecmsg", "spec": wf}))
+    assert err.message.endswith("$.spec.functionspecs[1].maxretries is out of the int64 range")
+
+
+def test_int64_limits_and_big_numbers_in_free_json_are_accepted() -> None:
+    for value in (2**63 - 1, -(2**63)):
+        msg, _ = envelope.parse_request(body("getprocessesmsg", {"msgtype": "getprocessesmsg", "count": value}))
+        assert msg.count == value
+    spec = {"funcname": "f", "args": [2**70], "kwargs": {"n": 2**70}, "conditions": {"colonyname": "c"}}
+    msg, _ = envelope.parse_request(body("submitfuncspecmsg", {"msgtype": "submitfuncspecmsg", "spec": spec}))
+    assert msg.spec.args == [2**70] and msg.spec.kwargs == {"n": 2**70}
+
+
 def test_null_string_field_reads_as_empty() -> None:
     msg, _ = envelope.parse_request(body("getcolonymsg", {"msgtype": "getcolonymsg", "colonyname": None}))
     assert msg == messages.GetColonyMsg(colonyname="")

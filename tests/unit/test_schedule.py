@@ -354,3 +354,15 @@ def test_next_run_dispatches_on_interval() -> None:
     assert next_run("0/1 * * * * *", -1, False, 0, T2023 + 5) == T2023 + NS
     assert next_run("@every 3s", -1, False, T2023, T2023) == T2023 + 3 * NS  # anchored like intervals
     assert next_run("0/1 * * * * *", 7, False, T2023, T2023) == T2023 + 7 * NS  # interval wins
+
+
+@pytest.mark.parametrize("text", ["99999999999h", "9" * 400 + "h", "876001h"])
+def test_durations_beyond_100_years_are_refused(text: str) -> None:
+    with pytest.raises(BadRequest):
+        parse_duration(text)
+
+
+def test_interval_beyond_100_years_is_refused() -> None:
+    validate("", 100 * 365 * 86_400, False)
+    with pytest.raises(BadRequest):
+        validate("", 100 * 365 * 86_400 + 1, False)

@@ -7,6 +7,11 @@ from typing import Any
 NAME = "postgres"
 LOCK = " FOR UPDATE"
 LOCK_SKIP = " FOR UPDATE SKIP LOCKED"  # sweeps: several replicas share the work, never block
+# The exec deadline of a claimed row: now + maxexectime seconds, kept inside int64 like
+# clock.ns_after (a huge maxexectime means "the end of time", not an overflow). Params: now, now.
+# (Same text as in sqlite.py: the two dialects agree on it.)
+EXEC_DEADLINE = ("CASE WHEN maxexectime <= 0 THEN 0 WHEN maxexectime > (9223372036854775807 - ?) / 1000000000 "
+                 "THEN 9223372036854775807 ELSE ? + maxexectime * 1000000000 END")
 
 
 def contains(column: str) -> str:
@@ -19,7 +24,7 @@ def contains(column: str) -> str:
 # replica or another) pass over a row another transaction is claiming instead of waiting for it.
 _CLAIM = """
 UPDATE processes SET state = 1, isassigned = 1, assignedexecutorid = ?, starttime = ?,
-    execdeadline = CASE WHEN maxexectime > 0 THEN ? + maxexectime * 1000000000 ELSE 0 END
+    execdeadline = """ + EXEC_DEADLINE + """
 WHERE processid = (
     SELECT processid FROM processes
     WHERE colonyname = ? AND executortype = ? AND state = 0 AND isassigned = 0 AND waitforparents = 0
@@ -39,5 +44,5 @@ RETURNING processid
 def claim_process(tx: Any, colonyname: str, executortype: str, name: str, location: str, cpu: int, mem: int,
                   executorid: str, now: int) -> str | None:
     """Assign the first eligible waiting process in priority order; returns its id or None."""
-    row = tx.one(_CLAIM, (executorid, now, now, colonyname, executortype, name, location, cpu, cpu, mem, mem))
+    row = tx.one(_CLAIM, (executorid, now, now, now, colonyname, executortype, name, location, cpu, cpu, mem, mem))
     return str(row[0]) if row else None

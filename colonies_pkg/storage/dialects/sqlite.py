@@ -10,6 +10,11 @@ LOCK = ""  # appended to SELECTs that a write unit will modify: nothing to lock 
 LOCK_SKIP = ""
 _names = msgspec.json.Decoder(list[Any])
 
+# The exec deadline of a claimed row: now + maxexectime seconds, kept inside int64 like
+# clock.ns_after (a huge maxexectime means "the end of time", not an overflow). Params: now, now.
+EXEC_DEADLINE = ("CASE WHEN maxexectime <= 0 THEN 0 WHEN maxexectime > (9223372036854775807 - ?) / 1000000000 "
+                 "THEN 9223372036854775807 ELSE ? + maxexectime * 1000000000 END")
+
 
 def contains(column: str) -> str:
     """A condition: `column` contains the text of the next parameter (case-sensitive)."""
@@ -45,8 +50,8 @@ def claim_process(tx: Any, colonyname: str, executortype: str, name: str, locati
             if not _eligible(r[1], r[2], r[3], r[4], name, location, cpu, mem):
                 continue
             if tx.run("UPDATE processes SET state = 1, isassigned = 1, assignedexecutorid = ?, starttime = ?, "
-                      "execdeadline = CASE WHEN maxexectime > 0 THEN ? + maxexectime * 1000000000 ELSE 0 END "
-                      "WHERE processid = ? AND state = 0 AND isassigned = 0", (executorid, now, now, r[0])) == 1:
+                      f"execdeadline = {EXEC_DEADLINE} WHERE processid = ? AND state = 0 AND isassigned = 0",
+                      (executorid, now, now, now, r[0])) == 1:
                 return str(r[0])
         if len(rows) < page:
             return None
