@@ -45,7 +45,8 @@ class World:
         db.write(executors.approve_executor, T0, self.owner, "c", "e")
 
     def spec(self, name: str = "", deps: list[str] | None = None, **kw: Any) -> FunctionSpec:
-        return FunctionSpec(funcname="f", nodename=name, maxexectime=-1,
+        kw.setdefault("maxexectime", -1)
+        return FunctionSpec(funcname="f", nodename=name,
                             conditions=Conditions(colonyname="c", executortype="t", dependencies=deps or []), **kw)
 
     def run_one(self, now: int, out: list[Any] | None = None) -> str | None:
@@ -157,3 +158,11 @@ def test_a_negative_count_means_no_limit_on_both_backends(world: World) -> None:
         db.write(crons.add, T0, world.user, CronRequest(name=name, colonyname="c", interval=10, workflowspec=spec))
     assert [c.name for c in db.read(crons.list_crons, T0, world.user, "c", -1)] == ["a", "b"]
     assert [c.name for c in db.read(crons.list_crons, T0, world.user, "c", 1)] == ["a"]
+
+
+def test_a_huge_maxexectime_clamps_the_deadline_on_both_backends(world: World) -> None:
+    db = world.db
+    db.write(processes.submit, T0, world.user, world.spec(maxexectime=2**62))
+    p = db.write(processes.try_assign, T0, world.ex, "c").process
+    assert p.execdeadline == "2262-04-11T23:47:16.854775807Z"  # the largest int64 nanosecond
+    assert db.write(processes.enforce_deadlines, T0 + 10**6 * NS) == 0
