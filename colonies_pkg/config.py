@@ -44,6 +44,8 @@ class ServerConfig(msgspec.Struct, frozen=True):
     channel_max_payload_bytes: int = 10 * 1024**2
     channel_rate: float = 100.0
     channel_burst: int = 500
+    metrics: bool = True      # GET /metrics (COLONIES_METRICS, --no-metrics)
+    dashboard: bool = True    # the web dashboard at /ui/ (COLONIES_DASHBOARD)
 
     @property
     def db_path(self) -> str:
@@ -119,6 +121,8 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Serve
     for var, key, kind in _CHANNEL_ENV:
         if env.get(var):
             values[key] = kind(env[var])
+    values["metrics"] = env_bool(env.get("COLONIES_METRICS"), True)
+    values["dashboard"] = env_bool(env.get("COLONIES_DASHBOARD"), True)
     values["build_version"] = env.get("BUILD_VERSION", "")
     values["build_time"] = env.get("BUILD_TIME", "")
     values.update({k: v for k, v in overrides.items() if v is not None})

@@ -109,3 +109,13 @@ class Hub:
             subs.discard(q)
             if not subs:
                 del self._type_subs[key]
+
+    # --- introspection for metrics and the dashboard (read-only, O(keys)) --------------------------
+    def waiting_counts(self) -> dict[Key, int]:
+        """Parked assign calls per (colony, executortype)."""
+        return {key: len(waiters) for key, waiters in self._waiters.items() if waiters}
+
+    def subscriber_counts(self) -> dict[str, int]:
+        """Live WebSocket subscriptions by kind: one process, or every process of a type."""
+        return {"process": sum(len(s) for s in self._process_subs.values()),
+                "type": sum(len(s) for s in self._type_subs.values())}

@@ -13,6 +13,7 @@ generators, stale-executor cleanup and retention. Time is the database's clock (
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 from typing import Any
@@ -23,6 +24,9 @@ from .domain import crons, executors, generators, processes, retention
 from .hub import Hub
 
 log = logging.getLogger("colonies")
+# Runs and failures per loop name, process-wide (read by the metrics exporter).
+loop_runs: collections.Counter[str] = collections.Counter()
+loop_errors: collections.Counter[str] = collections.Counter()
 CRON_RECHECK_BLOCKED = 1.0  # a cron waiting for its previous graph looks again this often
 CRON_IDLE = 60.0
 
@@ -30,10 +34,12 @@ CRON_IDLE = 60.0
 async def _every(period: float, name: str, step) -> None:
     while True:
         try:
+            loop_runs[name] += 1
             await step()
         except asyncio.CancelledError:
             raise
         except Exception:
+            loop_errors[name] += 1
             log.exception("background loop %s failed; continuing", name)
         await asyncio.sleep(period)
 
@@ -47,10 +53,12 @@ async def cron_scheduler(db: Any, hub: Hub, is_leader: Any = lambda: True) -> No
                 await asyncio.wait_for(hub.crons_changed.wait(), CRON_RECHECK_BLOCKED)
             continue
         try:
+            loop_runs["crons"] += 1
             due = await db.write(crons.fire_due, db.now())
         except asyncio.CancelledError:
             raise
         except Exception:
+            loop_errors["crons"] += 1
             log.exception("cron scheduler failed; retrying in 1 s")
             await asyncio.sleep(1.0)
             continue

@@ -26,8 +26,10 @@ from . import (
     keys,
     location,
     log,
+    monitor,
     process,
     server,
+    ui,
     user,
     workflow,
 )
@@ -55,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     sub.required = True
     for module in (attribute, colony, completion, config, cron, dev, executor, fs, function, generator, keys, location,
-                   log, process, server, user):
+                   log, monitor, process, server, ui, user):
         module.register(sub)
     version = sub.add_parser("version", help="Print the version", description="Print the version")
     version.set_defaults(func=_version)

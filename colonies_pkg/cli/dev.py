@@ -104,7 +104,7 @@ def _run(args: argparse.Namespace) -> int:
 
     data_dir = os.path.abspath(args.data_dir)
     config = from_env(os.environ, host=args.host, port=args.port, data_dir=data_dir,
-                      database_url=args.database_url or None)
+                      database_url=args.database_url or None, metrics=False if args.no_metrics else None)
     check_database(config)
     sock, config = bind(config)
     setup = DevSetup(dict(os.environ), config.port, data_dir)
@@ -118,6 +118,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"Colonies dev server on http://{config.host}:{config.port} (data in {where})", flush=True)
         print("Paste these lines into your shell to use pycolonies or the CLI against it:", flush=True)
         print(setup.exports(), flush=True)
+        _announce_dashboard(services, config, setup)
         if not args.no_executor:
             executor = SampleExecutor(Client(config.host, config.port), setup.colonyname, setup.sample_prvkey,
                                       SAMPLE_EXECUTOR, allow_shell=args.shell,
@@ -134,6 +135,22 @@ def _run(args: argparse.Namespace) -> int:
     for thread in threads:
         thread.join(timeout=5)
     return rc
+
+
+def _announce_dashboard(services, config, setup: DevSetup) -> None:
+    """Print the one-time dashboard login URL (rights of the dev user, colony owner and server owner)."""
+    if services.observer is not None:
+        services.observer.mark_dirty()  # the bootstrap unit changed counts without an event
+    if not config.dashboard:
+        return
+    from ..server.ui import auth
+
+    token = auth.of(services).login_token([setup.user_id, setup.colony_id, setup.server_id], [setup.colonyname])
+    host = "localhost" if config.host in ("0.0.0.0", "::", "") else config.host
+    scheme = "https" if config.tls_cert else "http"
+    print(f"Dashboard: {scheme}://{host}:{config.port}/ui/login?token={token}", flush=True)
+    if config.metrics:
+        print(f"Metrics: {scheme}://{host}:{config.port}/metrics", flush=True)
 
 
 def _executor_main(executor, stop: threading.Event) -> None:
@@ -161,6 +178,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             help="directory for the SQLite database and the sample executor's key")
     add_database_url(p)
     p.add_argument("--no-executor", action="store_true", help="do not start the sample executor")
+    p.add_argument("--no-metrics", action="store_true", help="do not serve GET /metrics (or COLONIES_METRICS=false)")
     p.add_argument("--shell", action="store_true",
                    help="let the sample executor run commands (function 'execute', args = argv); off by default")
     p.set_defaults(func=_run)

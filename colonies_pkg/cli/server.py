@@ -49,10 +49,12 @@ def serve(config: ServerConfig, sock: socket.socket, on_started: Callable[[objec
     import uvicorn
 
     from ..server.app import create_app
+    from ..server.observe import end_streams_on_exit
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(config, on_started=on_started, on_stopping=on_stopping)
     server = uvicorn.Server(_uvicorn_config(app, config))
+    end_streams_on_exit(server, app)
     try:
         server.run(sockets=[sock])  # lets uvicorn pick uvloop when installed
     except KeyboardInterrupt:
@@ -81,7 +83,7 @@ def check_database(config: ServerConfig) -> None:
 def _start(args: argparse.Namespace) -> int:
     try:
         config = from_env(host=args.host, port=args.port, data_dir=args.data_dir, server_id=args.serverid or None,
-                          database_url=args.database_url or None)
+                          database_url=args.database_url or None, metrics=False if args.no_metrics else None)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     if not config.server_id:
@@ -151,6 +153,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     env_arg(start, "--serverid", env="COLONIES_SERVER_ID", default="",
             help="server owner id (or set COLONIES_SERVER_PRVKEY)")
     add_database_url(start)
+    start.add_argument("--no-metrics", action="store_true",
+                       help="do not serve GET /metrics (or COLONIES_METRICS=false)")
     start.set_defaults(func=_start)
     p = add_command(gsub, "status", "Show the version and endpoints of a server", _status)
     add_json(p)

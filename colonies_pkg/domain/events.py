@@ -12,6 +12,8 @@ class ProcessChanged(NamedTuple):
     colonyname: str
     executortype: str
     assignable: bool = False
+    seconds: float = 0.0  # RUNNING: time it waited; closed: time it ran (0 if never started). For metrics.
+    reason: str = ""      # WAITING again: "retry" or "executor_gone"; FAILED by a deadline: "max_exec_time"/"max_wait_time"
 
 
 class ColonyResumed(NamedTuple):
@@ -33,3 +35,10 @@ class ProcessesRemoved(NamedTuple):
 
     colonyname: str
     processids: tuple[str, ...] = ()
+
+
+class LogAdded(NamedTuple):
+    """A process log line was added: live log views of that process refresh."""
+
+    processid: str
+    colonyname: str

@@ -78,7 +78,8 @@ def reject_executor(tx: Tx, now: int, caller: str, colonyname: str, name: str) -
 def _unregister(tx: Tx, now: int, executor: Executor) -> None:
     """State UNREGISTERED; running processes back to the queue (no retry counted); functions gone."""
     for processid, executortype in process_store.requeue_running_of(tx, executor.colonyname, executor.executorid):
-        tx.events.append(ProcessChanged(processid, ProcessState.WAITING, executor.colonyname, executortype, True))
+        tx.events.append(ProcessChanged(processid, ProcessState.WAITING, executor.colonyname, executortype, True, 0.0,
+                                        "executor_gone"))
     store.remove_functions_of(tx, executor.colonyname, executor.executorname)
     store.set_state(tx, executor.colonyname, executor.executorname, ExecutorState.UNREGISTERED)
 

@@ -10,6 +10,7 @@ from ..storage import logs as store
 from ..storage import processes as process_store
 from ..storage.db import Tx
 from . import security
+from .events import LogAdded
 
 MAX_LOG_COUNT = 500
 MAX_SEARCH_COUNT = 100
@@ -27,6 +28,7 @@ def add_log(tx: Tx, now: int, caller: str, processid: str, message: str) -> None
         raise Forbidden("Failed to add log, only the assigned executor may add logs")
     store.add(tx, Log(processid=processid, colonyname=row.colonyname, executorname=me.name, message=message,
                       timestamp=now))
+    tx.events.append(LogAdded(processid, row.colonyname))
 
 
 def add_executor_log(tx: Tx, now: int, caller: str, colonyname: str, executorname: str, message: str) -> None:

@@ -114,7 +114,8 @@ def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str
         _feed_inputs(tx, row)
         resolve.roll_up(tx, now, row.processgraphid)
         row = store.get_row(tx, row.processid) or row  # with its input
-    tx.events.append(ProcessChanged(row.processid, ProcessState.RUNNING, colonyname, me.executortype))
+    tx.events.append(ProcessChanged(row.processid, ProcessState.RUNNING, colonyname, me.executortype, False,
+                                    (now - row.submissiontime) / NS))
     return AssignResult(store.to_wire(tx, row), me.executortype)
 
 
@@ -158,14 +159,20 @@ def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[An
     if me.kind == "executor":
         executor_domain.record_call(tx, row.colonyname, me.name, row.funcname,
                                     (row.starttime - row.submissiontime) / NS, (now - row.starttime) / NS)
-    tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row.colonyname, row.executortype))
+    tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row.colonyname, row.executortype, False,
+                                    _ran(row, now)))
     resolve.on_closed(tx, now, row, ProcessState.SUCCESS)
 
 
-def fail_row(tx: Tx, now: int, row: ProcessRow, errors: list[str]) -> None:
+def _ran(row: ProcessRow, now: int) -> float:
+    return (now - row.starttime) / NS if row.starttime else 0.0
+
+
+def fail_row(tx: Tx, now: int, row: ProcessRow, errors: list[str], reason: str = "") -> None:
     """Mark a process FAILED (by its executor or by the deadline loop) and resolve its graph."""
     store.close(tx, row.processid, ProcessState.FAILED, now, None, errors)
-    tx.events.append(ProcessChanged(row.processid, ProcessState.FAILED, row.colonyname, row.executortype))
+    tx.events.append(ProcessChanged(row.processid, ProcessState.FAILED, row.colonyname, row.executortype, False,
+                                    _ran(row, now), reason))
     resolve.on_closed(tx, now, row, ProcessState.FAILED)
 
 
@@ -282,18 +289,18 @@ def enforce_deadlines(tx: Tx, now: int) -> int:
         if full is None or full.state != ProcessState.RUNNING:  # closed by a cascade earlier in this sweep
             continue
         if row.maxretries > -1 and row.retries >= row.maxretries:
-            fail_row(tx, now, full, [EXEC_TIMEOUT_ERROR])
+            fail_row(tx, now, full, [EXEC_TIMEOUT_ERROR], "max_exec_time")
         else:
             waitdeadline = ns_after(now, row.maxwaittime) if row.maxwaittime > 0 else 0
             store.unassign(tx, row.processid, now, waitdeadline, True)
             tx.events.append(ProcessChanged(row.processid, ProcessState.WAITING, row.colonyname,
-                                            row.executortype, True))
+                                            row.executortype, True, 0.0, "retry"))
         changed += 1
     for processid in store.expired_waiting(tx, now):
         full = store.get_row(tx, processid)
         if full is None or full.state != ProcessState.WAITING:
             continue
-        fail_row(tx, now, full, [WAIT_TIMEOUT_ERROR])
+        fail_row(tx, now, full, [WAIT_TIMEOUT_ERROR], "max_wait_time")
         changed += 1
     return changed
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from ..errors import ColoniesError, Forbidden
@@ -26,21 +27,27 @@ class PayloadTooLarge(ColoniesError):
 
 async def handle_body(services: Services, body: bytes) -> tuple[int, bytes]:
     """Process one RPC request body; returns (HTTP status, reply body). Never raises."""
+    started = time.perf_counter()
+    msgtype = ""
     try:
         msg, caller = envelope.parse_request(body)
+        msgtype = msg.__struct_config__.tag  # type: ignore[attr-defined]
         handler = HANDLERS.get(type(msg))
         if handler is None:  # a known message type this server does not handle
             raise Forbidden(f"invalid rpcMsg.PayloadType: {type(msg).__name__.lower()}")
         result = await handler(Context(services, caller), msg)
-        payloadtype = msg.__struct_config__.tag  # type: ignore[attr-defined]
+        payloadtype = msgtype
         if isinstance(result, Reply):
             payloadtype, result = result
-        return 200, envelope.ok_reply(str(payloadtype), b"{}" if result is None else result)
+        status, out = 200, envelope.ok_reply(str(payloadtype), b"{}" if result is None else result)
     except ColoniesError as exc:
-        return envelope.error_reply(exc)
+        status, out = envelope.error_reply(exc)
     except Exception as exc:  # a bug: answer 500, keep serving
         log.exception("internal error handling request")
-        return envelope.error_reply(ColoniesError(f"Internal server error: {type(exc).__name__}: {exc}"))
+        status, out = envelope.error_reply(ColoniesError(f"Internal server error: {type(exc).__name__}: {exc}"))
+    if services.observer is not None:
+        services.observer.on_rpc(str(msgtype), status, time.perf_counter() - started)
+    return status, out
 
 
 class ApiEndpoint:

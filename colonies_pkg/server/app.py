@@ -19,7 +19,7 @@ from ..domain import channels, colonies
 from ..hub import Hub
 from ..replicas import Bridge, Leader
 from ..storage import open_database
-from . import objects, pubsub
+from . import objects, observe, pubsub
 from .api import ApiEndpoint
 from .context import Services
 
@@ -33,6 +33,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
                on_stopping: Callable[[], None] | None = None) -> Starlette:
     """The app opens its database in the lifespan and closes it (writes drained) on shutdown."""
     services = Services(config, None, Hub())  # type: ignore[arg-type]
+    observe.setup(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -57,6 +58,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
         if db.replicated and start_loops:
             await leader.step()
             tasks.append(asyncio.create_task(leader.run(), name="leader"))
+        tasks += observe.start(services, db)
         app.state.services = services
         try:
             if on_started is not None:
@@ -82,6 +84,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
             Route("/health", health, methods=["GET"]),
             Route("/cfs/{colony}/{object}", objects.endpoint(services, LocalBlobs(config.cfs_dir)),
                   methods=["GET", "HEAD", "PUT", "DELETE"]),
+            *observe.routes(services),
         ],
         lifespan=lifespan,
     )

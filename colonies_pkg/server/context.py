@@ -21,6 +21,7 @@ class Services:
         self.hub = hub
         self.leader: Any = None  # replicas.Leader
         self.bridge: Any = None  # replicas.Bridge, with PostgreSQL
+        self.observer: Any = None  # server.observe.Observer when metrics or the dashboard are on
         self.channels = ChannelHub(Limits.from_config(config))
 
     def publish(self, events: list[Any]) -> None:

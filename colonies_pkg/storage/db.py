@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sqlite3
+import time
 from collections.abc import Callable
 from importlib import resources
 from typing import Any, TypeVar
@@ -138,6 +139,7 @@ class Database:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
         self.on_commit: Callable[[list[Any]], None] | None = None
+        self.on_batch: Callable[[int, float], None] | None = None  # (units, seconds) per committed batch
         self.schema_version = 0
 
     @classmethod
@@ -194,6 +196,7 @@ class Database:
                     stopping = True
                     break
                 batch.append(nxt)
+            started = time.perf_counter()
             try:
                 outcomes = await self._writer._execute(_run_batch, conn, [(fn, args) for fn, args, _ in batch])
             except BaseException as exc:  # commit failed: nobody's write happened
@@ -201,6 +204,8 @@ class Database:
                     if not fut.done():
                         fut.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
                 continue
+            if self.on_batch is not None:
+                self.on_batch(len(batch), time.perf_counter() - started)
             events: list[Any] = []
             for (_, _, fut), (ok, value, unit_events) in zip(batch, outcomes, strict=True):
                 if ok:

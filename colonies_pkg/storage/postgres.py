@@ -167,6 +167,7 @@ class PgDatabase:
         self._closed = False
         self._offset = 0
         self.on_commit: Callable[[list[Any]], None] | None = None
+        self.on_batch: Callable[[int, float], None] | None = None
         self.schema_version = 0
         self.retries = 0  # units run again after a serialization failure or deadlock
 
@@ -214,7 +215,10 @@ class PgDatabase:
         """Run fn(tx, *args) as one transaction; returns its result after COMMIT."""
         if self._closed:
             raise RuntimeError("database is closed")
+        started = time.perf_counter()
         value, events = await asyncio.get_running_loop().run_in_executor(self._executor, self._run, fn, args, True)
+        if self.on_batch is not None:  # metrics: one unit per transaction here, and its latency
+            self.on_batch(1, time.perf_counter() - started)
         if events and self.on_commit is not None:
             try:
                 self.on_commit(events)

@@ -211,12 +211,12 @@ def test_events_recorded_for_the_hub(world: World) -> None:
     assert len(submitted) == 1 and submitted[0].assignable and submitted[0].state == WAITING
     pid = submitted[0].processid
     assigned = world.events_of(processes.try_assign, T0 + NS, world.e1, "dev")
-    assert assigned == [ProcessChanged(pid, RUNNING, "dev", "cli")]
+    assert assigned == [ProcessChanged(pid, RUNNING, "dev", "cli", False, 1.0)]  # waited 1 s (for metrics)
     requeued = world.events_of(processes.enforce_deadlines, T0 + 10 * NS)
-    assert requeued == [ProcessChanged(pid, WAITING, "dev", "cli", True)]
+    assert requeued == [ProcessChanged(pid, WAITING, "dev", "cli", True, 0.0, "retry")]
     world.assign(T0 + 11 * NS, world.e1)
     closed = world.events_of(processes.close_successful, T0 + 12 * NS, world.e1, pid, None)
-    assert closed == [ProcessChanged(pid, SUCCESS, "dev", "cli")]
+    assert closed == [ProcessChanged(pid, SUCCESS, "dev", "cli", False, 1.0)]  # ran 1 s
 
 
 # --- deadlines (PROTOCOL §6.4) ----------------------------------------------------------------
@@ -427,7 +427,7 @@ def test_removed_executor_running_processes_are_requeued_without_retry(world: Wo
     pid = world.submit(T0, maxexectime=60, maxretries=1)
     world.assign(T0 + NS, world.e1)
     events = world.events_of(executors.remove_executor, T0 + 2 * NS, world.owner, "dev", "e1")
-    assert ProcessChanged(pid, WAITING, "dev", "cli", True) in events
+    assert ProcessChanged(pid, WAITING, "dev", "cli", True, 0.0, "executor_gone") in events
     row = world.row(pid)
     assert (row["state"], row["isassigned"], row["assignedexecutorid"], row["retries"]) == (WAITING, 0, "", 0)
     assert world.row(pid)["prioritytime"] == T0
