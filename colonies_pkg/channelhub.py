@@ -95,6 +95,7 @@ class ChannelHub:
         self._bulk_removed: dict[str, int] = {}
         self._alive: Alive | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self.closed = False
 
     def attach(self, alive: Alive) -> None:
         """How to ask the database which processes still run (used after bulk removals)."""
@@ -188,11 +189,21 @@ class ChannelHub:
         _, chan = self._channel(acc, name, now)
         sub = Subscriber(chan, self.limits.subscriber_queue)
         chan.subscribers.add(sub)
+        if self.closed:  # the server is stopping: the subscription ends at once
+            sub.end()
         backlog = chan.log.json(afterseq, 0) if len(chan.log) > max(afterseq, 0) else None
         return sub, backlog
 
     def unsubscribe(self, sub: Subscriber) -> None:
         sub.channel.subscribers.discard(sub)
+
+    def close(self) -> int:
+        """The server is stopping: every subscription ends (its `[]` frame, then a normal close)."""
+        self.closed = True
+        subs = [sub for proc in self._procs.values() for chan in proc.channels.values() for sub in chan.subscribers]
+        for sub in subs:
+            sub.end()
+        return len(subs)
 
     # --- lifetime ---------------------------------------------------------------------------------
     def publish(self, events: list[Any]) -> None:

@@ -27,6 +27,7 @@ class ServerConfig(msgspec.Struct, frozen=True):
     retention_period_seconds: float = 60.0
     synchronous: str = "FULL"
     max_body_bytes: int = 16 * 1024 * 1024
+    body_timeout_seconds: float = 30.0  # a request body must arrive within this (a /cfs upload: per chunk)
     max_object_bytes: int = 64 * 1024**3
     build_version: str = ""
     build_time: str = ""
@@ -118,6 +119,8 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Serve
         values["db_pool_size"] = int(env["COLONIES_DB_POOL_SIZE"])
     if env.get("COLONIES_REPLICA_NAME"):
         values["replica_name"] = env["COLONIES_REPLICA_NAME"]
+    if env.get("COLONIES_BODY_TIMEOUT"):
+        values["body_timeout_seconds"] = float(env["COLONIES_BODY_TIMEOUT"])
     for var, key, kind in _CHANNEL_ENV:
         if env.get(var):
             values[key] = kind(env[var])

@@ -12,7 +12,6 @@ import os
 import random
 import subprocess
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -30,6 +29,10 @@ class Job:
 
     def __init__(self, executor: SampleExecutor, processid: str, fs: Mount | None = None) -> None:
         self._executor, self.processid, self.fs = executor, processid, fs
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep up to `seconds`; True (at once) when the executor is told to stop."""
+        return self._executor.stop.wait(seconds)
 
     def log(self, message: str) -> None:
         self._executor.client.rpc({"msgtype": "addlogmsg", "processid": self.processid, "message": message},
@@ -70,7 +73,8 @@ def sleep(args, kwargs, inputs, job):
     if not 0 <= seconds <= 3600:
         raise ValueError("sleep takes 0 to 3600 seconds")
     job.log(f"sleeping {seconds} s\n")
-    time.sleep(seconds)
+    if job.wait(seconds):
+        raise RuntimeError("sleep interrupted: the executor is stopping")
     return []
 
 
@@ -123,6 +127,7 @@ class SampleExecutor:
         if allow_shell:
             self.functions["execute"] = shell
         self.assign_timeout = assign_timeout
+        self.stop = threading.Event()
 
     def register_functions(self) -> None:
         existing = {f["funcname"] for f in self.client.rpc(
@@ -173,6 +178,7 @@ class SampleExecutor:
             log.warning("could not fail process %s: %s", pid, exc)
 
     def run(self, stop: threading.Event) -> None:
+        self.stop = stop
         while not stop.is_set():
             try:
                 self.run_one()

@@ -20,9 +20,10 @@ class Hub:
         self._generation: dict[Key, int] = defaultdict(int)
         self._waiters: dict[Key, set[asyncio.Future[None]]] = defaultdict(set)
         self._keys_of_colony: dict[str, set[Key]] = defaultdict(set)
-        self._process_subs: dict[str, set[asyncio.Queue[ProcessChanged]]] = defaultdict(set)
-        self._type_subs: dict[Key, set[asyncio.Queue[ProcessChanged]]] = defaultdict(set)
+        self._process_subs: dict[str, set[asyncio.Queue[ProcessChanged | None]]] = defaultdict(set)
+        self._type_subs: dict[Key, set[asyncio.Queue[ProcessChanged | None]]] = defaultdict(set)
         self.crons_changed = asyncio.Event()
+        self.closed = False
 
     # --- publishing (called on the event loop after commit) ---------------------------------------
     def publish(self, events: list[Any]) -> None:
@@ -54,8 +55,9 @@ class Hub:
         return self._generation[key]
 
     async def wait_change(self, key: Key, seen: int, timeout: float) -> bool:
-        """Wait until the generation of `key` differs from `seen`, or `timeout` seconds pass."""
-        if self._generation[key] != seen:
+        """Wait until the generation of `key` differs from `seen`, or `timeout` seconds pass
+        (returns at once once the hub is closed: the caller checks `closed`)."""
+        if self._generation[key] != seen or self.closed:
             return True
         self._keys_of_colony[key[0]].add(key)
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -85,25 +87,53 @@ class Hub:
         """Processes someone waits on (to re-check them when remote wake-ups may have been lost)."""
         return list(self._process_subs)
 
-    # --- subscriptions ----------------------------------------------------------------------------
-    def subscribe_process(self, processid: str) -> asyncio.Queue[ProcessChanged]:
-        q: asyncio.Queue[ProcessChanged] = asyncio.Queue()
+    # --- shutdown -------------------------------------------------------------------------------
+    def close(self) -> tuple[int, int]:
+        """The server is stopping: every subscription queue gets a final None and every parked
+        long-poll wakes up (and sees `closed`). Returns (subscriptions ended, long-polls woken)."""
+        self.closed = True
+        subscriptions = 0
+        for queues in (*self._process_subs.values(), *self._type_subs.values()):
+            for q in queues:
+                q.put_nowait(None)
+                subscriptions += 1
+        polls = 0
+        for waiters in self._waiters.values():
+            for fut in waiters:
+                if not fut.done():
+                    fut.set_result(None)
+                    polls += 1
+        return subscriptions, polls
+
+    def active(self) -> int:
+        """Subscriptions and parked long-polls still registered."""
+        return sum(len(v) for group in (self._process_subs, self._type_subs, self._waiters) for v in group.values())
+
+    # --- subscriptions (a None in a queue: the hub closed) ----------------------------------------
+    def _queue(self) -> asyncio.Queue[ProcessChanged | None]:
+        q: asyncio.Queue[ProcessChanged | None] = asyncio.Queue()
+        if self.closed:
+            q.put_nowait(None)
+        return q
+
+    def subscribe_process(self, processid: str) -> asyncio.Queue[ProcessChanged | None]:
+        q = self._queue()
         self._process_subs[processid].add(q)
         return q
 
-    def unsubscribe_process(self, processid: str, q: asyncio.Queue[ProcessChanged]) -> None:
+    def unsubscribe_process(self, processid: str, q: asyncio.Queue[ProcessChanged | None]) -> None:
         subs = self._process_subs.get(processid)
         if subs is not None:
             subs.discard(q)
             if not subs:
                 del self._process_subs[processid]
 
-    def subscribe_type(self, key: Key) -> asyncio.Queue[ProcessChanged]:
-        q: asyncio.Queue[ProcessChanged] = asyncio.Queue()
+    def subscribe_type(self, key: Key) -> asyncio.Queue[ProcessChanged | None]:
+        q = self._queue()
         self._type_subs[key].add(q)
         return q
 
-    def unsubscribe_type(self, key: Key, q: asyncio.Queue[ProcessChanged]) -> None:
+    def unsubscribe_type(self, key: Key, q: asyncio.Queue[ProcessChanged | None]) -> None:
         subs = self._type_subs.get(key)
         if subs is not None:
             subs.discard(q)

@@ -49,18 +49,30 @@ def _version(args: argparse.Namespace) -> int:
     return 0
 
 
+def _help(args: argparse.Namespace) -> int:
+    """`colonies help [COMMAND …]`, as in the Go CLI: the help of that command."""
+    try:
+        build_parser().parse_args([*args.topic, "--help"])
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="colonies", allow_abbrev=False, description=DESCRIPTION,
                                      formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"colonies-py {__version__}")
     common.add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
-    sub.required = True
+    parser.set_defaults(func=common.print_help_of(parser))  # bare `colonies`: the help, exit 0
     for module in (attribute, colony, completion, config, cron, dev, executor, fs, function, generator, keys, location,
                    log, monitor, process, server, ui, user):
         module.register(sub)
     version = sub.add_parser("version", help="Print the version", description="Print the version")
     version.set_defaults(func=_version)
+    helper = sub.add_parser("help", help="Help about any command", description="Help about any command")
+    helper.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. `process` or `process ps`")
+    helper.set_defaults(func=_help)
     workflow.register(sub)
     return parser
 

@@ -199,8 +199,16 @@ def add_group(sub: argparse._SubParsersAction, name: str, help: str, description
     group = sub.add_parser(name, help=help, description=description or help, formatter_class=HelpFormatter,
                            aliases=list(aliases))
     gsub = group.add_subparsers(dest="subcommand", metavar="SUBCOMMAND", title="subcommands")
-    gsub.required = True
+    group.set_defaults(func=print_help_of(group))  # `colonies GROUP` alone: that level's help, exit 0
     return gsub
+
+
+def print_help_of(parser: argparse.ArgumentParser) -> Func:
+    def show_help(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 0
+
+    return show_help
 
 
 def add_command(gsub: argparse._SubParsersAction, name: str, help: str, func: Func, *, client: bool = True,
@@ -219,15 +227,19 @@ def add_json(p: argparse.ArgumentParser) -> None:
 
 # --- confirmation ----------------------------------------------------------------------------
 def confirm(question: str, yes: bool) -> None:
-    """Ask `question (YES,no): ` unless `yes`; anything but YES aborts. Refuses without a TTY."""
+    """Ask `question (YES,no): ` unless `yes`. The answer is a line of stdin, typed or piped
+    (`echo YES | colonies process removeall`, as with the Go CLI); only YES goes on."""
     if yes:
         return
-    if not sys.stdin or not sys.stdin.isatty():
-        raise CliError("refusing to continue without confirmation: stdin is not a terminal",
-                       hint="add --yes to confirm")
-    try:
-        answer = input(f"{question} (YES,no): ")
-    except EOFError:
-        answer = ""
-    if answer.strip() != "YES":
-        raise CliError("aborted")
+    sys.stdout.write(f"{question} (YES,no): ")
+    sys.stdout.flush()
+    line = sys.stdin.readline() if sys.stdin else ""
+    tty = bool(sys.stdin) and sys.stdin.isatty()
+    if not tty:
+        sys.stdout.write("\n")  # a piped answer is not echoed: end the prompt line
+        sys.stdout.flush()
+    if not line:
+        raise CliError("aborted, nothing changed: no answer (end of input)", hint="answer YES, or add --yes")
+    if line.strip() != "YES":
+        raise CliError(f"aborted, nothing changed: the answer was {line.strip()!r}, not YES",
+                       hint="type YES (in capitals) to confirm, or add --yes")

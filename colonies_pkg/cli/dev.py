@@ -133,7 +133,7 @@ def _run(args: argparse.Namespace) -> int:
 
     rc = serve(config, sock, on_started=on_started, on_stopping=on_stopping)
     for thread in threads:
-        thread.join(timeout=5)
+        thread.join(timeout=1)
     return rc
 
 

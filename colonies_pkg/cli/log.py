@@ -94,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_command(g, "search", "Search logs of the colony for a text", _search)
     p.add_argument("-t", "--text", required=True, help="text to search for (case-sensitive)")
     p.add_argument("--days", type=int, default=1, help="search the last N days (max 30)")
-    p.add_argument("--count", type=int, default=10, help="max number of logs (max 100)")
+    p.add_argument("--count", type=int, default=100, help="max number of logs (max 100)")
     p.add_argument("--print", action="store_true", help="print each found log with the logs just before it")
     p.add_argument("--seconds", type=int, default=1, help="with --print: seconds of logs before each found log")
     add_json(p)

@@ -33,6 +33,7 @@ LISTS = {  # command: (state, word in messages, time column, time field)
     "psc": (CANCELLED, "cancelled", "ENDTIME", "endtime"),
 }
 CELL = 30
+SERVER_MAX_COUNT = 100  # the most processes one getprocessesmsg may ask for
 
 
 # --- rendering (also used by `function`, `workflow`, `cron` and `generator`) -------------------
@@ -112,7 +113,7 @@ def process_rows(processes: list[dict[str, Any]], time_field: str, ids: bool) ->
         row = [spec.get("funcname", ""), truncate(fmt_list(spec.get("args")), CELL),
                truncate(fmt_kwargs(spec.get("kwargs")) if spec.get("kwargs") else "", CELL),
                fmt_time(p.get(time_field)), (spec.get("conditions") or {}).get("executortype", ""),
-               p.get("initiatorname", "")]
+               p.get("initiatorname", ""), spec.get("label", "")]
         rows.append(([p.get("processid", "")] if ids else []) + row)
     return rows
 
@@ -125,18 +126,21 @@ def get_process(session: Session, processid: str) -> dict[str, Any]:
 def _ps(args: argparse.Namespace) -> int:
     state, word, column, field = LISTS[args.subcommand]
     s = Session(args)
-    msg = {"msgtype": "getprocessesmsg", "colonyname": s.colonyname, "count": args.count, "state": state,
+    # the server filters by type, label and initiator; the function name is filtered here, over the
+    # most the server lists at once, so that --count still means "up to COUNT matching processes"
+    msg = {"msgtype": "getprocessesmsg", "colonyname": s.colonyname,
+           "count": max(args.count, SERVER_MAX_COUNT) if args.funcname else args.count, "state": state,
            "executortype": args.executortype or "", "label": args.label or "", "initiator": args.initiator or ""}
     processes = s.rpc(msg, s.prvkey) or []
     if args.funcname:
-        processes = [p for p in processes if (p.get("spec") or {}).get("funcname") == args.funcname]
+        processes = [p for p in processes if (p.get("spec") or {}).get("funcname") == args.funcname][:args.count]
     if args.json:
         print_json(processes)
         return 0
     if not processes:
         warn(f"No {word} processes found")
         return 0
-    headers = ["FUNCNAME", "ARGS", "KWARGS", column, "EXECUTORTYPE", "INITIATOR"]
+    headers = ["FUNCNAME", "ARGS", "KWARGS", column, "EXECUTORTYPE", "INITIATOR", "LABEL"]
     list_table((["ID"] if args.ids else []) + headers, process_rows(processes, field, args.ids))
     return 0
 

@@ -3,7 +3,10 @@ vars; `status`, `stats`, `chid` and `alive` inspect or administer a running one.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
+import os
+import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
@@ -23,7 +26,7 @@ def _uvicorn_config(app, config: ServerConfig):
     if config.tls_cert and config.tls_key:
         kwargs = {"ssl_certfile": config.tls_cert, "ssl_keyfile": config.tls_key}
     return uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False,
-                          lifespan="on", timeout_graceful_shutdown=3, ws_ping_interval=None, **kwargs)
+                          lifespan="on", timeout_graceful_shutdown=1, ws_ping_interval=None, **kwargs)
 
 
 def bind(config: ServerConfig) -> tuple[socket.socket, ServerConfig]:
@@ -42,19 +45,59 @@ def bind(config: ServerConfig) -> tuple[socket.socket, ServerConfig]:
     return sock, msgspec.structs.replace(config, port=sock.getsockname()[1])
 
 
+DRAIN_SECONDS = 1.0  # how long subscriptions and parked long-polls get to answer on shutdown
+
+
+def _server_class():
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, stopping the way a Colonies server should: on SIGINT/SIGTERM stop
+        accepting, end /pubsub subscriptions with a normal close frame and answer parked long-polls
+        (404, as on timeout) before uvicorn closes connections; then the lifespan drains the writer.
+        A second Ctrl-C exits at once."""
+
+        stop_signal: int | None = None
+        drained: tuple[int, int] = (0, 0)
+        on_stopping: Callable[[], None] | None = None
+
+        def handle_exit(self, sig: int, frame: object) -> None:
+            if self.should_exit and sig == signal.SIGINT:
+                os.write(2, b"Colonies server: second interrupt, exiting now\n")
+                os._exit(130)
+            self.stop_signal = self.stop_signal or sig
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            for server in self.servers:  # stop accepting first
+                server.close()
+            if self.on_stopping is not None:  # e.g. tell dev's sample executor (its sleeps end now)
+                self.on_stopping()
+            services = getattr(self.config.app.state, "services", None)
+            if services is not None:
+                self.drained = services.close_subscriptions()
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + DRAIN_SECONDS
+                while services.draining() and loop.time() < deadline:
+                    await asyncio.sleep(0.01)
+            await super().shutdown(sockets)
+            getattr(self, "_captured_signals", []).clear()  # handled here: uvicorn would re-raise them after run()
+
+    return Server
+
+
 def serve(config: ServerConfig, sock: socket.socket, on_started: Callable[[object], Awaitable[None]] | None = None,
           on_stopping: Callable[[], None] | None = None) -> int:
     """Run the server on a bound socket until SIGINT/SIGTERM. `on_started(services)` runs once
-    the database is open, before requests are served."""
-    import uvicorn
-
+    the database is open, before requests are served. Prints one line when stopped."""
     from ..server.app import create_app
     from ..server.observe import end_streams_on_exit
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(config, on_started=on_started, on_stopping=on_stopping)
-    server = uvicorn.Server(_uvicorn_config(app, config))
-    end_streams_on_exit(server, app)
+    server = _server_class()(_uvicorn_config(app, config))
+    server.on_stopping = on_stopping
+    end_streams_on_exit(server, app)  # dashboard event streams end on the exit signal too
     try:
         server.run(sockets=[sock])  # lets uvicorn pick uvloop when installed
     except KeyboardInterrupt:
@@ -63,6 +106,12 @@ def serve(config: ServerConfig, sock: socket.socket, on_started: Callable[[objec
         sock.close()
     if not server.started:
         raise CliError(f"server failed to start on {config.host}:{config.port} (see the log above)")
+    for sig in (signal.SIGINT, signal.SIGTERM):  # from here on, a signal means "now"
+        signal.signal(sig, lambda *_: os._exit(130))
+    how = f" on {signal.Signals(server.stop_signal).name}" if server.stop_signal else ""
+    subscriptions, polls = server.drained
+    print(f"Colonies server on {config.host}:{config.port} stopped{how}: {subscriptions} subscription(s) closed, "
+          f"{polls} long-poll(s) answered, queued writes committed", file=sys.stderr, flush=True)
     return 0
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import msgspec
 
+from .ints import Int64
+
 
 class Colony(msgspec.Struct):
     colonyid: str = ""
@@ -18,17 +20,17 @@ class User(msgspec.Struct):
 
 
 class Statistics(msgspec.Struct):
-    colonies: int = 0
-    executors: int = 0
-    activeexecutors: int = 0
-    unregisteredexecutors: int = 0
-    waitingprocesses: int = 0
-    runningprocesses: int = 0
-    successfulprocesses: int = 0
-    failedprocesses: int = 0
-    cancelledprocesses: int = 0
-    waitingworkflows: int = 0
-    runningworkflows: int = 0
-    successfulworkflows: int = 0
-    failedworkflows: int = 0
-    cancelledworkflows: int = 0
+    colonies: Int64 = 0
+    executors: Int64 = 0
+    activeexecutors: Int64 = 0
+    unregisteredexecutors: Int64 = 0
+    waitingprocesses: Int64 = 0
+    runningprocesses: Int64 = 0
+    successfulprocesses: Int64 = 0
+    failedprocesses: Int64 = 0
+    cancelledprocesses: Int64 = 0
+    waitingworkflows: Int64 = 0
+    runningworkflows: Int64 = 0
+    successfulworkflows: Int64 = 0
+    failedworkflows: Int64 = 0
+    cancelledworkflows: Int64 = 0

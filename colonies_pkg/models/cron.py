@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import msgspec
 
+from .ints import Int64
+
 
 class Cron(msgspec.Struct):
     cronid: str = ""
@@ -11,14 +13,14 @@ class Cron(msgspec.Struct):
     colonyname: str = ""
     name: str = ""
     cronexpression: str = ""
-    interval: int = -1
+    interval: Int64 = -1
     random: bool = False
     nextrun: str = "0001-01-01T00:00:00Z"
     lastrun: str = "0001-01-01T00:00:00Z"
     workflowspec: str = ""
     prevprocessgraphid: str = ""
     waitforprevprocessgraph: bool = False
-    checkerperiod: int = 0
+    checkerperiod: Int64 = 0
 
 
 class CronRequest(Cron):
@@ -34,9 +36,9 @@ class Generator(msgspec.Struct):
     colonyname: str = ""
     name: str = ""
     workflowspec: str = ""
-    trigger: int = 0
-    timeout: int = -1
+    trigger: Int64 = 0
+    timeout: Int64 = -1
     firstpack: str = "0001-01-01T00:00:00Z"
     lastrun: str = "0001-01-01T00:00:00Z"
-    queuesize: int = 0
-    checkerperiod: int = 0
+    queuesize: Int64 = 0
+    checkerperiod: Int64 = 0

@@ -6,6 +6,8 @@ from typing import Any
 
 import msgspec
 
+from .ints import Int64
+
 
 class ExecutorState(IntEnum):
     PENDING = 0
@@ -28,7 +30,7 @@ class Executor(msgspec.Struct, omit_defaults=False):
     executortype: str = ""
     executorname: str = ""
     colonyname: str = ""
-    state: int = 0
+    state: Int64 = 0
     requirefuncreg: bool = False
     commissiontime: str = "0001-01-01T00:00:00Z"
     lastheardfromtime: str = "0001-01-01T00:00:00Z"
@@ -53,7 +55,7 @@ class Function(msgspec.Struct):
     funcname: str = ""
     description: str = ""
     args: list[FunctionArg] | None = None
-    counter: int = 0
+    counter: Int64 = 0
     minwaittime: float = 0.0
     maxwaittime: float = 0.0
     minexectime: float = 0.0

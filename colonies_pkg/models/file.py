@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import msgspec
 
+from .ints import Int64
+
 
 class S3Object(msgspec.Struct):
     server: str = ""
-    port: int = 0
+    port: Int64 = 0
     tls: bool = False
     accesskey: str = ""
     secretkey: str = ""
@@ -27,8 +29,8 @@ class File(msgspec.Struct):
     colonyname: str = ""
     label: str = ""
     name: str = ""
-    size: int = 0
-    sequencenr: int = 0
+    size: Int64 = 0
+    sequencenr: Int64 = 0
     checksum: str = ""
     checksumalg: str = ""
     ref: Reference = msgspec.field(default_factory=Reference)
@@ -38,13 +40,13 @@ class File(msgspec.Struct):
 class FileData(msgspec.Struct):
     name: str
     checksum: str
-    size: int
+    size: Int64
     s3filename: str
 
 
 class Label(msgspec.Struct):
     name: str
-    files: int
+    files: Int64
 
 
 class Snapshot(msgspec.Struct):

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import msgspec
 
+from .ints import Int64
+
 
 class Log(msgspec.Struct):
     processid: str = ""
     colonyname: str = ""
     executorname: str = ""
     message: str = ""
-    timestamp: int = 0
+    timestamp: Int64 = 0

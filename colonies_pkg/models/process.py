@@ -10,6 +10,8 @@ from typing import Any
 
 import msgspec
 
+from .ints import Int64
+
 
 class ProcessState(IntEnum):
     WAITING = 0
@@ -29,8 +31,8 @@ class AttributeType(IntEnum):
 class GPU(msgspec.Struct):
     name: str = ""
     mem: str = ""
-    count: int = 0
-    nodecount: int = 0
+    count: Int64 = 0
+    nodecount: Int64 = 0
 
 
 class Conditions(msgspec.Struct):
@@ -39,14 +41,14 @@ class Conditions(msgspec.Struct):
     executortype: str = ""
     locationname: str = ""
     dependencies: list[str] | None = None
-    nodes: int = 0
+    nodes: Int64 = 0
     cpu: str = ""
-    processes: int = 0
-    processespernode: int = 0
+    processes: Int64 = 0
+    processespernode: Int64 = 0
     mem: str = ""
     storage: str = ""
     gpu: GPU | None = None
-    walltime: int = 0
+    walltime: Int64 = 0
 
 
 class FS(msgspec.Struct):
@@ -60,10 +62,10 @@ class FunctionSpec(msgspec.Struct):
     funcname: str = ""
     args: list[Any] | None = None
     kwargs: dict[str, Any] | None = None
-    priority: int = 0
-    maxwaittime: int = 0
-    maxexectime: int = 0
-    maxretries: int = 0
+    priority: Int64 = 0
+    maxwaittime: Int64 = 0
+    maxexectime: Int64 = 0
+    maxretries: Int64 = 0
     conditions: Conditions | None = None
     label: str = ""
     fs: FS | None = None
@@ -95,8 +97,8 @@ class Attribute(msgspec.Struct):
     targetid: str = ""
     targetcolonyname: str = ""
     targetprocessgraphid: str = ""
-    state: int = 0
-    attributetype: int = 0
+    state: Int64 = 0
+    attributetype: Int64 = 0
     key: str = ""
     value: str = ""
 
@@ -109,14 +111,14 @@ class Process(msgspec.Struct):
     initiatorname: str
     assignedexecutorid: str
     isassigned: bool
-    state: int
-    prioritytime: int
+    state: Int64
+    prioritytime: Int64
     submissiontime: str
     starttime: str
     endtime: str
     waitdeadline: str
     execdeadline: str
-    retries: int
+    retries: Int64
     attributes: list[Attribute]
     spec: msgspec.Raw
     waitforparents: bool

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import msgspec
 
+from .ints import Int64
 from .process import FunctionSpec
 
 
@@ -12,8 +13,8 @@ class WorkflowSpec(msgspec.Struct):
 
 
 class Position(msgspec.Struct):
-    x: int = 0
-    y: int = 0
+    x: Int64 = 0
+    y: Int64 = 0
 
 
 class Node(msgspec.Struct):
@@ -37,7 +38,7 @@ class ProcessGraph(msgspec.Struct):
     initiatorname: str
     colonyname: str
     rootprocessids: list[str]
-    state: int
+    state: Int64
     submissiontime: str
     starttime: str
     endtime: str

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 
+from ..models.ints import Int64
 from .base import Msg
 
 Byte = Annotated[int, msgspec.Meta(ge=0, le=255)]
@@ -14,8 +15,8 @@ Byte = Annotated[int, msgspec.Meta(ge=0, le=255)]
 class ChannelAppendMsg(Msg):
     processid: str = ""
     name: str = ""
-    sequence: int = 0
-    inreplyto: int = 0
+    sequence: Int64 = 0
+    inreplyto: Int64 = 0
     # pycolonies sends a JSON array of byte values, the Go client a base64 string
     payload: list[Byte] | bytes | None = None
     payloadtype: str = ""
@@ -27,12 +28,12 @@ class ChannelAppendMsg(Msg):
 class ChannelReadMsg(Msg):
     processid: str = ""
     name: str = ""
-    afterseq: int = 0
-    limit: int = 0
+    afterseq: Int64 = 0
+    limit: Int64 = 0
 
 
 class SubscribeChannelMsg(Msg):
     processid: str = ""
     name: str = ""
-    afterseq: int = 0
-    timeout: int = 0
+    afterseq: Int64 = 0
+    timeout: Int64 = 0

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
-import typing
+import re
 
 import msgspec
 
@@ -30,10 +29,38 @@ class Failure(msgspec.Struct):
 
 
 _envelope_decoder = msgspec.json.Decoder(RPCMsg)
+_INT64_BOUND = re.compile(r"Expected `int` (?:<= 9223372036854775807|>= -9223372036854775808) - at `(\$[^`]*)`")
 _encoder = msgspec.json.Encoder()
+
+MAX_JSON_DEPTH = 100  # arrays/objects nested deeper than this are refused before any decoding
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(c for c in range(256) if c not in b"[]{}")
+_ONE_KIND = bytes.maketrans(b"{}", b"[]")
+
+
+def check_depth(raw: bytes, what: str) -> None:
+    """Raise BadRequest if the JSON text `raw` nests arrays/objects deeper than MAX_JSON_DEPTH.
+
+    Done on the raw bytes, without recursion: short texts are cleared by counting brackets;
+    otherwise strings are cut out and innermost bracket pairs are peeled off, one level per round.
+    """
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return
+    brackets = _JSON_STRING.sub(b"", raw).translate(_ONE_KIND, _NOT_BRACKETS)
+    for level in range(MAX_JSON_DEPTH + 1):
+        if not brackets:
+            return
+        peeled = brackets.replace(b"[]", b"")
+        if len(peeled) == len(brackets):  # only unmatched brackets left: invalid JSON
+            if level + brackets.count(b"[") <= MAX_JSON_DEPTH:
+                return  # shallow enough: the decoder reports the syntax error
+            break
+        brackets = peeled
+    raise BadRequest(f"Failed to decode {what}, JSON nested deeper than {MAX_JSON_DEPTH} levels")
 
 
 def parse_envelope(body: bytes) -> RPCMsg:
+    check_depth(body, "RPC message")
     try:
         env = _envelope_decoder.decode(body)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
@@ -54,6 +81,7 @@ def decode_payload(env: RPCMsg) -> messages.Msg:
         raw = base64.b64decode(env.payload, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise BadRequest(f"Failed to decode {env.payloadtype}, invalid base64 payload") from exc
+    check_depth(raw, env.payloadtype)
     try:
         try:
             msg = messages.decode(env.payloadtype, raw)
@@ -67,60 +95,14 @@ def decode_payload(env: RPCMsg) -> messages.Msg:
     except msgspec.ValidationError as exc:
         if "$.msgtype" in str(exc):
             raise BadRequest(f"Failed to decode {env.payloadtype}, msg.MsgType does not match payloadType") from exc
+        out_of_range = _INT64_BOUND.fullmatch(str(exc))
+        if out_of_range:  # the bound of models.ints.Int64
+            raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {out_of_range[1]} is out of the "
+                             "int64 range") from exc
         raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {exc}") from exc
     except msgspec.DecodeError as exc:
         raise BadRequest(f"Failed to decode {env.payloadtype}, invalid JSON: {exc}") from exc
-    _check_int64(env.payloadtype, msg)
     return msg
-
-
-INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
-
-
-@functools.cache
-def _typed_fields(cls: type[msgspec.Struct]) -> tuple[str, ...]:
-    """The fields of a Struct that may hold an unbounded integer: not `Any` somewhere inside
-    (JSON data kept as is), not bounded by msgspec already (`Annotated[int, Meta(ge=…, le=…)]`)
-    and not plain strings or booleans."""
-    hints = typing.get_type_hints(cls, include_extras=True)
-
-    def skip(t: object) -> bool:
-        if t is typing.Any or typing.get_origin(t) is typing.Annotated:
-            return True
-        args = typing.get_args(t)
-        return (not args and t in (str, bool, float, bytes, type(None))) or (bool(args) and all(map(skip, args)))
-
-    return tuple(name for name in cls.__struct_fields__ if not skip(hints[name]))
-
-
-def _check_int64(payloadtype: str, msg: msgspec.Struct) -> None:
-    """Go decodes integers into int64 and refuses bigger ones; so do we (SQLite holds int64 too)."""
-    where = _out_of_int64(msg)
-    if where is not None:
-        raise BadRequest(f"Failed to decode {payloadtype}, invalid JSON: ${where} is out of the int64 range")
-
-
-def _out_of_int64(value: object) -> str | None:
-    """The path of the first integer beyond int64 in `value`, or None (the path is built only then)."""
-    if isinstance(value, msgspec.Struct):
-        for name in _typed_fields(type(value)):
-            where = _out_of_int64(getattr(value, name))
-            if where is not None:
-                return f".{name}{where}"
-    elif isinstance(value, int):
-        if not INT64_MIN <= value <= INT64_MAX:
-            return ""
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            where = _out_of_int64(item)
-            if where is not None:
-                return f"[{i}]{where}"
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            where = _out_of_int64(item)
-            if where is not None:
-                return f".{key}{where}"
-    return None
 
 
 def _drop_nulls(value: object) -> object:

@@ -13,6 +13,7 @@ from ..models.colony import Colony, User
 from ..models.cron import CronRequest, Generator
 from ..models.executor import Allocations, Capabilities, Executor, Function
 from ..models.file import File
+from ..models.ints import Int64
 from ..models.process import Attribute, FunctionSpec
 from ..models.workflow import WorkflowSpec
 from . import channels as _channels  # noqa: F401  (messages kept in their own modules, registered below)
@@ -169,15 +170,15 @@ class SubmitFuncSpecMsg(Msg):
 
 class AssignProcessMsg(Msg):
     colonyname: str = ""
-    timeout: int = 0
+    timeout: Int64 = 0
     availablecpu: str = ""
     availablemem: str = ""
 
 
 class GetProcessesMsg(Msg):
     colonyname: str = ""
-    count: int = 0
-    state: int = 0
+    count: Int64 = 0
+    state: Int64 = 0
     executortype: str = ""
     label: str = ""
     initiator: str = ""
@@ -195,7 +196,7 @@ class RemoveProcessMsg(Msg):
 
 class RemoveAllProcessesMsg(Msg):
     colonyname: str = ""
-    state: int = 0
+    state: Int64 = 0
 
 
 class CloseSuccessfulMsg(Msg):
@@ -232,8 +233,8 @@ class GetPauseStatusMsg(Msg):
 class GetProcessHistMsg(Msg):
     colonyname: str = ""
     executorid: str = ""
-    seconds: int = 0
-    state: int = 0
+    seconds: Int64 = 0
+    state: Int64 = 0
 
 
 # --- workflows --------------------------------------------------------------------------------
@@ -247,8 +248,8 @@ class GetProcessGraphMsg(Msg):
 
 class GetProcessGraphsMsg(Msg):
     colonyname: str = ""
-    count: int = 0
-    state: int = 0
+    count: Int64 = 0
+    state: Int64 = 0
 
 
 class RemoveProcessGraphMsg(Msg):
@@ -258,7 +259,7 @@ class RemoveProcessGraphMsg(Msg):
 
 class RemoveAllProcessGraphsMsg(Msg):
     colonyname: str = ""
-    state: int = 0
+    state: Int64 = 0
 
 
 class CancelProcessGraphMsg(Msg):
@@ -284,7 +285,7 @@ class GetCronMsg(Msg):
 
 class GetCronsMsg(Msg):
     colonyname: str = ""
-    count: int = 0
+    count: Int64 = 0
 
 
 class RemoveCronMsg(Msg):
@@ -311,7 +312,7 @@ class ResolveGeneratorMsg(Msg):
 
 class GetGeneratorsMsg(Msg):
     colonyname: str = ""
-    count: int = 0
+    count: Int64 = 0
 
 
 class PackGeneratorMsg(Msg):
@@ -406,16 +407,16 @@ class GetLogsMsg(Msg):
     colonyname: str = ""
     processid: str = ""
     executorname: str = ""
-    count: int = 0
-    since: int = 0
+    count: Int64 = 0
+    since: Int64 = 0
     latest: bool = False
 
 
 class SearchLogsMsg(Msg):
     colonyname: str = ""
     text: str = ""
-    days: int = 0
-    count: int = 0
+    days: Int64 = 0
+    count: Int64 = 0
 
 
 # --- subscriptions (WebSocket /pubsub only) ---------------------------------------------------
@@ -423,15 +424,15 @@ class SubscribeProcessMsg(Msg):
     colonyname: str = ""
     processid: str = ""
     executortype: str = ""
-    state: int = 0
-    timeout: int = 0
+    state: Int64 = 0
+    timeout: Int64 = 0
 
 
 class SubscribeProcessesMsg(Msg):
     colonyname: str = ""
     executortype: str = ""
-    state: int = 0
-    timeout: int = 0
+    state: Int64 = 0
+    timeout: Int64 = 0
 
 
 def _all_messages() -> dict[str, type[Msg]]:

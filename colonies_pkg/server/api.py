@@ -12,17 +12,12 @@ from typing import Any
 
 from ..errors import ColoniesError, Forbidden
 from ..rpc import envelope
+from .body import ClientGone, read_body
 from .context import Context, Services
 from .dispatch import HANDLERS, Reply
 
 log = logging.getLogger("colonies")
 _HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
-
-
-class PayloadTooLarge(ColoniesError):
-    """Request body too large"""
-
-    status = 413
 
 
 async def handle_body(services: Services, body: bytes) -> tuple[int, bytes]:
@@ -57,32 +52,23 @@ class ApiEndpoint:
         self.services = services
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        limit = self.services.config.max_body_bytes
-        chunks: list[bytes] = []
-        size = 0
-        too_large = False
-        while True:
-            event = await receive()
-            if event["type"] == "http.disconnect":
+        config = self.services.config
+        try:
+            body_in = await read_body(scope, receive, config.max_body_bytes, config.body_timeout_seconds)
+        except ClientGone:
+            return
+        except ColoniesError as exc:  # too large or too slow: answer and drop the connection
+            status, body = envelope.error_reply(exc)
+            await send({"type": "http.response.start", "status": status, "headers": [
+                *_HEADERS, (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if b"assignprocessmsg" in body_in[:64]:
+            status, body = await self._watch_disconnect(body_in, receive)
+            if status < 0:
                 return
-            chunk = event.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                too_large = True
-            elif chunk:
-                chunks.append(chunk)
-            if not event.get("more_body", False):
-                break
-        if too_large:
-            status, body = envelope.error_reply(PayloadTooLarge(f"Request body larger than {limit} bytes"))
         else:
-            body_in = b"".join(chunks)
-            if b"assignprocessmsg" in body_in[:64]:
-                status, body = await self._watch_disconnect(body_in, receive)
-                if status < 0:
-                    return
-            else:
-                status, body = await handle_body(self.services, body_in)
+            status, body = await handle_body(self.services, body_in)
         await send({"type": "http.response.start", "status": status,
                     "headers": [*_HEADERS, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})

@@ -16,8 +16,10 @@ from .. import loops
 from ..blobs import LocalBlobs
 from ..config import ServerConfig
 from ..domain import channels, colonies
+from ..errors import ColoniesError
 from ..hub import Hub
 from ..replicas import Bridge, Leader
+from ..rpc import envelope
 from ..storage import open_database
 from . import objects, observe, pubsub
 from .api import ApiEndpoint
@@ -26,6 +28,16 @@ from .context import Services
 
 async def health(request: Request) -> Response:
     return Response(b"", status_code=200)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """An unknown path or method gets the ColonyOS error envelope too (404, 405)."""
+    status = getattr(exc, "status_code", 500)
+    error = ColoniesError(f"{getattr(exc, 'detail', '') or 'Error'}: {request.method} {request.url.path}")
+    error.status = status
+    code, body = envelope.error_reply(error)
+    return Response(body, status_code=code, media_type="text/plain; charset=utf-8",
+                    headers=getattr(exc, "headers", None))
 
 
 def create_app(config: ServerConfig, *, start_loops: bool = True,
@@ -87,4 +99,5 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
             *observe.routes(services),
         ],
         lifespan=lifespan,
+        exception_handlers={404: http_error, 405: http_error},
     )

@@ -23,6 +23,17 @@ class Services:
         self.bridge: Any = None  # replicas.Bridge, with PostgreSQL
         self.observer: Any = None  # server.observe.Observer when metrics or the dashboard are on
         self.channels = ChannelHub(Limits.from_config(config))
+        self.subscriptions = 0  # open /pubsub subscriptions (process, processes and channel)
+
+    def close_subscriptions(self) -> tuple[int, int]:
+        """The server is stopping: end every subscription and wake every parked long-poll; each
+        answers and closes on its own. Returns (subscriptions ended, long-polls woken)."""
+        subscriptions, polls = self.hub.close()
+        return subscriptions + self.channels.close(), polls
+
+    def draining(self) -> bool:
+        """Subscriptions or long-polls still open."""
+        return self.subscriptions > 0 or self.hub.active() > 0
 
     def publish(self, events: list[Any]) -> None:
         """After each commit: wake assigners and subscribers, free channels of ended processes."""

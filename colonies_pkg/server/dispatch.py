@@ -188,7 +188,7 @@ async def assign(ctx: Context, msg: m.AssignProcessMsg) -> Any:
         except processes.Paused as exc:
             if deadline is None:
                 raise Unavailable(str(exc.message)) from exc
-            if loop.time() >= deadline:
+            if loop.time() >= deadline or hub.closed:
                 raise Timeout("Failed to assign process, assignments are paused and the timeout expired") from exc
             await asyncio.sleep(min(1.0, max(deadline - loop.time(), 0)))
             continue
@@ -204,6 +204,8 @@ async def assign(ctx: Context, msg: m.AssignProcessMsg) -> Any:
         if remaining <= 0:
             raise NotFound(NO_PROCESS)
         await hub.wait_change(key, seen, min(remaining, ctx.services.db.recheck_seconds))
+        if hub.closed:  # the server is stopping: answer as on timeout
+            raise NotFound(NO_PROCESS)
         seen = hub.generation(key)
 
 

@@ -16,10 +16,12 @@ from starlette.responses import FileResponse, Response
 
 from ..blobs import BlobError, LocalBlobs
 from ..clock import now_ns
+from ..config import ServerConfig
 from ..crypto import recover_id
 from ..domain import files, security
 from ..errors import BadRequest, ColoniesError, Forbidden, NotFound
 from ..rpc import envelope
+from .body import PayloadTooLarge, declared_length, stream_with_idle_timeout
 from .context import Services
 
 MAX_SKEW_SECONDS = 300
@@ -50,7 +52,7 @@ def endpoint(services: Services, blobs: LocalBlobs):
             blobs.path(colony, obj)  # validates the names
             await services.db.read(_check_member, now_ns(), caller, colony)
             if method == "PUT":
-                return await _put(request, blobs, colony, obj, services.config.max_object_bytes)
+                return await _put(request, blobs, colony, obj, services.config)
             if method in ("GET", "HEAD"):
                 if not blobs.exists(colony, obj):
                     raise NotFound(f"No object {obj} in colony {colony}")
@@ -70,17 +72,22 @@ def endpoint(services: Services, blobs: LocalBlobs):
     return handle
 
 
-async def _put(request: Request, blobs: LocalBlobs, colony: str, obj: str, limit: int) -> Response:
+async def _put(request: Request, blobs: LocalBlobs, colony: str, obj: str, config: ServerConfig) -> Response:
+    limit = config.max_object_bytes
+    declared = declared_length(request.scope)
+    if declared is not None and declared > limit:
+        raise PayloadTooLarge(f"Object of {declared} bytes is larger than the limit of {limit} bytes")
+    stream = stream_with_idle_timeout(request.stream(), config.body_timeout_seconds)
     if blobs.exists(colony, obj):  # content-addressed: already stored is done
-        async for _ in request.stream():
+        async for _ in stream:
             pass
         return Response(b"", status_code=200)
     writer = blobs.writer(colony, obj)
     try:
-        async for chunk in request.stream():
+        async for chunk in stream:
             writer.write(chunk)
             if writer.size > limit:
-                raise BadRequest(f"Object larger than {limit} bytes")
+                raise PayloadTooLarge(f"Object larger than the limit of {limit} bytes")
         await asyncio.to_thread(writer.commit)
     except BaseException:
         writer.abort()

@@ -13,7 +13,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..clock import now_ns
 from ..domain import processes, security
-from ..errors import ColoniesError, Forbidden
+from ..errors import ColoniesError, Forbidden, Timeout
 from ..rpc import envelope
 from ..rpc import messages as m
 from ..rpc.channels import SubscribeChannelMsg
@@ -36,13 +36,17 @@ def _check_member(tx, now: int, caller: str, colonyname: str) -> None:
 
 
 async def _forward(ws: WebSocket, services: Services, queue: asyncio.Queue, state: int, deadline: float) -> None:
-    """Push the process of every event in `state` until the deadline (then the caller closes)."""
+    """Push the process of every event in `state` until the deadline (then the caller closes);
+    a None from the hub means the server is stopping: close with a normal close frame now."""
     loop = asyncio.get_running_loop()
     while (remaining := deadline - loop.time()) > 0:
         try:
             event = await asyncio.wait_for(queue.get(), remaining)
         except asyncio.TimeoutError:
             break
+        if event is None:
+            await ws.close(1000)
+            return
         if event.state != state:
             continue
         found = await services.db.read(processes.snapshot, now_ns(), event.processid)
@@ -99,13 +103,24 @@ HANDLERS = {
 def endpoint(services: Services):
     async def pubsub(ws: WebSocket) -> None:
         await ws.accept()
+        counted = False
         try:
-            text = await ws.receive_text()
+            try:  # the one subscription frame, text or binary, within the body timeout
+                async with asyncio.timeout(services.config.body_timeout_seconds):
+                    frame = await ws.receive()
+            except TimeoutError:
+                await _push_error(ws, Timeout("No subscription message received in time"))
+                return
+            if frame["type"] == "websocket.disconnect":
+                return
+            data = frame["text"].encode() if frame.get("text") is not None else frame.get("bytes") or b""
             try:
-                msg, caller = envelope.parse_request(text.encode(), websocket=True)
+                msg, caller = envelope.parse_request(data, websocket=True)
             except ColoniesError as exc:
                 await _push_error(ws, exc)
                 return
+            services.subscriptions += 1  # until closed: a stopping server waits for these to close
+            counted = True
             await HANDLERS[type(msg)](ws, services, caller, msg)
         except WebSocketDisconnect:
             return
@@ -114,5 +129,7 @@ def endpoint(services: Services):
         finally:
             with contextlib.suppress(Exception):
                 await ws.close()
+            if counted:
+                services.subscriptions -= 1
 
     return pubsub

@@ -262,7 +262,8 @@ def _run_batch(conn: sqlite3.Connection, units: list[tuple[Callable[..., Any], t
             else:
                 conn.execute("RELEASE unit")
                 outcomes.append((True, value, tx.events))
-        conn.execute("COMMIT")
+        # a batch of refused units wrote nothing: roll back rather than commit an empty transaction
+        conn.execute("COMMIT" if any(ok for ok, _, _ in outcomes) else "ROLLBACK")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")

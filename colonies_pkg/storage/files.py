@@ -4,6 +4,7 @@ from __future__ import annotations
 import msgspec
 
 from ..clock import format_time
+from ..errors import BadRequest
 from ..models.file import File, FileData, Label, Reference, Snapshot
 from .db import Tx
 from .rows import FileRow, SnapshotRow, columns
@@ -59,7 +60,13 @@ def latest_ids_under(tx: Tx, colonyname: str, label: str) -> list[str]:
     return [r[0] for r in rows]
 
 
+MAX_LIKE_TEXT = 4096  # characters; escaped and UTF-8 encoded this stays under SQLite's 50,000-byte LIKE limit
+
+
 def _like_prefix(text: str) -> str:
+    """`text` as a literal LIKE prefix (wildcards escaped), refused when too long to match."""
+    if len(text) > MAX_LIKE_TEXT:
+        raise BadRequest(f"Label or name too long ({len(text)} characters, at most {MAX_LIKE_TEXT})")
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 

@@ -256,9 +256,16 @@ def test_process_cancel_pause_resume_status(cli: Cli) -> None:
 def test_process_removeall_asks_first(cli: Cli) -> None:
     _, etype, _, _ = new_executor(cli)
     pid = submit(cli, etype)
-    refused = cli("process", "removeall", "--waiting")
-    assert refused.rc == 1 and "--yes" in refused.err
-    assert pid in cli.ok("process", "psw", "-i", "--executortype", etype).out
+    # the answer may be piped, as scripts written for the Go CLI do; anything but YES, or end of
+    # input, refuses with a clear message and removes nothing
+    for answer, why in (("", "no answer (end of input)"), ("no\n", "the answer was 'no', not YES"),
+                        ("yes\n", "the answer was 'yes', not YES")):
+        refused = cli("process", "removeall", "--waiting", input=answer)
+        assert refused.rc == 1 and "(YES,no)" in refused.out, refused
+        assert f"Error: aborted, nothing changed: {why}" in refused.err and "--yes" in refused.err, refused
+        assert pid in cli.ok("process", "psw", "-i", "--executortype", etype).out
+    refused = cli("process", "removeall", "--waiting")  # stdin is /dev/null: end of input
+    assert refused.rc == 1 and "no answer" in refused.err
     # on a terminal it asks (YES,no); anything but YES aborts
     answer = _with_tty(["process", "removeall", "--waiting"], "no\n", cli.env)
     assert "(YES,no)" in answer and "aborted" in answer
@@ -267,8 +274,41 @@ def test_process_removeall_asks_first(cli: Cli) -> None:
     assert "Removing all waiting processes in Colony" in answer
     assert pid not in cli.ok("process", "psw", "-i", "--executortype", etype, "--count", "100").out
     pid2 = submit(cli, etype)
-    cli.ok("process", "removeall", "--yes")
+    piped = cli("process", "removeall", "--waiting", input="YES\n")  # echo YES | colonies process removeall
+    assert piped.rc == 0 and "Removing all waiting processes in Colony" in piped.err, piped
     assert pid2 not in cli.ok("process", "psw", "-i", "--count", "100").out
+    pid3 = submit(cli, etype)
+    cli.ok("process", "removeall", "--yes")
+    assert pid3 not in cli.ok("process", "psw", "-i", "--count", "100").out
+
+
+def test_workflow_removeall_reads_a_piped_answer(cli: Cli) -> None:
+    spec = REPO / "examples" / "workflows" / "sum_wf.json"  # its executor type is not served: it waits
+    wid = field(cli.ok("workflow", "submit", "--spec", str(spec)).err, "WorkflowID")
+    refused = cli("workflow", "removeall", "--waiting", input="NO\n")
+    assert refused.rc == 1 and "aborted, nothing changed" in refused.err
+    assert wid in cli.ok("workflow", "psw").out
+    cli.ok("workflow", "removeall", "--waiting", input="YES\n")
+    assert wid not in cli.ok("workflow", "psw", "--count", "100").out
+
+
+def test_process_lists_show_the_label_and_filter_by_function(cli: Cli) -> None:
+    _, etype, _, _ = new_executor(cli)
+    label = uniq("lbl")
+    cli.ok("function", "exec", "--func", "helloworld", "--targettype", etype, "--label", label)
+    cli.ok("function", "exec", "--func", "fibonacci", "--args", "10", "--targettype", etype, "--label", label)
+    table = cli.ok("process", "psw", "--label", label).out
+    header = next(line for line in table.splitlines() if "FUNCNAME" in line)
+    assert [c.strip() for c in re.split(r"[│|]", header) if c.strip()] == [
+        "FUNCNAME", "ARGS", "KWARGS", "SUBMSSIONTIME", "EXECUTORTYPE", "INITIATOR", "LABEL"], header
+    assert table.count(label) == 2
+    only = cli.ok("process", "psw", "--label", label, "--func", "fibonacci").out
+    assert "fibonacci" in only and "helloworld" not in only
+    assert [p["spec"]["funcname"] for p in cli.json("process", "psw", "--func", "helloworld", "--label", label)] \
+        == ["helloworld"]
+    for listing in ("ps", "pss", "psf", "psc"):
+        result = cli.ok("process", listing, "--count", "100")
+        assert "LABEL" in result.out or "processes found" in result.err, result
 
 
 def _with_tty(argv: list[str], answer: str, env: dict[str, str]) -> str:

@@ -37,7 +37,7 @@ GUIDE: dict[str, list[str]] = {
     "generator": ["add", "pack", "ls", "get", "remove"],
     "server": ["start", "status", "stats", "chid", "alive"],
 }
-TOP_LEVEL = ["config", "dev", "completion", "version"]
+TOP_LEVEL = ["config", "dev", "completion", "version", "help"]
 FLAGS: dict[str, list[str]] = {
     "colony add": ["--name", "--colonyid"],
     "colony chid": ["--colonyid"],
@@ -111,6 +111,21 @@ def test_top_level_help_lists_every_group() -> None:
     assert result.returncode == 0
     for name in [*GUIDE, *TOP_LEVEL]:
         assert re.search(rf"^\s+{name}\b", result.stdout, re.M), f"`colonies {name}` missing from --help"
+
+
+def test_bare_colonies_prints_the_help_and_exits_0() -> None:
+    bare, helped = run(), run("--help")
+    assert bare.returncode == 0 and bare.stderr == ""
+    assert bare.stdout == helped.stdout and "process" in bare.stdout
+    assert run("help").stdout == helped.stdout
+
+
+@pytest.mark.parametrize("group", sorted([*GUIDE, "fs", "fs label", "fs snapshot"]))
+def test_bare_group_prints_its_help_and_exits_0(group: str) -> None:
+    bare, helped = run(*group.split()), run(*group.split(), "--help")
+    assert bare.returncode == 0 and bare.stderr == "", bare.stderr
+    assert bare.stdout == helped.stdout and "SUBCOMMAND" in bare.stdout
+    assert run("help", *group.split()).stdout == helped.stdout  # `colonies help process`, as in Go
 
 
 @pytest.mark.parametrize("group", sorted(GUIDE))

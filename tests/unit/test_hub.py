@@ -204,3 +204,23 @@ def test_waiters_do_not_leak_after_many_waits() -> None:
         assert KEY not in hub._waiters
 
     asyncio.run(main())
+
+
+def test_close_ends_subscriptions_and_wakes_long_polls() -> None:
+    async def main() -> None:
+        hub = Hub()
+        q1, q2 = hub.subscribe_process("p1"), hub.subscribe_type(KEY)
+        poll = asyncio.ensure_future(hub.wait_change(KEY, hub.generation(KEY), 100))
+        await asyncio.sleep(0)
+        assert hub.active() == 3
+        assert hub.close() == (2, 1)
+        assert await q1.get() is None and await q2.get() is None
+        assert await poll is True and hub.closed
+        hub.unsubscribe_process("p1", q1)
+        hub.unsubscribe_type(KEY, q2)
+        assert hub.active() == 0
+        late = hub.subscribe_process("p2")  # a subscription after close ends at once
+        assert late.get_nowait() is None
+        assert await hub.wait_change(KEY, hub.generation(KEY), 100) is True  # no waiting once closed
+
+    asyncio.run(main())
