@@ -215,7 +215,7 @@ CREATE INDEX processes_by_executor ON public.processes USING btree (assignedexec
 CREATE INDEX processes_by_graph ON public.processes USING btree (processgraphid) WHERE (processgraphid <> ''::text);
 CREATE INDEX processes_by_state ON public.processes USING btree (colonyname, state, prioritytime);
 CREATE UNIQUE INDEX processes_pkey ON public.processes USING btree (processid);
-CREATE INDEX processes_queue ON public.processes USING btree (colonyname, executortype, prioritytime) WHERE ((state = 0) AND (isassigned = 0) AND (waitforparents = 0));
+CREATE INDEX processes_queue ON public.processes USING btree (colonyname, executortype, prioritytime, rowid) WHERE ((state = 0) AND (isassigned = 0) AND (waitforparents = 0));
 CREATE INDEX processes_running ON public.processes USING btree (execdeadline) WHERE (state = 1);
 CREATE INDEX processes_waitdeadline ON public.processes USING btree (waitdeadline) WHERE ((state = 0) AND (waitdeadline > 0));
 

@@ -166,3 +166,15 @@ def test_a_huge_maxexectime_clamps_the_deadline_on_both_backends(world: World) -
     p = db.write(processes.try_assign, T0, world.ex, "c").process
     assert p.execdeadline == "2262-04-11T23:47:16.854775807Z"  # the largest int64 nanosecond
     assert db.write(processes.enforce_deadlines, T0 + 10**6 * NS) == 0
+
+
+def test_equal_priority_times_are_assigned_in_submission_order(world: World) -> None:
+    """Roots of one workflow share their priority time; both backends assign them in spec order."""
+    db = world.db
+    names = ["r1", "r2", "r3", "r4", "r5"]
+    db.write(workflows.submit, T0, world.user, WorkflowSpec(colonyname="c", functionspecs=[
+        world.spec(n) for n in names]))
+    order = []
+    while (p := db.write(processes.try_assign, T0, world.ex, "c").process) is not None:
+        order.append(msgspec.json.decode(p.spec)["nodename"])
+    assert order == names

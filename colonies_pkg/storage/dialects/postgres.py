@@ -33,7 +33,7 @@ WHERE processid = (
       AND (locationname = '' OR lower(locationname) = lower(?))
       AND (?::bigint = 0 OR cpu <= ?::bigint)
       AND (?::bigint = 0 OR mem <= ?::bigint)
-    ORDER BY prioritytime
+    ORDER BY prioritytime, rowid
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 )

@@ -45,7 +45,7 @@ def claim_process(tx: Any, colonyname: str, executortype: str, name: str, locati
         rows = tx.all(
             "SELECT processid, executornames, locationname, cpu, mem FROM processes "
             "WHERE colonyname = ? AND executortype = ? AND state = 0 AND isassigned = 0 AND waitforparents = 0 "
-            "ORDER BY prioritytime LIMIT ? OFFSET ?", (colonyname, executortype, page, offset))
+            "ORDER BY prioritytime, rowid LIMIT ? OFFSET ?", (colonyname, executortype, page, offset))
         for r in rows:
             if not _eligible(r[1], r[2], r[3], r[4], name, location, cpu, mem):
                 continue

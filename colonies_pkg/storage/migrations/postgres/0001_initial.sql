@@ -93,8 +93,9 @@ CREATE TABLE processes (
     errors TEXT NOT NULL DEFAULT '[]',
     rowid BIGSERIAL NOT NULL
 );
--- The assignment queue: only assignable rows, in priority order.
-CREATE INDEX processes_queue ON processes(colonyname, executortype, prioritytime)
+-- The assignment queue: only assignable rows, in priority order, ties in submission order (SQLite's
+-- index holds the rowid implicitly; here it is a column).
+CREATE INDEX processes_queue ON processes(colonyname, executortype, prioritytime, rowid)
     WHERE state = 0 AND isassigned = 0 AND waitforparents = 0;
 CREATE INDEX processes_by_state ON processes(colonyname, state, prioritytime);
 CREATE INDEX processes_running ON processes(execdeadline) WHERE state = 1;
