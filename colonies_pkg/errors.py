@@ -4,6 +4,7 @@ ColoniesError (500)
  ├── BadRequest (400)
  ├── Forbidden (403)
  ├── NotFound (404)
+ ├── Conflict (409)
  ├── Timeout (408)
  ├── Unavailable (503)
  ├── TooLarge (413)
@@ -41,6 +42,12 @@ class NotFound(ColoniesError):
     """Not found"""
 
     status = 404
+
+
+class Conflict(ColoniesError):
+    """Conflict"""
+
+    status = 409
 
 
 class Timeout(ColoniesError):

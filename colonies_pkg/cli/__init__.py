@@ -13,6 +13,7 @@ from .. import __version__
 from ..errors import ColoniesError
 from . import (
     attribute,
+    blueprint,
     colony,
     common,
     completion,
@@ -65,8 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
     common.add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     parser.set_defaults(func=common.print_help_of(parser))  # bare `colonies`: the help, exit 0
-    for module in (attribute, colony, completion, config, cron, dev, executor, fs, function, generator, keys, location,
-                   log, monitor, process, server, ui, user):
+    for module in (attribute, blueprint, colony, completion, config, cron, dev, executor, fs, function, generator, keys,
+                   location, log, monitor, process, server, ui, user):
         module.register(sub)
     version = sub.add_parser("version", help="Print the version", description="Print the version")
     version.set_defaults(func=_version)

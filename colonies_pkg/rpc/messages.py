@@ -16,7 +16,8 @@ from ..models.file import File
 from ..models.ints import Int64
 from ..models.process import Attribute, FunctionSpec
 from ..models.workflow import WorkflowSpec
-from . import channels as _channels  # noqa: F401  (messages kept in their own modules, registered below)
+from . import blueprints as _blueprints  # noqa: F401  (messages kept in their own modules, registered below)
+from . import channels as _channels  # noqa: F401
 from . import locations as _locations  # noqa: F401
 from .base import Msg
 

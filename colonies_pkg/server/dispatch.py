@@ -485,8 +485,10 @@ HANDLERS: dict[type[m.Msg], Handler] = {
 }
 
 # Messages whose handlers live in their own modules.
+from . import blueprints as _blueprints  # noqa: E402
 from . import channels as _channels  # noqa: E402
 from . import locations as _locations  # noqa: E402
 
+HANDLERS.update(_blueprints.HANDLERS)
 HANDLERS.update(_channels.HANDLERS)
 HANDLERS.update(_locations.HANDLERS)

@@ -164,6 +164,13 @@ def world(server: ServerProcess) -> Iterator[World]:
                                                                                       "object": "o"}}}}, user.prv)
     unique({"msgtype": "createsnapshotmsg", "colonyname": colony.name, "label": "/l", "name": "snap"}, user.prv)
     unique({"msgtype": "addlocationmsg", "location": {"colonyname": colony.name, "name": "here"}}, o)
+    unique({"msgtype": "addblueprintdefinitionmsg", "blueprintdefinition": {  # no handler: no cron firing mid-test
+        "kind": "BlueprintDefinition", "metadata": {"name": "lights", "colonyname": colony.name},
+        "spec": {"names": {"kind": "Light"}, "schema": {"required": ["on"], "properties": {"on": {"type": "boolean"}}}}}},
+        o)
+    unique({"msgtype": "addblueprintmsg", "blueprint": {"kind": "Light", "metadata": {"name": "l1", "colonyname":
+                                                                                     colony.name}, "spec": {"on": True}}},
+           user.prv)
     senders = {"server owner": SERVER_PRV, "colony owner": o, "user": user.prv, "assigned executor": ex.prv,
                "other executor": other_ex.prv, "outsider": outsider_prv}
     _, other_id = new_key()
@@ -236,6 +243,7 @@ def test_every_message_is_swept() -> None:
     assert sum(1 for n in API_MESSAGES for _ in wrong_type_payloads(n)) > 150
     assert len(NAMING_MESSAGES) >= 40
     assert len(RECORD_MESSAGES) >= 12
+    assert len(INT_MESSAGES) >= 10  # the Int64 fields are found too
 
 
 @pytest.mark.parametrize("name", API_MESSAGES)
@@ -329,7 +337,9 @@ INT_EXTREMES = (99, -2, -(2**63), 2**63 - 1)
 
 
 def _int_fields(name: str) -> list[str]:
-    return [f.name for f in msgspec.structs.fields(messages.MESSAGES[name]) if f.type is int]
+    """The integer fields (plain `int` or `models.ints.Int64`, i.e. Annotated[int, …])."""
+    return [f.name for f in msgspec.structs.fields(messages.MESSAGES[name])
+            if f.type is int or (typing.get_origin(f.type) is typing.Annotated and typing.get_args(f.type)[0] is int)]
 
 
 INT_MESSAGES = [n for n in API_MESSAGES if _int_fields(n)]
@@ -371,11 +381,12 @@ def test_the_snapshot_sees_a_change(world: World) -> None:
 
 
 def test_names_already_taken_are_refused_and_change_nothing(world: World) -> None:
-    """Sending again what created a colony, user, executor, cron, snapshot or location (the same
-    name; a new id where there is one) is a 4xx and leaves the first one alone. (Functions and
+    """Sending again what created a colony, user, executor, cron, snapshot, location, blueprint
+    definition or blueprint (the same name; a new id where there is one) is a 4xx and leaves the
+    first one alone. (Functions and
     generators are not unique by name, as in Go: every addfunctionmsg of a restarted executor adds a
     row.)"""
-    assert len(world.named) == 6
+    assert len(world.named) == 8
     before = world.snapshot()
     for msg, prv in world.named:
         status, reply = call(world.server, msg, prv)
