@@ -7,34 +7,19 @@ COLONIES_* variables are resolved after parsing (`common.resolve_env`). Errors p
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
 from .. import __version__
 from ..errors import ColoniesError
-from . import (
-    attribute,
-    blueprint,
-    colony,
-    common,
-    completion,
-    config,
-    cron,
-    dev,
-    executor,
-    fs,
-    function,
-    generator,
-    keys,
-    location,
-    log,
-    monitor,
-    process,
-    server,
-    ui,
-    user,
-    workflow,
-)
+from . import common
 from .common import CliError, HelpFormatter, resolve_env
+
+# Command groups in help order (`version` and then `workflow` follow). Imported on use, so that
+# `server start` and `dev` do not load the client-side modules (start-up time, issue 11).
+GROUPS = ("attribute", "blueprint", "colony", "completion", "config", "cron", "dev", "executor", "fs", "function", "generator",
+          "keys", "location", "log", "monitor", "process", "server", "ui", "user")
+SERVER_GROUPS = ("dev", "server")
 
 DESCRIPTION = """\
 Colonies CLI tool (colonies-py): run a ColonyOS Colonies server and talk to one.
@@ -59,27 +44,29 @@ def _help(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole command tree, or (`only`) the tree of one command group."""
     parser = argparse.ArgumentParser(prog="colonies", allow_abbrev=False, description=DESCRIPTION,
                                      formatter_class=HelpFormatter)
     parser.add_argument("--version", action="version", version=f"colonies-py {__version__}")
     common.add_global_flags(parser)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     parser.set_defaults(func=common.print_help_of(parser))  # bare `colonies`: the help, exit 0
-    for module in (attribute, blueprint, colony, completion, config, cron, dev, executor, fs, function, generator, keys,
-                   location, log, monitor, process, server, ui, user):
-        module.register(sub)
-    version = sub.add_parser("version", help="Print the version", description="Print the version")
-    version.set_defaults(func=_version)
-    helper = sub.add_parser("help", help="Help about any command", description="Help about any command")
-    helper.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. `process` or `process ps`")
-    helper.set_defaults(func=_help)
-    workflow.register(sub)
+    for name in GROUPS if only is None else (only,):
+        importlib.import_module(f".{name}", __name__).register(sub)
+    if only is None:
+        version = sub.add_parser("version", help="Print the version", description="Print the version")
+        version.set_defaults(func=_version)
+        helper = sub.add_parser("help", help="Help about any command", description="Help about any command")
+        helper.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. `process` or `process ps`")
+        helper.set_defaults(func=_help)
+        importlib.import_module(".workflow", __name__).register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser(argv[0] if argv and argv[0] in SERVER_GROUPS else None)
     args = parser.parse_args(argv)
     try:
         resolve_env(args)

@@ -98,8 +98,6 @@ def bootstrap(tx, now: int, setup: DevSetup, sample: bool) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from ..client import Client
-    from ..executor import SampleExecutor
     from .server import bind, check_database, serve
 
     data_dir = os.path.abspath(args.data_dir)
@@ -120,6 +118,9 @@ def _run(args: argparse.Namespace) -> int:
         print(setup.exports(), flush=True)
         _announce_dashboard(services, config, setup)
         if not args.no_executor:
+            from ..client import Client
+            from ..executor import SampleExecutor
+
             executor = SampleExecutor(Client(config.host, config.port), setup.colonyname, setup.sample_prvkey,
                                       SAMPLE_EXECUTOR, allow_shell=args.shell,
                                       cfs_root=os.path.join(data_dir, "cfs-mounts"))

@@ -26,7 +26,8 @@ def _uvicorn_config(app, config: ServerConfig):
     if config.tls_cert and config.tls_key:
         kwargs = {"ssl_certfile": config.tls_cert, "ssl_keyfile": config.tls_key}
     return uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False,
-                          lifespan="on", timeout_graceful_shutdown=1, ws_ping_interval=None, **kwargs)
+                          lifespan="on", timeout_graceful_shutdown=1, ws_ping_interval=None, proxy_headers=False,
+                          **kwargs)
 
 
 def bind(config: ServerConfig) -> tuple[socket.socket, ServerConfig]:

@@ -4,12 +4,11 @@ from __future__ import annotations
 from ..errors import BadRequest, Forbidden, NotFound
 from ..ids import is_valid_id, new_id
 from ..models.executor import Allocations, Capabilities, Executor, ExecutorState, Function
-from ..models.process import ProcessState
 from ..storage import executors as store
 from ..storage import processes as process_store
 from ..storage.db import Tx
 from . import security
-from .events import ProcessChanged
+from .events import became_assignable
 
 
 def add_executor(tx: Tx, now: int, caller: str, executor: Executor | None, allow_reregister: bool = False) -> Executor:
@@ -77,9 +76,8 @@ def reject_executor(tx: Tx, now: int, caller: str, colonyname: str, name: str) -
 
 def _unregister(tx: Tx, now: int, executor: Executor) -> None:
     """State UNREGISTERED; running processes back to the queue (no retry counted); functions gone."""
-    for processid, executortype in process_store.requeue_running_of(tx, executor.colonyname, executor.executorid):
-        tx.events.append(ProcessChanged(processid, ProcessState.WAITING, executor.colonyname, executortype, True, 0.0,
-                                        "executor_gone"))
+    for row in process_store.requeue_running_of(tx, executor.colonyname, executor.executorid):
+        tx.events.append(became_assignable(row, "executor_gone"))
     store.remove_functions_of(tx, executor.colonyname, executor.executorname)
     store.set_state(tx, executor.colonyname, executor.executorname, ExecutorState.UNREGISTERED)
 

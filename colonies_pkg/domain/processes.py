@@ -5,12 +5,13 @@ assigners and WebSocket subscribers. Workflow resolution hooks in through `graph
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import msgspec
 
 from ..clock import NS, ns_after
-from ..errors import BadRequest, Forbidden, NotFound, Unavailable
+from ..errors import BadRequest, ColoniesError, Forbidden, NotFound, Unavailable
 from ..ids import new_id
 from ..models.process import Attribute, AttributeType, FunctionSpec, Process, ProcessState
 from ..storage import attributes as attribute_store
@@ -18,11 +19,11 @@ from ..storage import colonies as colony_store
 from ..storage import executors as executor_store
 from ..storage import processes as store
 from ..storage.db import Tx
-from ..storage.rows import ProcessRow
+from ..storage.rows import ProcessRow, QueueRow
 from . import executors as executor_domain
 from . import resolve, security
 from .attributes import attribute_id
-from .events import ColonyResumed, ProcessChanged, ProcessesRemoved
+from .events import ColonyResumed, ProcessChanged, ProcessesRemoved, became_assignable
 from .resources import parse_cpu, parse_mem
 
 DAY_NS = 86_400 * NS
@@ -68,16 +69,20 @@ def new_process_row(spec: FunctionSpec, now: int, initiatorid: str, initiatornam
     }
 
 
-def insert_process(tx: Tx, row: dict[str, Any], env: dict[str, str]) -> None:
-    store.insert(tx, row)
+def insert_process(tx: Tx, row: dict[str, Any], env: dict[str, str]) -> Process:
+    """Insert a new process and its env attributes; returns it as a wire Process (no re-read)."""
+    full = store.insert(tx, row)
+    attributes = []
     for key, value in env.items():
-        attribute_store.add(tx, Attribute(
+        attribute = Attribute(
             attributeid=attribute_id(row["processid"], key, AttributeType.ENV), targetid=row["processid"],
             targetcolonyname=row["colonyname"], targetprocessgraphid=row["processgraphid"],
-            attributetype=AttributeType.ENV, key=key, value=value))
+            attributetype=AttributeType.ENV, key=key, value=value, state=row["state"])
+        attribute_store.add(tx, attribute)
+        attributes.append(attribute)
     if not row["waitforparents"]:
-        tx.events.append(ProcessChanged(row["processid"], ProcessState.WAITING, row["colonyname"],
-                                        row["executortype"], True))
+        tx.events.append(became_assignable(row))
+    return store.to_wire(tx, full, attributes)
 
 
 def submit(tx: Tx, now: int, caller: str, spec: FunctionSpec | None) -> Process:
@@ -87,36 +92,111 @@ def submit(tx: Tx, now: int, caller: str, spec: FunctionSpec | None) -> Process:
     assert spec.conditions is not None and spec.env is not None
     member = security.require_member(tx, caller, spec.conditions.colonyname)
     row = new_process_row(spec, now, caller, member.name)
-    insert_process(tx, row, spec.env)
-    process = store.get(tx, row["processid"])
-    assert process is not None
-    return process
+    return insert_process(tx, row, spec.env)
 
 
 # --- assignment -------------------------------------------------------------------------------
 class AssignResult(NamedTuple):
     process: Process | None
     executortype: str
+    executorname: str
+    locationname: str
+    cpu: int  # what the request offered (millicores, bytes; 0 = no limit)
+    mem: int
 
 
 def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str = "",
-               availablemem: str = "") -> AssignResult:
-    """One assignment attempt: the first eligible process in priority order, or none."""
+               availablemem: str = "", still_wanted: Callable[[], bool] | None = None) -> AssignResult:
+    """One assignment attempt: the first eligible process in priority order, or none.
+
+    `still_wanted()` false (the requester is gone) means: assign nothing."""
+    return assign_next(tx, now, caller, colonyname, parse_cpu(availablecpu), parse_mem(availablemem), still_wanted)
+
+
+def assign_next(tx: Tx, now: int, caller: str, colonyname: str, cpu: int, mem: int,
+                still_wanted: Callable[[], bool] | None = None) -> AssignResult:
+    """`try_assign` with the offered cpu (millicores) and memory (bytes) already parsed."""
     me = security.require_executor(tx, caller, colonyname)
     if colony_store.is_paused(tx, colonyname):
         raise Paused("Failed to assign process, assignments are paused in this colony")
     executor_store.touch(tx, colonyname, me.name, now)
-    row = store.claim(tx, colonyname, me.executortype, me.name, me.locationname, parse_cpu(availablecpu),
-                      parse_mem(availablemem), caller, now)
+    none = AssignResult(None, me.executortype, me.name, me.locationname, cpu, mem)
+    if still_wanted is not None and not still_wanted():
+        return none
+    row = store.claim(tx, colonyname, me.executortype, me.name, me.locationname, cpu, mem, caller, now)
     if row is None:
-        return AssignResult(None, me.executortype)
+        return none
     if row.processgraphid:
         _feed_inputs(tx, row)
         resolve.roll_up(tx, now, row.processgraphid)
         row = store.get_row(tx, row.processid) or row  # with its input
     tx.events.append(ProcessChanged(row.processid, ProcessState.RUNNING, colonyname, me.executortype, False,
                                     (now - row.submissiontime) / NS))
-    return AssignResult(store.to_wire(tx, row), me.executortype)
+    return none._replace(process=store.to_wire(tx, row))
+
+
+def _eligible(row: QueueRow, name: str, location: str, cpu: int, mem: int) -> bool:
+    """May this executor take the process? (The same rule as the claim's, storage/dialects/.)"""
+    if row.executornames:
+        allowed = _list_decoder.decode(row.executornames)
+        if allowed and name not in allowed and "*" not in allowed:
+            return False
+    if row.locationname and row.locationname.lower() != location.lower():
+        return False
+    if cpu and row.cpu > cpu:
+        return False
+    return not (mem and row.mem > mem)
+
+
+PROBE_ROWS = 64
+TOUCH_EVERY_NS = NS  # an idle executor's lastheardfromtime is refreshed at most once a second
+
+
+def assign_probe(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str = "",
+                 availablemem: str = "") -> AssignResult | None:
+    """A read-only look before an assignment attempt: None when an attempt (a write) is needed (a
+    process may fit, or lastheardfromtime is due); else the empty result the attempt would give.
+    Raises exactly what `try_assign` raises (not an approved executor, paused colony)."""
+    me = security.require_executor(tx, caller, colonyname)
+    if colony_store.is_paused(tx, colonyname):
+        raise Paused("Failed to assign process, assignments are paused in this colony")
+    cpu, mem = parse_cpu(availablecpu), parse_mem(availablemem)
+    if now - executor_store.last_heard(tx, colonyname, me.name) >= TOUCH_EVERY_NS:
+        return None
+    rows = store.queue_page(tx, colonyname, me.executortype, PROBE_ROWS, 0)
+    if len(rows) == PROBE_ROWS or any(_eligible(row, me.name, me.locationname, cpu, mem) for row in rows):
+        return None
+    return AssignResult(None, me.executortype, me.name, me.locationname, cpu, mem)
+
+
+def submit_and_hand(tx: Tx, now: int, caller: str, spec: FunctionSpec | None, executorid: str, cpu: int, mem: int,
+                    still_wanted: Callable[[], bool]) -> tuple[Process, Process | None]:
+    """Submit, then in the same commit assign the parked executor `executorid` the first process
+    it may take in priority order (usually the new one). Returns (submitted, assigned or None).
+
+    The assignment part is undone alone if it fails (executor no longer approved, colony paused):
+    the submit stands and the executor simply looks again."""
+    process = submit(tx, now, caller, spec)
+    assert spec is not None and spec.conditions is not None
+    try:
+        with tx.nested():
+            handed = assign_next(tx, now, executorid, spec.conditions.colonyname, cpu, mem, still_wanted).process
+    except ColoniesError:
+        handed = None
+    return process, handed  # (the hub wakes nobody for a process assigned in the commit that queued it)
+
+
+def give_back(tx: Tx, now: int, caller: str, processid: str) -> bool:
+    """Return a process assigned to `caller` whose long-poll reply could not be delivered (the
+    client disconnected while it was being assigned) to the queue, at its place, no retry counted."""
+    row = store.get_row(tx, processid)
+    if row is None or row.state != ProcessState.RUNNING or row.assignedexecutorid != caller:
+        return False
+    store.unassign(tx, processid, now, row.waitdeadline, False, reset_start=True)
+    if row.processgraphid:
+        resolve.roll_up(tx, now, row.processgraphid)
+    tx.events.append(became_assignable(row))
+    return True
 
 
 def _feed_inputs(tx: Tx, row: ProcessRow) -> None:
@@ -293,8 +373,7 @@ def enforce_deadlines(tx: Tx, now: int) -> int:
         else:
             waitdeadline = ns_after(now, row.maxwaittime) if row.maxwaittime > 0 else 0
             store.unassign(tx, row.processid, now, waitdeadline, True)
-            tx.events.append(ProcessChanged(row.processid, ProcessState.WAITING, row.colonyname,
-                                            row.executortype, True, 0.0, "retry"))
+            tx.events.append(became_assignable(row, "retry"))
         changed += 1
     for processid in store.expired_waiting(tx, now):
         full = store.get_row(tx, processid)

@@ -9,7 +9,7 @@ from ..storage import processes as process_store
 from ..storage import workflows as graph_store
 from ..storage.db import Tx
 from ..storage.rows import ProcessRow
-from .events import ProcessChanged
+from .events import ProcessChanged, became_assignable
 
 _strs = msgspec.json.Decoder(list[str])
 TERMINAL = (ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED)
@@ -44,8 +44,7 @@ def release_if_ready(tx: Tx, processid: str) -> None:
     states = graph_store.states_of(tx, parents) if parents else {}
     if all(states.get(p) == ProcessState.SUCCESS for p in parents):
         graph_store.release(tx, processid)
-        tx.events.append(ProcessChanged(processid, ProcessState.WAITING, child.colonyname, child.executortype,
-                                        True))
+        tx.events.append(became_assignable(child))
 
 
 def rolled_up_state(counts: dict[int, int]) -> int:

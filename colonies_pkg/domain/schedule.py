@@ -12,8 +12,6 @@ import re
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
-
 from ..clock import NS
 from ..errors import BadRequest
 
@@ -71,6 +69,8 @@ class CronSpec:
             raise BadRequest(f"Invalid cron expression {expression!r}: expected 6 fields "
                              "(second minute hour day-of-month month day-of-week) or a descriptor such as @daily")
         self.expr = " ".join(fields)
+        from croniter import croniter  # on use: start-up does not need it
+
         if not croniter.is_valid(self.expr, second_at_beginning=True):
             raise BadRequest(f"Invalid cron expression {expression!r}")
 
@@ -81,6 +81,8 @@ class CronSpec:
         # integer arithmetic: a float timestamp can round a time just before a second up to it
         start = _EPOCH + timedelta(microseconds=after_ns // 1000)
         start = start.astimezone(self.zone) if self.zone else start.astimezone()
+        from croniter import croniter
+
         nxt = croniter(self.expr, start, second_at_beginning=True).get_next(datetime)
         result = int(nxt.timestamp()) * NS
         if result <= after_ns:  # croniter works in whole seconds; never return the same instant

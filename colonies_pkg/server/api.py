@@ -12,6 +12,7 @@ from typing import Any
 
 from ..errors import ColoniesError, Forbidden
 from ..rpc import envelope
+from ..rpc.messages import AssignProcessMsg
 from .body import ClientGone, read_body
 from .context import Context, Services
 from .dispatch import HANDLERS, Reply
@@ -23,10 +24,22 @@ _HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
 async def handle_body(services: Services, body: bytes) -> tuple[int, bytes]:
     """Process one RPC request body; returns (HTTP status, reply body). Never raises."""
     started = time.perf_counter()
-    msgtype = ""
     try:
         msg, caller = envelope.parse_request(body)
-        msgtype = msg.__struct_config__.tag  # type: ignore[attr-defined]
+    except ColoniesError as exc:
+        return _observed(services, "", envelope.error_reply(exc), started)
+    return await handle_message(services, msg, caller, started)
+
+
+def is_long_poll(msg: object) -> bool:
+    """A request that may wait: it must stop when its client goes away."""
+    return isinstance(msg, AssignProcessMsg) and msg.timeout > 0
+
+
+async def handle_message(services: Services, msg: Any, caller: str, started: float) -> tuple[int, bytes]:
+    """Run a decoded, authenticated message; returns (HTTP status, reply body). Never raises."""
+    msgtype = msg.__struct_config__.tag  # type: ignore[attr-defined]
+    try:
         handler = HANDLERS.get(type(msg))
         if handler is None:  # a known message type this server does not handle
             raise Forbidden(f"invalid rpcMsg.PayloadType: {type(msg).__name__.lower()}")
@@ -34,15 +47,19 @@ async def handle_body(services: Services, body: bytes) -> tuple[int, bytes]:
         payloadtype = msgtype
         if isinstance(result, Reply):
             payloadtype, result = result
-        status, out = 200, envelope.ok_reply(str(payloadtype), b"{}" if result is None else result)
+        reply = 200, envelope.ok_reply(str(payloadtype), b"{}" if result is None else result)
     except ColoniesError as exc:
-        status, out = envelope.error_reply(exc)
+        reply = envelope.error_reply(exc)
     except Exception as exc:  # a bug: answer 500, keep serving
         log.exception("internal error handling request")
-        status, out = envelope.error_reply(ColoniesError(f"Internal server error: {type(exc).__name__}: {exc}"))
+        reply = envelope.error_reply(ColoniesError(f"Internal server error: {type(exc).__name__}: {exc}"))
+    return _observed(services, str(msgtype), reply, started)
+
+
+def _observed(services: Services, msgtype: str, reply: tuple[int, bytes], started: float) -> tuple[int, bytes]:
     if services.observer is not None:
-        services.observer.on_rpc(str(msgtype), status, time.perf_counter() - started)
-    return status, out
+        services.observer.on_rpc(msgtype, reply[0], time.perf_counter() - started)
+    return reply
 
 
 class ApiEndpoint:
@@ -63,19 +80,25 @@ class ApiEndpoint:
                 *_HEADERS, (b"content-length", str(len(body)).encode()), (b"connection", b"close")]})
             await send({"type": "http.response.body", "body": body})
             return
-        if b"assignprocessmsg" in body_in[:64]:
-            status, body = await self._watch_disconnect(body_in, receive)
-            if status < 0:
-                return
+        started = time.perf_counter()
+        try:
+            msg, caller = envelope.parse_request(body_in)
+        except ColoniesError as exc:
+            status, body = _observed(self.services, "", envelope.error_reply(exc), started)
         else:
-            status, body = await handle_body(self.services, body_in)
+            if is_long_poll(msg):  # decided on the decoded message, whatever the envelope's field order
+                status, body = await self._watch_disconnect(msg, caller, receive, started)
+                if status < 0:
+                    return
+            else:
+                status, body = await handle_message(self.services, msg, caller, started)
         await send({"type": "http.response.start", "status": status,
                     "headers": [*_HEADERS, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
-    async def _watch_disconnect(self, body: bytes, receive: Any) -> tuple[int, bytes]:
+    async def _watch_disconnect(self, msg: Any, caller: str, receive: Any, started: float) -> tuple[int, bytes]:
         """Long-polls stop when the client goes away (as the Go server's context does)."""
-        work = asyncio.ensure_future(handle_body(self.services, body))
+        work = asyncio.ensure_future(handle_message(self.services, msg, caller, started))
 
         async def disconnected() -> None:
             while (await receive())["type"] != "http.disconnect":

@@ -42,7 +42,7 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(config: ServerConfig, *, start_loops: bool = True,
                on_started: Callable[[Services], Awaitable[None]] | None = None,
-               on_stopping: Callable[[], None] | None = None) -> Starlette:
+               on_stopping: Callable[[], None] | None = None) -> ApiFirst:
     """The app opens its database in the lifespan and closes it (writes drained) on shutdown."""
     services = Services(config, None, Hub())  # type: ignore[arg-type]
     observe.setup(services)
@@ -89,9 +89,10 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
                 await bridge.stop()
             await db.close()
 
-    return Starlette(
+    api = ApiEndpoint(services)
+    return ApiFirst(api, Starlette(
         routes=[
-            Route("/api", ApiEndpoint(services), methods=["POST"]),
+            Route("/api", api, methods=["POST"]),
             WebSocketRoute("/pubsub", pubsub.endpoint(services)),
             Route("/health", health, methods=["GET"]),
             Route("/cfs/{colony}/{object}", objects.endpoint(services, LocalBlobs(config.cfs_dir)),
@@ -100,4 +101,23 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
         ],
         lifespan=lifespan,
         exception_handlers={404: http_error, 405: http_error},
-    )
+    ))
+
+
+class ApiFirst:
+    """The ASGI app: `POST /api` goes straight to its endpoint, without Starlette's middleware and
+    routing (the hot path; the endpoint never raises); everything else, lifespan included, goes
+    through Starlette. Attribute access falls through to the Starlette app."""
+
+    def __init__(self, api: ApiEndpoint, app: Starlette) -> None:
+        self.api = api
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] == "http" and scope["path"] == "/api" and scope["method"] == "POST":
+            await self.api(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.app, name)

@@ -5,16 +5,13 @@ and returns the reply: a Struct, a list, None (→ `{}`), or a `Reply` with anot
 """
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from ..domain import attributes, colonies, crons, executors, files, generators, logs, processes, workflows
-from ..errors import BadRequest, NotFound, Timeout, Unavailable
 from ..rpc import messages as m
+from . import longpoll
 from .context import Context
-
-NO_PROCESS = "No process available for assignment"
 
 
 class Reply(NamedTuple):
@@ -169,46 +166,6 @@ async def remove_function(ctx: Context, msg: m.RemoveFunctionMsg) -> Any:
 
 
 # --- processes --------------------------------------------------------------------------------
-async def submit(ctx: Context, msg: m.SubmitFuncSpecMsg) -> Any:
-    return await ctx.write(processes.submit, msg.spec)
-
-
-async def assign(ctx: Context, msg: m.AssignProcessMsg) -> Any:
-    """Long-poll: try, then sleep until the queue of our type changes or the timeout passes."""
-    if msg.timeout == 0:
-        raise BadRequest("Invalid timeout value, timeout cannot be zero")
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + msg.timeout if msg.timeout > 0 else None
-    hub = ctx.services.hub
-    key: tuple[str, str] | None = None
-    seen = 0
-    while True:
-        try:
-            result = await ctx.write(processes.try_assign, msg.colonyname, msg.availablecpu, msg.availablemem)
-        except processes.Paused as exc:
-            if deadline is None:
-                raise Unavailable(str(exc.message)) from exc
-            if loop.time() >= deadline or hub.closed:
-                raise Timeout("Failed to assign process, assignments are paused and the timeout expired") from exc
-            await asyncio.sleep(min(1.0, max(deadline - loop.time(), 0)))
-            continue
-        if result.process is not None:
-            return result.process
-        if deadline is None:
-            raise NotFound(NO_PROCESS)
-        current = (msg.colonyname, result.executortype)
-        if key != current:  # first miss: note the generation, then try once more (no lost wake-up)
-            key, seen = current, hub.generation(current)
-            continue
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise NotFound(NO_PROCESS)
-        await hub.wait_change(key, seen, min(remaining, ctx.services.db.recheck_seconds))
-        if hub.closed:  # the server is stopping: answer as on timeout
-            raise NotFound(NO_PROCESS)
-        seen = hub.generation(key)
-
-
 async def list_processes(ctx: Context, msg: m.GetProcessesMsg) -> Any:
     return await ctx.read(processes.list_processes, msg.colonyname, msg.count, msg.state, msg.executortype,
                           msg.label, msg.initiator, msg.processgraphid)
@@ -434,8 +391,8 @@ HANDLERS: dict[type[m.Msg], Handler] = {
     m.AddFunctionMsg: add_function,
     m.GetFunctionsMsg: list_functions,
     m.RemoveFunctionMsg: remove_function,
-    m.SubmitFuncSpecMsg: submit,
-    m.AssignProcessMsg: assign,
+    m.SubmitFuncSpecMsg: longpoll.submit,
+    m.AssignProcessMsg: longpoll.assign,
     m.GetProcessesMsg: list_processes,
     m.GetProcessMsg: get_process,
     m.RemoveProcessMsg: remove_process,

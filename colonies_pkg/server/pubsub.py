@@ -49,7 +49,7 @@ async def _forward(ws: WebSocket, services: Services, queue: asyncio.Queue, stat
             return
         if event.state != state:
             continue
-        found = await services.db.read(processes.snapshot, now_ns(), event.processid)
+        found = await services.db.read_point(processes.snapshot, now_ns(), event.processid)
         if found is not None:
             await _push(ws, "subscribeprocessmsg", found[0])
 

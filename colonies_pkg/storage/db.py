@@ -12,10 +12,11 @@ aiosqlite owns the connections and their threads; we hand it whole functions thr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from .dialects import sqlite as sqlite_sql
 T = TypeVar("T")
 _STOP = object()
 MAX_BATCH = 256
+LOOP_READ_BUSY_MS = 50  # a read on the event loop never waits long for a lock
 
 
 class Tx:
@@ -66,6 +68,20 @@ class Tx:
         """Execute one statement for each parameter tuple."""
         self.conn.executemany(sql, seq)
 
+    @contextlib.contextmanager
+    def nested(self) -> Iterator[None]:
+        """A part of a unit that, if it raises, is undone alone (its writes and its events)."""
+        mark = len(self.events)
+        self.conn.execute("SAVEPOINT part")
+        try:
+            yield
+        except BaseException:
+            self.conn.execute("ROLLBACK TO part")
+            self.conn.execute("RELEASE part")
+            del self.events[mark:]
+            raise
+        self.conn.execute("RELEASE part")
+
 
 def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
     conn.row_factory = sqlite3.Row
@@ -80,28 +96,28 @@ def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the ordered migrations/sqlite/*.sql not yet applied; returns the schema version."""
+    """Apply the ordered migrations/sqlite/*.sql not yet applied, all in one transaction (one commit);
+    returns the schema version. An up-to-date database costs one query."""
     files = sorted(
         (f for f in resources.files(__package__).joinpath("migrations").joinpath("sqlite").iterdir() if f.name.endswith(".sql")),
         key=lambda f: f.name,
     )
     current = conn.execute("PRAGMA user_version").fetchone()[0]
-    for f in files:
-        version = int(f.name.split("_", 1)[0])
-        if version <= current:
-            continue
-        script = f.read_text(encoding="utf-8")
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _split_sql(script):
+    pending = [(int(f.name.split("_", 1)[0]), f) for f in files]
+    pending = [(version, f) for version, f in pending if version > current]
+    if not pending:
+        return current
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for version, f in pending:
+            for statement in _split_sql(f.read_text(encoding="utf-8")):
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {version}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        current = version
-    return current
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return pending[-1][0]
 
 
 def _split_sql(script: str) -> list[str]:
@@ -138,6 +154,7 @@ class Database:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        self._loop_reader: sqlite3.Connection | None = None
         self.on_commit: Callable[[list[Any]], None] | None = None
         self.on_batch: Callable[[int, float], None] | None = None  # (units, seconds) per committed batch
         self.schema_version = 0
@@ -165,6 +182,10 @@ class Database:
                     await conn.close()
             raise
         self._task = asyncio.create_task(self._writer_loop(), name="colonies-db-writer")
+        self._loop_reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        _configure(self._loop_reader, self.synchronous)
+        self._loop_reader.execute("PRAGMA query_only = ON")
+        self._loop_reader.execute(f"PRAGMA busy_timeout = {LOOP_READ_BUSY_MS}")
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(tx, *args) as one unit of work in the single writer; returns its result."""
@@ -180,6 +201,18 @@ class Database:
             raise RuntimeError("database is closed")
         reader = self._readers[next(self._next_reader)]
         return await reader._execute(_run_read, reader._conn, fn, args)
+
+    async def read_point(self, fn: Callable[..., T], *args: Any) -> T:
+        """`read` for a small indexed read on the critical path of a push: run on the event loop
+        itself, with no thread hop (falls back to `read` if the database is busy)."""
+        if self._closed:
+            raise RuntimeError("database is closed")
+        try:
+            return _run_read(self._loop_reader, fn, args)
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            return await self.read(fn, *args)
 
     async def _writer_loop(self) -> None:
         assert self._writer is not None
@@ -233,6 +266,8 @@ class Database:
         for conn in [self._writer, *self._readers]:
             if conn is not None:
                 await conn.close()
+        if self._loop_reader is not None:
+            self._loop_reader.close()
 
 
 def _run_read(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple) -> T:

@@ -233,6 +233,8 @@ class PgDatabase:
         value, _ = await asyncio.get_running_loop().run_in_executor(self._executor, self._run, fn, args, False)
         return value
 
+    read_point = read  # SQLite reads some points on the event loop; here every read is a round trip
+
     def _run(self, fn: Callable[..., T], args: tuple, writing: bool) -> tuple[T, list[Any]]:
         import psycopg
         from psycopg import errors as pgerr

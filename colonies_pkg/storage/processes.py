@@ -6,10 +6,10 @@ from typing import Any
 import msgspec
 
 from ..clock import format_time
-from ..models.process import Process
+from ..models.process import Attribute, Process
 from .attributes import of_process as attributes_of
 from .db import Tx
-from .rows import ExpiredRow, ProcessRow
+from .rows import ExpiredRow, ProcessRow, QueueRow, columns
 
 _enc = msgspec.json.encode
 Raw = msgspec.Raw
@@ -19,8 +19,11 @@ _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM processes"
 _INSERT = f"INSERT INTO processes({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
-def insert(tx: Tx, row: dict[str, Any]) -> None:
-    tx.run(_INSERT, [row.get(c, 0 if c in _INT_DEFAULTS else "") for c in COLUMNS])
+def insert(tx: Tx, row: dict[str, Any]) -> ProcessRow:
+    """Insert a new process; returns the whole row as stored (absent columns at their defaults)."""
+    full = {c: row.get(c, 0 if c in _INT_DEFAULTS else "") for c in COLUMNS}
+    tx.run(_INSERT, list(full.values()))
+    return ProcessRow(**full)
 
 
 _INT_DEFAULTS = frozenset({"cpu", "mem", "state", "isassigned", "waitforparents", "starttime", "endtime", "waitdeadline",
@@ -33,14 +36,17 @@ def get_row(tx: Tx, processid: str) -> ProcessRow | None:
     return ProcessRow._make(row) if row else None
 
 
-def to_wire(tx: Tx, row: ProcessRow) -> Process:
+def to_wire(tx: Tx, row: ProcessRow, attributes: list[Attribute] | None = None) -> Process:
+    """The wire Process of a row; `attributes` when the caller has them at hand (else read)."""
+    if attributes is None:
+        attributes = attributes_of(tx, row.processid, row.state)
     return Process(
         processid=row.processid, initiatorid=row.initiatorid, initiatorname=row.initiatorname,
         assignedexecutorid=row.assignedexecutorid, isassigned=bool(row.isassigned), state=row.state,
         prioritytime=row.prioritytime, submissiontime=format_time(row.submissiontime),
         starttime=format_time(row.starttime), endtime=format_time(row.endtime),
         waitdeadline=format_time(row.waitdeadline), execdeadline=format_time(row.execdeadline),
-        retries=row.retries, attributes=attributes_of(tx, row.processid, row.state),
+        retries=row.retries, attributes=attributes,
         spec=Raw(row.spec), waitforparents=bool(row.waitforparents), parents=Raw(row.parents),
         children=Raw(row.children), processgraphid=row.processgraphid, in_=Raw(row.input),
         out=Raw(row.output), errors=Raw(row.errors),
@@ -59,6 +65,14 @@ def claim(tx: Tx, colonyname: str, executortype: str, name: str, location: str, 
     The claim itself is dialect SQL (storage/dialects/); returns the assigned row or None."""
     processid = tx.sql.claim_process(tx, colonyname, executortype, name, location, cpu, mem, executorid, now)
     return get_row(tx, processid) if processid else None
+
+
+def queue_page(tx: Tx, colonyname: str, executortype: str, limit: int, offset: int) -> list[QueueRow]:
+    """Assignable processes of a type, in priority order (a read-only look; the claim assigns)."""
+    return [QueueRow._make(r) for r in tx.all(
+        f"SELECT {columns(QueueRow)} FROM processes{tx.sql.QUEUE_INDEX} "
+        "WHERE colonyname = ? AND executortype = ? AND state = 0 AND isassigned = 0 AND waitforparents = 0 "
+        "ORDER BY prioritytime, rowid LIMIT ? OFFSET ?", (colonyname, executortype, limit, offset))]
 
 
 def set_input(tx: Tx, processid: str, values: list[Any]) -> None:
@@ -85,20 +99,24 @@ def set_output(tx: Tx, processid: str, output: list[Any]) -> None:
     tx.run("UPDATE processes SET output = ? WHERE processid = ?", (_enc(output), processid))
 
 
-def unassign(tx: Tx, processid: str, now: int, waitdeadline: int, count_retry: bool) -> None:
-    """Back to WAITING, keeping prioritytime and starttime (PROTOCOL §6.4)."""
-    tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', endtime = ?, execdeadline = 0, "
-           "waitdeadline = CASE WHEN ? > 0 THEN ? ELSE waitdeadline END, retries = retries + ? WHERE processid = ?",
-           (now, waitdeadline, waitdeadline, int(count_retry), processid))
+def unassign(tx: Tx, processid: str, now: int, waitdeadline: int, count_retry: bool, reset_start: bool = False) -> None:
+    """Back to WAITING, keeping prioritytime and starttime (PROTOCOL §6.4); `reset_start`: as if
+    never assigned (starttime and endtime 0)."""
+    tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', "
+           "starttime = CASE WHEN ? = 1 THEN 0 ELSE starttime END, endtime = CASE WHEN ? = 1 THEN 0 ELSE ? END, "
+           "execdeadline = 0, waitdeadline = CASE WHEN ? > 0 THEN ? ELSE waitdeadline END, retries = retries + ? "
+           "WHERE processid = ?",
+           (int(reset_start), int(reset_start), now, waitdeadline, waitdeadline, int(count_retry), processid))
 
 
-def requeue_running_of(tx: Tx, colonyname: str, executorid: str) -> list[tuple[str, str]]:
-    """Re-queue an executor's running processes without counting a retry; returns (id, type)."""
-    rows = tx.all("SELECT processid, executortype FROM processes WHERE assignedexecutorid = ? AND state = 1 "
-                  "AND colonyname = ?" + tx.lock, (executorid, colonyname))
+def requeue_running_of(tx: Tx, colonyname: str, executorid: str) -> list[QueueRow]:
+    """Re-queue an executor's running processes without counting a retry; returns their queue columns."""
+    rows = [QueueRow._make(r) for r in tx.all(
+        f"SELECT {columns(QueueRow)} FROM processes WHERE assignedexecutorid = ? AND state = 1 "
+        "AND colonyname = ?" + tx.lock, (executorid, colonyname))]
     tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', starttime = 0, endtime = 0, "
            "execdeadline = 0 WHERE assignedexecutorid = ? AND state = 1 AND colonyname = ?", (executorid, colonyname))
-    return [(r[0], r[1]) for r in rows]
+    return rows
 
 
 def set_state(tx: Tx, processid: str, state: int, now: int) -> None:
@@ -162,7 +180,7 @@ def expired_running(tx: Tx, now: int, limit: int = 1000) -> list[ExpiredRow]:
     """Running processes with an exec limit whose deadline (whole seconds) has passed. On
     PostgreSQL they are locked, and rows another replica's sweep holds are skipped."""
     return [ExpiredRow._make(r) for r in tx.all(
-        "SELECT processid, retries, maxretries, maxwaittime, executortype, colonyname FROM processes "
+        f"SELECT {columns(ExpiredRow)} FROM processes "
         "WHERE state = 1 AND maxexectime > 0 AND execdeadline / 1000000000 < ? / 1000000000 "
         "ORDER BY execdeadline LIMIT ?" + tx.lock_skip, (now, limit))]
 

@@ -45,15 +45,31 @@ class ProcessRow(NamedTuple):
     errors: str
 
 
-class ExpiredRow(NamedTuple):
-    """A running process past its exec deadline, with what the retry decision needs."""
+class QueueRow(NamedTuple):
+    """What decides who may take an assignable process (domain.events.became_assignable)."""
 
     processid: str
+    colonyname: str
+    executortype: str
+    executornames: str | None
+    locationname: str
+    cpu: int
+    mem: int
+
+
+class ExpiredRow(NamedTuple):
+    """A running process past its exec deadline: its queue columns and what the retry decision needs."""
+
+    processid: str
+    colonyname: str
+    executortype: str
+    executornames: str | None
+    locationname: str
+    cpu: int
+    mem: int
     retries: int
     maxretries: int
     maxwaittime: int
-    executortype: str
-    colonyname: str
 
 
 class MemberRow(NamedTuple):

@@ -6,6 +6,7 @@ from typing import Any
 
 NAME = "postgres"
 LOCK = " FOR UPDATE"
+QUEUE_INDEX = ""  # the planner picks the partial queue index itself
 LOCK_SKIP = " FOR UPDATE SKIP LOCKED"  # sweeps: several replicas share the work, never block
 # The exec deadline of a claimed row: now + maxexectime seconds, kept inside int64 like
 # clock.ns_after (a huge maxexectime means "the end of time", not an overflow). Params: now, now.
