@@ -18,12 +18,13 @@ psycopg is imported lazily: SQLite users and the zipapp never need it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any, TypeVar
@@ -126,6 +127,17 @@ class PgTx:
     def many(self, sql: str, seq: list[tuple | list]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(_pg(sql), [_params(p) for p in seq])
+
+    @contextlib.contextmanager
+    def nested(self) -> Iterator[None]:
+        """A part of a unit that, if it raises, is undone alone (a savepoint; its events too)."""
+        mark = len(self.events)
+        try:
+            with self.conn.transaction():
+                yield
+        except BaseException:
+            del self.events[mark:]
+            raise
 
 
 def migrate(conn: Any) -> int:
