@@ -50,7 +50,6 @@ PY
 PIP=("$PYTHON" -m pip install --quiet --disable-pip-version-check --no-warn-conflicts
      --root-user-action=ignore --no-compile --only-binary=:all:)
 NORM_KEYS=()
-STRIP=1
 for key in "${KEYS[@]}"; do
   case "$key" in linux-x86_64|linux-aarch64) key="$key-gnu" ;; esac
   arch=$(echo "$key" | cut -d- -f2)

@@ -16,12 +16,12 @@ import base64
 import http.client
 import json
 import select
-import ssl
 import time
 from typing import Any
 
 from .crypto import sign
 from .errors import BadRequest, ColoniesError, Forbidden, NotFound, Timeout, Unavailable
+from .tls import client_context
 
 _BY_STATUS: dict[int, type[ColoniesError]] = {400: BadRequest, 403: Forbidden, 404: NotFound, 408: Timeout,
                                               503: Unavailable}
@@ -55,11 +55,8 @@ class Client:
     def _connection(self, timeout: float | None) -> http.client.HTTPConnection:
         if self._conn is None:
             if self.tls:
-                ctx = ssl.create_default_context()
-                if not self.verify:
-                    ctx.check_hostname = False
-                    ctx.verify_mode = ssl.CERT_NONE
-                self._conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout, context=ctx)
+                self._conn = http.client.HTTPSConnection(self.host, self.port, timeout=timeout,
+                                                         context=client_context(self.verify))
             else:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         self._conn.timeout = timeout

@@ -6,11 +6,21 @@ from collections.abc import Mapping
 
 import msgspec
 
+TRUE_WORDS = ("1", "t", "true", "yes", "on")
+FALSE_WORDS = ("0", "f", "false", "no", "off")
+
+
+def parse_bool(text: str) -> bool | None:
+    """A yes/no setting as people and the Go tools write it: True, False, or None when it is neither."""
+    word = text.strip().lower()
+    return True if word in TRUE_WORDS else False if word in FALSE_WORDS else None
+
 
 def env_bool(value: str | None, default: bool = False) -> bool:
-    if value is None or value == "":
+    """A boolean variable: `default` when unset or empty, else True only for a true word."""
+    if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in ("1", "true", "yes", "on")
+    return parse_bool(value) is True
 
 
 class ServerConfig(msgspec.Struct, frozen=True):

@@ -3,7 +3,7 @@
 `SampleExecutor(client, colonyname, prvkey, name).run(stop_event)` registers its functions and
 loops: assign (long-poll) → run the function → close with output, or fail with the error.
 Running shell commands is opt-in (`allow_shell=True`, the `dev --shell` flag). A process whose spec
-has an `fs` block runs inside a CFS mount (labels synced in before, back after; see cfs.py).
+has an `fs` block runs inside a CFS mount (labels synced in before, back after; see cfs/).
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from .cfsmount import Mount, run_with_fs
+from .cfs.mount import Mount, run_with_fs
 from .client import Client, ConnectionFailed
 from .errors import ColoniesError, NotFound
-from .objectstore import store_from_env
+from .objectstore.router import store_from_env
 
 log = logging.getLogger("colonies.executor")
 Builtin = Callable[[list[Any], dict[str, Any], list[Any], "Job"], list[Any]]

@@ -37,7 +37,7 @@ OUT, PARKED, CLAIMED, WOKEN, GONE = range(5)  # CLAIMED: a submit is assigning i
 class Waiter:
     """One long-poll of executor `name` (id `executorid`, at `location`, offering `cpu`/`mem`, 0 = any)."""
 
-    __slots__ = ("key", "executorid", "name", "location", "cpu", "mem", "order", "state", "fut", "wake", "delivered")
+    __slots__ = ("cpu", "delivered", "executorid", "fut", "key", "location", "mem", "name", "order", "state", "wake")
 
     def __init__(self, key: Key, executorid: str, name: str, location: str, cpu: int, mem: int, order: int) -> None:
         self.key = key

@@ -14,3 +14,8 @@ def new_id() -> str:
 
 def is_valid_id(value: str) -> bool:
     return bool(_HEX64.fullmatch(value))
+
+
+def is_sha256_hex(value: str) -> bool:
+    """A SHA-256 digest as CFS names objects: 64 lowercase hex characters (the id pattern)."""
+    return bool(_HEX64.fullmatch(value))

@@ -111,3 +111,17 @@ def backend_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncD
     finally:
         loop.run_until_complete(database.close())
         loop.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
+    """A failing test's report shows the log tail of every server process still running."""
+    rep = yield
+    from server_process import RUNNING
+
+    if rep.failed and RUNNING:
+        for srv in list(RUNNING):
+            rc = srv.proc.poll() if srv.proc is not None else None
+            state = "running" if rc is None else f"EXITED rc={rc}"
+            rep.sections.append((f"server log (port {srv.port}, {state})", srv.log_tail()))
+    return rep

@@ -20,7 +20,7 @@ import os
 import re
 import runpy
 import shutil
-import socket
+import signal
 import subprocess
 import sys
 import time
@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from server_process import free_port, stop, wait_healthy
 
 REPO = Path(__file__).resolve().parents[1]
 BOOTSTRAP = REPO / "packaging" / "bootstrap.py"
@@ -405,40 +406,16 @@ def test_dont_write_bytecode_uses_shipped_pycs(box):
 # --------------------------------------------------------------------------- dev server
 # These depend on the integrator's `dev` command and must fail (not skip) if it misbehaves.
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_health(port, proc, timeout):
-    import urllib.request
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        try:
-            with urllib.request.urlopen("http://127.0.0.1:%d/health" % port, timeout=1) as resp:
-                if resp.status == 200:
-                    return True
-        except OSError:
-            time.sleep(0.1)
-    return False
-
-
 @pytest.mark.slow
 class TestDevCommand:
     def test_dev_runs_echo_process_end_to_end(self, box):
         from pycolonies import Colonies, Conditions, FuncSpec
 
-        port, data = _free_port(), box.root / "data"
+        port, data = free_port(), box.root / "data"
         log = open(box.root / "dev.log", "w+")
         proc = box.popen("dev", "--port", port, "--data-dir", data, stdout=log, stderr=subprocess.STDOUT)
         try:
-            if not _wait_health(port, proc, 60):
-                log.seek(0)
-                pytest.fail("`colonies.pyz dev` did not answer GET /health (rc=%s):\n%s"
-                            % (proc.poll(), log.read()[-4000:]))
+            wait_healthy(port, proc, box.root / "dev.log", timeout=60)
             colonies = Colonies("127.0.0.1", port)
             spec = FuncSpec(funcname="echo", args=["hi"],
                             conditions=Conditions(colonyname="dev", executortype="cli"),
@@ -448,26 +425,16 @@ class TestDevCommand:
             assert done.state == 2, done
             assert done.output == ["hi"], done
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, signal.SIGTERM, timeout=15)
             log.close()
         assert list(box.cwd.iterdir()) == []
 
     def test_dev_no_executor_starts_from_clean_python(self, box):
-        port = _free_port()
-        proc = box.popen("dev", "--no-executor", "--port", port, "--data-dir", box.root / "data",
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        port = free_port()
+        with open(box.root / "dev.log", "wb") as log:
+            proc = box.popen("dev", "--no-executor", "--port", port, "--data-dir", box.root / "data",
+                             stdout=log, stderr=subprocess.STDOUT)
         try:
-            assert _wait_health(port, proc, 60), "dev --no-executor never became healthy:\n%s" % (
-                proc.communicate(timeout=5)[0][-4000:] if proc.poll() is not None else "(still running)")
+            wait_healthy(port, proc, box.root / "dev.log", timeout=60)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, signal.SIGTERM, timeout=15)

@@ -61,6 +61,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         helper.add_argument("topic", nargs="*", metavar="COMMAND", help="e.g. `process` or `process ps`")
         helper.set_defaults(func=_help)
         importlib.import_module(".workflow", __name__).register(sub)
+    parser.set_defaults(root_parser=parser)  # `completion` walks the whole tree
     return parser
 
 

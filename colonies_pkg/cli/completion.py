@@ -236,9 +236,7 @@ def script(shell: str, parser: argparse.ArgumentParser) -> str:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from . import build_parser
-
-    print(script(args.shell, build_parser()), end="")
+    print(script(args.shell, args.root_parser), end="")
     return 0
 
 

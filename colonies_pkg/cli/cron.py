@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any
 
+from ..config import parse_bool
 from .common import CliError, Session, add_command, add_group, add_json
 from .output import fmt_time, info, print_json, warn
 from .process import spec_table
@@ -24,7 +25,7 @@ def workflow_specs(holder: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _random(value: str) -> bool:
     # `--random` alone, or followed by a value as in the guide (`--random 10`): any value but false/0 is on
-    return value.strip().lower() not in ("false", "0", "no", "off")
+    return parse_bool(value) is not False
 
 
 def _add(args: argparse.Namespace) -> int:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..models.executor import ExecutorState
 from .common import CliError, Session, add_colony_key, add_command, add_group, add_json
 from .output import fmt_time, info, print_json, warn
 from .specs import load_executor
 from .table import kv_table, list_table
 
-STATES = {0: "Pending", 1: "Approved", 2: "Rejected", 3: "Unregistered"}
+STATES = {state: state.word.capitalize() for state in ExecutorState}
 UNREGISTERED = 3
 
 

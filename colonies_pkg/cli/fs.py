@@ -16,17 +16,20 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from ..cfs import CFS, SyncPlan, Transfer, normalize_label
+from ..config import parse_bool
 from ..errors import ColoniesError
-from ..models.file import File, Reference, Snapshot
-from ..objectstore import Stored, store_from_env
+from ..models.file import File, Reference, Snapshot, normalize_label
 from .common import CliError, HelpFormatter, Session, add_command, add_group, add_json, resolve_env
 from .output import fmt_time, info, print_json, warn
 from .table import list_table, render
+
+if TYPE_CHECKING:  # the CFS client and object stores load with the first `fs` command that needs them
+    from ..cfs import CFS, SyncPlan, Transfer
+    from ..objectstore import Stored
 
 DESCRIPTION = """Manage the Colonies file system (CFS).
 
@@ -74,6 +77,9 @@ class _NoStore:
 
 
 def _cfs(args: argparse.Namespace) -> tuple[Session, CFS]:
+    from ..cfs import CFS
+    from ..objectstore.router import store_from_env
+
     resolve_env(args)
     s = Session(args)
     colony, prvkey = s.colonyname, s.prvkey
@@ -287,6 +293,8 @@ def _info(args: argparse.Namespace) -> int:
 def _get(args: argparse.Namespace) -> int:
     _, cfs = _cfs(args)
     f = _select(cfs, args, latest=True)[0]
+    from ..cfs import Transfer
+
     t = Transfer("download", f.label, f.name, f.name, f.size, f.checksum)
     progress = Progress()
     progress(t, "start", 0)
@@ -428,11 +436,9 @@ def _snapshot_removeall(args: argparse.Namespace) -> int:
 
 # --- parser ----------------------------------------------------------------------------------
 def _bool_arg(text: str) -> bool:
-    value = text.strip().lower()
-    if value in ("1", "true", "yes", "on", "t"):
-        return True
-    if value in ("0", "false", "no", "off", "f"):
-        return False
+    value = parse_bool(text)
+    if value is not None:
+        return value
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..models.process import ProcessState
 from .common import Session, add_colony_key, add_command, add_group, add_json, confirm
 from .output import (
     elapsed,
@@ -23,14 +24,14 @@ from .output import (
 from .table import kv_table, list_table, truncate
 from .wait import STATE_NAMES
 
-WAITING, RUNNING, SUCCESS, FAILED, CANCELLED = 0, 1, 2, 3, 4
+WAITING, RUNNING, SUCCESS, FAILED, CANCELLED = ProcessState
 ATTRIBUTE_TYPES = {0: "In", 1: "Out", 2: "Err", 3: "Env"}
 LISTS = {  # command: (state, word in messages, time column, time field)
-    "ps": (RUNNING, "running", "STARTTIME", "starttime"),
-    "psw": (WAITING, "waiting", "SUBMSSIONTIME", "submissiontime"),
-    "pss": (SUCCESS, "successful", "SUBMSSIONTIME", "submissiontime"),
-    "psf": (FAILED, "failed", "ENDTIME", "endtime"),
-    "psc": (CANCELLED, "cancelled", "ENDTIME", "endtime"),
+    "ps": (RUNNING, RUNNING.word, "STARTTIME", "starttime"),
+    "psw": (WAITING, WAITING.word, "SUBMSSIONTIME", "submissiontime"),
+    "pss": (SUCCESS, SUCCESS.word, "SUBMSSIONTIME", "submissiontime"),
+    "psf": (FAILED, FAILED.word, "ENDTIME", "endtime"),
+    "psc": (CANCELLED, CANCELLED.word, "ENDTIME", "endtime"),
 }
 CELL = 30
 SERVER_MAX_COUNT = 100  # the most processes one getprocessesmsg may ask for
@@ -191,10 +192,9 @@ def _remove(args: argparse.Namespace) -> int:
 
 def removeall_state(args: argparse.Namespace) -> tuple[int, str]:
     """The state filter of a removeall command (-1 = all) and the word for messages."""
-    for flag, state, word in (("waiting", WAITING, "waiting"), ("successful", SUCCESS, "successful"),
-                              ("failed", FAILED, "failed"), ("cancelled", CANCELLED, "cancelled")):
-        if getattr(args, flag):
-            return state, word + " "
+    for state in (WAITING, SUCCESS, FAILED, CANCELLED):
+        if getattr(args, state.word):  # the flags are named like the states: --waiting, --successful, ...
+            return state, state.word + " "
     return -1, ""
 
 

@@ -152,9 +152,8 @@ def _status(args: argparse.Namespace) -> int:
         return 0
     rows = [("Server", s.address), ("BuildVersion", server.get("buildversion", "")),
             ("BuildTime", server.get("buildtime", ""))]
-    for b in server.get("backends") or []:
-        rows.append(("Backend", f"{b.get('type', '')} {b.get('host', '')}:{b.get('port', '')}"
-                               + (" (TLS)" if b.get("tls") else "")))
+    rows += [("Backend", f"{b.get('type', '')} {b.get('host', '')}:{b.get('port', '')}"
+                         + (" (TLS)" if b.get("tls") else "")) for b in server.get("backends") or []]
     kv_table(rows, title="Server status")
     return 0
 

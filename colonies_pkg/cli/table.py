@@ -11,6 +11,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import Any, NamedTuple
 
+from ..config import parse_bool
+
 
 class Style(NamedTuple):
     top: tuple[str, str, str]  # left, join, right
@@ -26,11 +28,9 @@ ASCII = Style(("+", "+", "+"), ("+", "+", "+"), ("+", "+", "+"), "-", "|")
 
 def use_ascii(stream: Any = None) -> bool:
     """ASCII borders when COLONIES_CLI_ASCII is true, or unset and the stream is not a terminal."""
-    value = os.environ.get("COLONIES_CLI_ASCII", "").strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
+    value = parse_bool(os.environ.get("COLONIES_CLI_ASCII", ""))
+    if value is not None:
+        return value
     stream = stream if stream is not None else sys.stdout
     try:
         return not stream.isatty()

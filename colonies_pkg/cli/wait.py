@@ -8,6 +8,7 @@ when the server closes them at their timeout. `result(timeout)` blocks until the
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import queue
 import threading
@@ -15,11 +16,13 @@ import time
 from typing import Any
 
 from ..crypto import sign
+from ..models.process import ProcessState
+from ..tls import client_context
 from .common import CliError, Session
 
-SUCCESS, FAILED, CANCELLED = 2, 3, 4
+SUCCESS, FAILED, CANCELLED = ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED
 FINAL_STATES = (SUCCESS, FAILED, CANCELLED)
-STATE_NAMES = {0: "Waiting", 1: "Running", 2: "Successful", 3: "Failed", 4: "Cancelled"}
+STATE_NAMES = {state: state.word.capitalize() for state in ProcessState}
 SUBSCRIPTION_SECONDS = 60
 
 
@@ -57,14 +60,7 @@ class ProcessWaiter:
         while not self._stop.is_set():
             started = time.monotonic()
             try:
-                ssl_ctx = None
-                if self.session.tls:
-                    import ssl
-
-                    ssl_ctx = ssl.create_default_context()
-                    if not self.session.verify:
-                        ssl_ctx.check_hostname = False
-                        ssl_ctx.verify_mode = ssl.CERT_NONE
+                ssl_ctx = client_context(self.session.verify) if self.session.tls else None
                 with connect(self.session.ws_url, open_timeout=10, close_timeout=1, ssl=ssl_ctx,
                              max_size=None) as ws:
                     with self._lock:
@@ -111,10 +107,8 @@ class ProcessWaiter:
         with self._lock:
             sockets, self._sockets = self._sockets, []
         for ws in sockets:
-            try:
+            with contextlib.suppress(Exception):
                 ws.close()
-            except Exception:
-                pass
 
 
 def wait_for(session: Session, process: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:

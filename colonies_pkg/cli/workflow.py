@@ -13,11 +13,11 @@ from .table import kv_table, list_table
 from .wait import STATE_NAMES, wait_for
 
 LISTS = {
-    "ps": (RUNNING, "running"),
-    "psw": (WAITING, "waiting"),
-    "pss": (SUCCESS, "successful"),
-    "psf": (FAILED, "failed"),
-    "psc": (CANCELLED, "cancelled"),
+    "ps": (RUNNING, RUNNING.word),
+    "psw": (WAITING, WAITING.word),
+    "pss": (SUCCESS, SUCCESS.word),
+    "psf": (FAILED, FAILED.word),
+    "psc": (CANCELLED, CANCELLED.word),
 }
 
 

@@ -13,7 +13,7 @@ or the colony owner, except the status update and reconcile (members only).
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -52,7 +52,7 @@ def _initiator_name(member: security.Member | None) -> str:
 
 
 def _time(now: int) -> datetime:
-    return datetime.fromtimestamp(now // NS, timezone.utc).replace(microsecond=(now % NS) // 1000)
+    return datetime.fromtimestamp(now // NS, UTC).replace(microsecond=(now % NS) // 1000)
 
 
 # --- definitions ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import msgspec
 
 from ..errors import BadRequest, NotFound
 from ..ids import new_id
-from ..models.file import File, FileData, Label, Reference, Snapshot
+from ..models.file import File, FileData, Label, Reference, Snapshot, normalize_label
 from ..storage import files as store
 from ..storage.db import Tx
 from ..storage.rows import FileRow, SnapshotRow
@@ -23,11 +23,6 @@ class Removed(msgspec.Struct):
     """Reply of removals: objects that no file or snapshot refers to any more."""
 
     unreferenced: list[Reference] = msgspec.field(default_factory=list)
-
-
-def normalize_label(label: str | None) -> str:
-    """Exactly one leading "/" and no trailing "/" (as pycolonies normalises)."""
-    return "/" + (label or "").strip().strip("/")
 
 
 def _unsafe(part: str) -> bool:

@@ -222,9 +222,6 @@ def _require_assigned(tx: Tx, caller: str, row: ProcessRow, verb: str) -> securi
     return member
 
 
-_STATE_NAMES = {0: "waiting", 1: "running", 2: "successful", 3: "failed", 4: "cancelled"}
-
-
 def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | None) -> None:
     row = _row_of(tx, processid, "close process as successful")
     me = _require_assigned(tx, caller, row, "close process as successful")
@@ -232,7 +229,7 @@ def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[An
     if state == ProcessState.SUCCESS:
         return
     if state in (ProcessState.FAILED, ProcessState.CANCELLED):
-        raise BadRequest(f"Tried to set {_STATE_NAMES[state]} process as successful")
+        raise BadRequest(f"Tried to set {ProcessState(state).word} process as successful")
     if state == ProcessState.WAITING:
         raise BadRequest("Tried to set waiting process as successful without being running")
     store.close(tx, processid, ProcessState.SUCCESS, now, out, None)
@@ -261,7 +258,7 @@ def close_failed(tx: Tx, now: int, caller: str, processid: str, errors: list[str
     _require_assigned(tx, caller, row, "close process as failed")
     state = row.state
     if state in (ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED):
-        raise BadRequest(f"Tried to set {_STATE_NAMES[state]} process as failed")
+        raise BadRequest(f"Tried to set {ProcessState(state).word} process as failed")
     fail_row(tx, now, row, list(errors or []))
 
 
@@ -282,7 +279,7 @@ def cancel(tx: Tx, now: int, caller: str, processid: str) -> None:
     if row.processgraphid:
         raise BadRequest("Failed to cancel process, process is part of a workflow, cancel the workflow instead")
     if row.state not in (ProcessState.WAITING, ProcessState.RUNNING):
-        raise BadRequest(f"Tried to cancel {_STATE_NAMES[row.state]} process")
+        raise BadRequest(f"Tried to cancel {ProcessState(row.state).word} process")
     store.set_state(tx, processid, ProcessState.CANCELLED, now)
     tx.events.append(ProcessChanged(processid, ProcessState.CANCELLED, row.colonyname, row.executortype))
 

@@ -53,7 +53,7 @@ def validate(spec: WorkflowSpec) -> list[FunctionSpec]:
 
 def find_cycle(deps: dict[str, list[str]]) -> list[str]:
     """A cycle in the dependency graph as a list of node names, or [] (Kahn's algorithm)."""
-    indegree = {n: 0 for n in deps}
+    indegree = dict.fromkeys(deps, 0)
     dependents: dict[str, list[str]] = {n: [] for n in deps}
     for node, parents in deps.items():
         for p in set(parents):
@@ -166,10 +166,8 @@ def draw(members: list[MemberRow]) -> tuple[list[Node], list[Edge]]:
             nodes.append(Node(id=pid, data={"label": label},
                               position=Position(x=int((i - (len(pids) - 1) / 2) * 200), y=level * 80), type=kind,
                               style={"color": "", "background": COLORS.get(row.state, "#eee8d8")}))
-    for pid in order:
-        for child in children[pid]:
-            edges.append(Edge(id=f"{pid}-{child}", source=pid, target=child,
-                              animated=by_id[pid].state == ProcessState.RUNNING))
+    edges += [Edge(id=f"{pid}-{child}", source=pid, target=child, animated=by_id[pid].state == ProcessState.RUNNING)
+              for pid in order for child in children[pid]]
     return nodes, edges
 
 

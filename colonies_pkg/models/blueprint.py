@@ -7,7 +7,7 @@ replies, as Go does); the others are always written, times included (Go's zero t
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -16,15 +16,15 @@ from msgspec import UNSET, UnsetType
 from .ints import Int64
 
 Time = Annotated[datetime, msgspec.Meta(tz=True)]
-ZERO = datetime(1, 1, 1, tzinfo=timezone.utc)
+ZERO = datetime(1, 1, 1, tzinfo=UTC)
 
 
 class BlueprintMetadata(msgspec.Struct, kw_only=True):
     name: str = ""
     colonyname: str = ""
     locationname: str | UnsetType = UNSET
-    labels: dict[str, str] | None | UnsetType = UNSET
-    annotations: dict[str, str] | None | UnsetType = UNSET
+    labels: dict[str, str] | UnsetType | None = UNSET
+    annotations: dict[str, str] | UnsetType | None = UNSET
     generation: Int64 | UnsetType = UNSET
     createdAt: Time = ZERO
     updatedAt: Time = ZERO
@@ -72,7 +72,7 @@ class BlueprintDefinitionNames(msgspec.Struct, kw_only=True):
     listKind: str = ""
     singular: str = ""
     plural: str = ""
-    shortNames: list[str] | None | UnsetType = UNSET
+    shortNames: list[str] | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         if not self.shortNames:
@@ -94,7 +94,7 @@ class BlueprintDefinitionSpec(msgspec.Struct, kw_only=True):
     version: str = ""
     names: BlueprintDefinitionNames = msgspec.field(default_factory=BlueprintDefinitionNames)
     scope: str = ""
-    schema: ValidationSchema | None | UnsetType = UNSET
+    schema: ValidationSchema | UnsetType | None = UNSET
     handler: HandlerSpec = msgspec.field(default_factory=HandlerSpec)
 
     def __post_init__(self) -> None:
@@ -121,7 +121,7 @@ class Blueprint(msgspec.Struct, kw_only=True):
     kind: str = ""
     metadata: BlueprintMetadata = msgspec.field(default_factory=BlueprintMetadata)
     spec: dict[str, Any] | None = None
-    status: dict[str, Any] | None | UnsetType = UNSET
+    status: dict[str, Any] | UnsetType | None = UNSET
 
     def __post_init__(self) -> None:
         if self.spec is None:
@@ -138,7 +138,7 @@ class BlueprintHistory(msgspec.Struct, kw_only=True):
     name: str = ""
     generation: Int64 = 0
     spec: dict[str, Any] | None = None
-    status: dict[str, Any] | None | UnsetType = UNSET
+    status: dict[str, Any] | UnsetType | None = UNSET
     timestamp: Time = ZERO
     changedby: str = ""
     changetype: str = ""

@@ -15,6 +15,11 @@ class ExecutorState(IntEnum):
     REJECTED = 2
     UNREGISTERED = 3
 
+    @property
+    def word(self) -> str:
+        """"pending", "approved", "rejected" or "unregistered"."""
+        return self.name.lower()
+
 
 class Capabilities(msgspec.Struct):
     hardware: list[Any] | None = None

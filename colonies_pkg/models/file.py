@@ -6,6 +6,11 @@ import msgspec
 from .ints import Int64
 
 
+def normalize_label(label: str | None) -> str:
+    """A CFS label as stored: exactly one leading "/" and no trailing "/" (as pycolonies normalises)."""
+    return "/" + (label or "").strip().strip("/")
+
+
 class S3Object(msgspec.Struct):
     server: str = ""
     port: Int64 = 0

@@ -20,6 +20,11 @@ class ProcessState(IntEnum):
     FAILED = 3
     CANCELLED = 4
 
+    @property
+    def word(self) -> str:
+        """The state as the Go server and CLI write it: "waiting", "running", "successful", ..."""
+        return "successful" if self is ProcessState.SUCCESS else self.name.lower()
+
 
 class AttributeType(IntEnum):
     IN = 0

@@ -15,6 +15,7 @@ import msgspec
 from ..crypto import recover_id
 from ..errors import BadRequest, ColoniesError, Forbidden
 from . import messages
+from .base import Msg
 
 
 class RPCMsg(msgspec.Struct):
@@ -75,7 +76,7 @@ def check_payloadtype(payloadtype: str) -> None:
         raise Forbidden(f"invalid rpcMsg.PayloadType: {payloadtype}")
 
 
-def decode_payload(env: RPCMsg) -> messages.Msg:
+def decode_payload(env: RPCMsg) -> Msg:
     """Base64-decode and JSON-decode the payload into its message Struct."""
     try:
         raw = base64.b64decode(env.payload, validate=True)
@@ -113,7 +114,7 @@ def _drop_nulls(value: object) -> object:
     return value
 
 
-def parse_request(body: bytes, *, websocket: bool = False) -> tuple[messages.Msg, str]:
+def parse_request(body: bytes, *, websocket: bool = False) -> tuple[Msg, str]:
     """Parse, authenticate and decode a request; returns (message, caller id or "")."""
     env = parse_envelope(body)
     if env.payloadtype in messages.UNSIGNED and not websocket:

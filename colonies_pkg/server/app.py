@@ -13,7 +13,6 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from .. import loops
-from ..blobs import LocalBlobs
 from ..config import ServerConfig
 from ..domain import channels, colonies
 from ..errors import ColoniesError
@@ -95,7 +94,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
             Route("/api", api, methods=["POST"]),
             WebSocketRoute("/pubsub", pubsub.endpoint(services)),
             Route("/health", health, methods=["GET"]),
-            Route("/cfs/{colony}/{object}", objects.endpoint(services, LocalBlobs(config.cfs_dir)),
+            Route("/cfs/{colony}/{object}", objects.endpoint(services, config.cfs_dir),
                   methods=["GET", "HEAD", "PUT", "DELETE"]),
             *observe.routes(services),
         ],

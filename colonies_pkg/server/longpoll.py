@@ -150,10 +150,7 @@ async def _attempt(ctx: Context, msg: m.AssignProcessMsg, woken_for: ProcessChan
 
 def _after_abandoned(ctx: Context, fut: asyncio.Future[processes.AssignResult], woken_for: ProcessChanged | None) -> None:
     """The client left while its attempt was in the writer: undo an assignment, pass a wake-up on."""
-    if fut.cancelled() or fut.exception() is not None:
-        result = None
-    else:
-        result = fut.result()
+    result = None if fut.cancelled() or fut.exception() is not None else fut.result()
     if result is not None and result.process is not None:
         _give_back(ctx, ctx.caller, result.process.processid)
         if woken_for is not None and woken_for.processid != result.process.processid:

@@ -20,13 +20,15 @@ from starlette.responses import Response
 from starlette.routing import request_response
 
 from .. import loops
+from ..models.executor import ExecutorState
+from ..models.process import ProcessState
 from .context import Services
 from .observe import Family, Observer
 
 # The classic text format every Prometheus version reads (newer clients default to 1.0.0).
 CONTENT_TYPE = getattr(exposition, "CONTENT_TYPE_PLAIN_0_0_4", CONTENT_TYPE_LATEST)
-STATES = ("waiting", "running", "successful", "failed", "cancelled")
-EXECUTOR_STATES = ("pending", "approved", "rejected", "unregistered")
+STATES = tuple(state.word for state in ProcessState)
+EXECUTOR_STATES = tuple(state.word for state in ExecutorState)
 # Go's gauges (pkg/monitoring/monitoring_server.go) and the four statistics Go leaves out.
 GO_GAUGES = (
     ("colonies_server_colonies", "colonies", "Number of colonies"),

@@ -9,30 +9,40 @@ and the signer must be a member of the colony.
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import time
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 
-from ..blobs import BlobError, LocalBlobs
 from ..clock import now_ns
 from ..config import ServerConfig
 from ..crypto import recover_id
 from ..domain import files, security
 from ..errors import BadRequest, ColoniesError, Forbidden, NotFound
+from ..ids import is_sha256_hex
+from ..objectstore import ChecksumMismatch
+from ..objectstore.local import LocalDirStore
 from ..rpc import envelope
 from .body import PayloadTooLarge, declared_length, stream_with_idle_timeout
 from .context import Services
 
 MAX_SKEW_SECONDS = 300
+_COLONY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 def signed_text(method: str, colony: str, obj: str, timestamp: str) -> str:
     return f"{method} /cfs/{colony}/{obj} {timestamp}"
 
 
-def _check_member(tx, now: int, caller: str, colony: str) -> None:
-    security.require_member(tx, caller, colony)
+def colony_store(root: str, colony: str, obj: str) -> LocalDirStore:
+    """The embedded store of one colony: `<root>/<colony>/<aa>/<sha256>`; refuses bad names."""
+    if not _COLONY.fullmatch(colony):
+        raise BadRequest(f"invalid colony name {colony!r}")
+    if not is_sha256_hex(obj):
+        raise BadRequest("object names are the SHA-256 of the content: 64 lowercase hex characters")
+    return LocalDirStore(os.path.join(root, colony))
 
 
 def _error(exc: ColoniesError) -> Response:
@@ -40,7 +50,7 @@ def _error(exc: ColoniesError) -> Response:
     return Response(body, status_code=status, media_type="text/plain")
 
 
-def endpoint(services: Services, blobs: LocalBlobs):
+def endpoint(services: Services, root: str):
     async def handle(request: Request) -> Response:
         colony, obj = request.path_params["colony"], request.path_params["object"]
         method = request.method
@@ -49,22 +59,22 @@ def endpoint(services: Services, blobs: LocalBlobs):
             if not ts.isdigit() or abs(int(ts) - time.time()) > MAX_SKEW_SECONDS:
                 raise Forbidden("Missing or stale Colonies-Timestamp header")
             caller = recover_id(signed_text(method, colony, obj, ts), request.headers.get("colonies-signature", ""))
-            blobs.path(colony, obj)  # validates the names
-            await services.db.read(_check_member, now_ns(), caller, colony)
+            store = colony_store(root, colony, obj)
+            await services.db.read(security.require_member, caller, colony)
             if method == "PUT":
-                return await _put(request, blobs, colony, obj, services.config)
+                return await _put(request, store, obj, services.config)
             if method in ("GET", "HEAD"):
-                if not blobs.exists(colony, obj):
+                if not os.path.isfile(store.path(obj)):
                     raise NotFound(f"No object {obj} in colony {colony}")
                 if method == "HEAD":
-                    return Response(b"", headers={"content-length": str(blobs.size(colony, obj))})
-                return FileResponse(blobs.path(colony, obj), media_type="application/octet-stream")
+                    return Response(b"", headers={"content-length": str(store.size(obj))})
+                return FileResponse(store.path(obj), media_type="application/octet-stream")
             if method == "DELETE":
                 await services.db.write(files.delete_object, now_ns(), caller, colony, obj,
-                                        lambda: blobs.delete(colony, obj))
+                                        lambda: store.remove(obj))
                 return Response(b"", status_code=204)
             raise BadRequest(f"Unsupported method {method}")
-        except BlobError as exc:
+        except ChecksumMismatch as exc:
             return _error(BadRequest(str(exc)))
         except ColoniesError as exc:
             return _error(exc)
@@ -72,17 +82,17 @@ def endpoint(services: Services, blobs: LocalBlobs):
     return handle
 
 
-async def _put(request: Request, blobs: LocalBlobs, colony: str, obj: str, config: ServerConfig) -> Response:
+async def _put(request: Request, store: LocalDirStore, obj: str, config: ServerConfig) -> Response:
     limit = config.max_object_bytes
     declared = declared_length(request.scope)
     if declared is not None and declared > limit:
         raise PayloadTooLarge(f"Object of {declared} bytes is larger than the limit of {limit} bytes")
     stream = stream_with_idle_timeout(request.stream(), config.body_timeout_seconds)
-    if blobs.exists(colony, obj):  # content-addressed: already stored is done
+    if os.path.isfile(store.path(obj)):  # content-addressed: already stored is done
         async for _ in stream:
             pass
         return Response(b"", status_code=200)
-    writer = blobs.writer(colony, obj)
+    writer = store.writer(obj)
     try:
         async for chunk in stream:
             writer.write(chunk)

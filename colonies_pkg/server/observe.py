@@ -22,6 +22,7 @@ from bisect import bisect_left
 from typing import Any
 
 from ..domain.events import LogAdded, ProcessChanged, ProcessesRemoved
+from ..models.process import ProcessState
 from ..storage import Database
 from ..storage import stats as stats_store
 
@@ -33,7 +34,7 @@ FAST_BUCKETS = (.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 MAX_LABEL_VALUES = 200
 OTHER = "_other"
-OUTCOMES = {2: "successful", 3: "failed", 4: "cancelled"}
+OUTCOMES = {s: s.word for s in (ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED)}
 # Write messages that change counts without a process event: refresh the aggregates after them.
 STATS_MSGTYPES = frozenset({
     "addcolonymsg", "removecolonymsg", "addexecutormsg", "approveexecutormsg", "rejectexecutormsg",
@@ -141,10 +142,9 @@ class Observer:
                     self._process_gen[ev.processid] += 1
             elif isinstance(ev, ProcessesRemoved):
                 touched.add(ev.colonyname)
-            elif isinstance(ev, LogAdded):
-                if ev.processid in self._process_gen:
-                    self._process_gen[ev.processid] += 1
-                    self._signal()
+            elif isinstance(ev, LogAdded) and ev.processid in self._process_gen:
+                self._process_gen[ev.processid] += 1
+                self._signal()
         if touched:
             for colony in touched:
                 self._colony_gen[colony] += 1
@@ -242,7 +242,7 @@ class Observer:
         if snap is None:
             return out
         out["colonies"] = snap.colonies if colony is None else 1
-        names = ("waiting", "running", "successful", "failed", "cancelled")
+        names = [state.word for state in ProcessState]
         for (c, _t, state), n in snap.processes.items():
             if (colony is None or c == colony) and 0 <= state <= 4:
                 out[f"{names[state]}processes"] += n

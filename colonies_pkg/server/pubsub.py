@@ -31,10 +31,6 @@ async def _push_error(ws: WebSocket, exc: ColoniesError) -> None:
     await ws.send_text(envelope.error_reply(exc)[1].decode())
 
 
-def _check_member(tx, now: int, caller: str, colonyname: str) -> None:
-    security.require_member(tx, caller, colonyname)
-
-
 async def _forward(ws: WebSocket, services: Services, queue: asyncio.Queue, state: int, deadline: float) -> None:
     """Push the process of every event in `state` until the deadline (then the caller closes);
     a None from the hub means the server is stopping: close with a normal close frame now."""
@@ -42,7 +38,7 @@ async def _forward(ws: WebSocket, services: Services, queue: asyncio.Queue, stat
     while (remaining := deadline - loop.time()) > 0:
         try:
             event = await asyncio.wait_for(queue.get(), remaining)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             break
         if event is None:
             await ws.close(1000)
@@ -65,7 +61,7 @@ async def _subscribe_process(ws: WebSocket, services: Services, caller: str, msg
             return
         process, colonyname = found
         try:
-            await services.db.read(_check_member, now_ns(), caller, colonyname)
+            await services.db.read(security.require_member, caller, colonyname)
         except ColoniesError as exc:
             await _push_error(ws, Forbidden(exc.message))
             return
@@ -80,7 +76,7 @@ async def _subscribe_processes(ws: WebSocket, services: Services, caller: str, m
     loop = asyncio.get_running_loop()
     deadline = loop.time() + max(msg.timeout, 0)
     try:
-        await services.db.read(_check_member, now_ns(), caller, msg.colonyname)
+        await services.db.read(security.require_member, caller, msg.colonyname)
     except ColoniesError as exc:
         await _push_error(ws, Forbidden(exc.message))
         return

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import os
-import socket
+import signal
 import subprocess
 import sys
 import time
@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_process import REPO, ServerProcess, free_port, stop, wait_healthy
 
-REPO = Path(__file__).resolve().parents[2]
 DEV_PRVKEY = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
 DEV_COLONY_PRVKEY = "ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d73097514"
 COLONY = "dev"
@@ -35,52 +35,18 @@ BUCKET = "cfs-test"
 BIG = 64 * 1024 * 1024
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http(port: int, path: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 30.0) -> None:
-    import http.client
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited with {proc.returncode}:\n{log.read_text(errors='replace')[-3000:]}")
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
-            conn.request("GET", path)
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    proc.kill()
-    pytest.fail(f"server on port {port} not ready:\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 @dataclass
 class DevServer:
     port: int
     data_dir: Path
-    proc: subprocess.Popen[bytes]
+    process: ServerProcess
+    clients: list[Any] = field(default_factory=list)  # closed when the session ends
 
     def client(self) -> Any:
         from colonies_pkg.client import Client
 
-        return Client("127.0.0.1", self.port)
+        self.clients.append(Client("127.0.0.1", self.port))
+        return self.clients[-1]
 
     def blob_path(self, sha: str) -> Path:
         return self.data_dir / "cfs" / COLONY / sha[:2] / sha
@@ -96,15 +62,8 @@ class DevServer:
 
 @pytest.fixture(scope="session")
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    base = tmp_path_factory.mktemp("dev")
-    port = free_port()
-    log = base / "server.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "colonies.py", "dev", "--no-executor", "--port", str(port),
-                                 "--data-dir", str(base / "data")], cwd=REPO, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    try:
-        _wait_http(port, "/health", proc, log)
+    with ServerProcess(tmp_path_factory.mktemp("dev"), "--no-executor") as server:
+        port = server.port
         # /health answers before the dev colony is bootstrapped: wait for membership to work
         from colonies_pkg.client import Client
 
@@ -119,9 +78,12 @@ def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
                     raise
                 time.sleep(0.05)
         c.close()
-        yield DevServer(port, base / "data", proc)
-    finally:
-        _stop(proc)
+        dev = DevServer(port, server.data_dir, server)
+        try:
+            yield dev
+        finally:
+            for client in dev.clients:
+                client.close()
 
 
 @dataclass
@@ -163,7 +125,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
         proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
                                 stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
     try:
-        _wait_http(port, "/moto-api/", proc, log)
+        wait_healthy(port, proc, log, path="/moto-api/")
         url = f"http://127.0.0.1:{port}"
         kw = {"endpoint_url": url, "aws_access_key_id": "setup", "aws_secret_access_key": "setup",
               "region_name": "us-east-1"}
@@ -181,7 +143,7 @@ def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Moto]:
         conn.close()
         yield Moto(port, key["AccessKeyId"], key["SecretAccessKey"], proc)
     finally:
-        _stop(proc)
+        stop(proc, signal.SIGTERM)
 
 
 @pytest.fixture
@@ -201,15 +163,16 @@ class StoreCase:
 
 
 def make_store(kind: str, tmp_path: Path, dev: DevServer | None, moto: Moto | None) -> StoreCase:
-    from colonies_pkg.objectstore import HttpObjectStore, LocalDirStore
-    from colonies_pkg.s3store import S3Config, S3Store
+    from colonies_pkg.objectstore.http import HttpObjectStore
+    from colonies_pkg.objectstore.local import LocalDirStore
+    from colonies_pkg.objectstore.s3 import S3Config, S3Store
 
     if kind == "local":
         root = tmp_path / "objects"
         store = LocalDirStore(str(root))
 
         def corrupt(ref: Any, data: bytes) -> None:
-            Path(store._path(ref.s3object.object)).write_bytes(data)
+            Path(store.path(ref.s3object.object)).write_bytes(data)
 
         return StoreCase(kind, store, corrupt, {"kind": "local", "root": str(root)})
     if kind == "http":

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from colonies_pkg.cfs import CFS, CFSError
-from colonies_pkg.cfsmount import FsSpec, Mount, run_with_fs
-from colonies_pkg.objectstore import store_from_env
+from colonies_pkg.cfs.mount import FsSpec, Mount, run_with_fs
+from colonies_pkg.objectstore.router import store_from_env
 
 KEY = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"  # dev user = executor dev-docker
 

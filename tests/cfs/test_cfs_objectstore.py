@@ -19,12 +19,12 @@ from colonies_pkg.objectstore import (
     ChecksumMismatch,
     ObjectNotFound,
     ObjectStore,
-    StoreRouter,
     StoreUnavailable,
     get_bytes,
     put_bytes,
 )
-from colonies_pkg.s3store import S3Config, S3Store, parse_endpoint
+from colonies_pkg.objectstore.router import StoreRouter
+from colonies_pkg.objectstore.s3 import S3Config, S3Store, parse_endpoint
 
 HERE = Path(__file__).parent
 
@@ -180,7 +180,7 @@ def test_s3_unreachable_endpoint_fails_fast(moto, tmp_path):
 
 def test_router_serves_references_of_other_stores(moto, dev, tmp_path):
     """Data written to S3 is readable through a router whose primary is the Colonies server."""
-    from colonies_pkg.objectstore import store_from_env
+    from colonies_pkg.objectstore.router import store_from_env
 
     s3 = S3Store(S3Config.from_env(moto.env()))
     stored = put_bytes(s3, b"from s3")
@@ -194,7 +194,7 @@ def test_router_serves_references_of_other_stores(moto, dev, tmp_path):
 
 def test_http_store_refuses_non_members(dev, tmp_path):
     from colonies_pkg.crypto import generate_prvkey
-    from colonies_pkg.objectstore import HttpObjectStore
+    from colonies_pkg.objectstore.http import HttpObjectStore
 
     outsider = HttpObjectStore("127.0.0.1", dev.port, "dev", generate_prvkey())
     (tmp_path / "f").write_bytes(b"x")
@@ -203,7 +203,7 @@ def test_http_store_refuses_non_members(dev, tmp_path):
 
 
 def test_http_store_unreachable(tmp_path):
-    from colonies_pkg.objectstore import HttpObjectStore
+    from colonies_pkg.objectstore.http import HttpObjectStore
 
     (tmp_path / "f").write_bytes(b"x")
     with pytest.raises(StoreUnavailable, match="cannot reach"):

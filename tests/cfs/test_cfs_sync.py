@@ -11,7 +11,9 @@ import pytest
 
 from colonies_pkg.cfs import CFS, CFSError, normalize_label, sub_label_dir
 from colonies_pkg.errors import BadRequest, ColoniesError
-from colonies_pkg.objectstore import LocalDirStore, ObjectStoreError, put_bytes, store_from_env
+from colonies_pkg.objectstore import ObjectStoreError, put_bytes
+from colonies_pkg.objectstore.local import LocalDirStore
+from colonies_pkg.objectstore.router import store_from_env
 
 KEY = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
 

@@ -7,37 +7,27 @@ import contextlib
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+
+from server_process import ServerProcess
 
 from colonies_pkg.cfs import CFS
 from colonies_pkg.client import Client
-from colonies_pkg.objectstore import store_from_env
-
-from .conftest import _stop, _wait_http, free_port
+from colonies_pkg.objectstore.router import store_from_env
 
 ROOT = Path(__file__).resolve().parents[2]
 KEY = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
 
 
-@contextlib.contextmanager
-def dev_server(tmp_path: Path, *flags: str) -> Iterator[int]:
-    """A `colonies.py dev` subprocess on a free port; yields the port."""
-    port = free_port()
-    log = tmp_path / "dev.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "colonies.py", "dev", *flags, "--port", str(port),
-                                 "--data-dir", str(tmp_path / "data")], cwd=ROOT, stdout=out, stderr=out)
-    try:
-        _wait_http(port, "/health", proc, log)
-        yield port
-    finally:
-        _stop(proc)
+def dev_server(tmp_path: Path, *flags: str) -> ServerProcess:
+    """A `colonies.py dev` subprocess on a free port, data in tmp_path/data."""
+    return ServerProcess(tmp_path, *flags)
 
 
 def test_sample_executor_syncs_a_label_in_and_back(tmp_path):
-    with dev_server(tmp_path, "--shell") as port:
-        client = Client("127.0.0.1", port)
+    with dev_server(tmp_path, "--shell") as server, contextlib.ExitStack() as stack:
+        port = server.port
+        client = stack.enter_context(contextlib.closing(Client("127.0.0.1", port)))
         cfs = CFS(client, store_from_env(client, "dev", KEY, {}), "dev", KEY)
         src = tmp_path / "hello.txt"
         src.write_text("Hello world\n")
@@ -78,7 +68,8 @@ def test_fs_json_listings(tmp_path):
     import json
     import os
 
-    with dev_server(tmp_path, "--no-executor") as port:
+    with dev_server(tmp_path, "--no-executor") as server:
+        port = server.port
         env = {**os.environ, "COLONIES_SERVER_HOST": "127.0.0.1", "COLONIES_SERVER_PORT": str(port),
                "COLONIES_TLS": "false", "COLONIES_COLONY_NAME": "dev", "COLONIES_PRVKEY": KEY}
         env.pop("AWS_S3_ENDPOINT", None)

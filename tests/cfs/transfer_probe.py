@@ -14,8 +14,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", ".."))
 
-from colonies_pkg.objectstore import HttpObjectStore, LocalDirStore
-from colonies_pkg.s3store import S3Config, S3Store
+from colonies_pkg.objectstore.http import HttpObjectStore
+from colonies_pkg.objectstore.local import LocalDirStore
+from colonies_pkg.objectstore.s3 import S3Config, S3Store
 
 DEV_PRVKEY = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
 

@@ -11,32 +11,20 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from server_process import DEV_COLONY_ID as COLONY_ID  # noqa: F401  (used by the test modules)
+from server_process import DEV_COLONY_PRV as COLONY_PRV
+from server_process import DEV_USER_ID as USER_ID  # noqa: F401
+from server_process import DEV_USER_PRV as USER_PRV
+from server_process import REPO, SERVER_PRV, ServerProcess, free_port  # noqa: F401
 
-REPO = Path(__file__).resolve().parents[2]
-SERVER_PRV = "fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d"
-COLONY_PRV = "ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d73097514"
-USER_PRV = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
-USER_ID = "3fc05cf3df4b494e95d6a3d297a34f19938f7daa7422ab0d4f794454133341ac"
-COLONY_ID = "4787a5071856a4acf702b2ffcea422e3237a679c681314113d86139461290cf4"
 CLI_TIMEOUT = 60
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def uniq(prefix: str) -> str:
@@ -49,44 +37,6 @@ def base_env() -> dict[str, str]:
     return env
 
 
-class DevServer:
-    def __init__(self, tmp: Path) -> None:
-        self.port = free_port()
-        self.log = tmp / "dev.log"
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [sys.executable, "colonies.py", "dev", "--port", str(self.port), "--data-dir", str(tmp / "data")],
-                cwd=REPO, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=base_env())
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                pytest.fail(f"dev server exited with {self.proc.returncode}:\n{self.log_tail()}", pytrace=False)
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        pytest.fail(f"dev server did not become healthy:\n{self.log_tail()}", pytrace=False)
-
-    def log_tail(self, n: int = 4000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-n:]
-        except OSError:
-            return ""
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-
-
 class Result(NamedTuple):
     rc: int
     out: str
@@ -97,7 +47,7 @@ class Result(NamedTuple):
 
 
 class Cli:
-    def __init__(self, server: DevServer) -> None:
+    def __init__(self, server: ServerProcess) -> None:
         self.server = server
         self.env = base_env() | {
             "COLONIES_SERVER_HOST": "127.0.0.1", "COLONIES_SERVER_PORT": str(server.port), "COLONIES_TLS": "false",
@@ -133,14 +83,11 @@ class Cli:
 
 
 @pytest.fixture(scope="module")
-def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    server = DevServer(tmp_path_factory.mktemp("cli-dev"))
-    try:
+def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    with ServerProcess(tmp_path_factory.mktemp("cli-dev"), environ=base_env()) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
-def cli(dev_server: DevServer) -> Cli:
+def cli(dev_server: ServerProcess) -> Cli:
     return Cli(dev_server)

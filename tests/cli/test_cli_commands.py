@@ -235,6 +235,7 @@ def test_log_follow_streams_until_the_process_ends(cli: Cli) -> None:
     finally:
         if follower.poll() is None:
             follower.kill()
+            follower.communicate()
     assert follower.returncode == 0, err
     assert out.splitlines() == ["line one", "line two"]
 

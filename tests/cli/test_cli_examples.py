@@ -30,10 +30,16 @@ class Script:
         line = self.proc.stdout.readline() if self.proc.stdout else ""
         if "registered" not in line:
             self.stop()
-            pytest.fail(f"{name} did not start: {line}{self.output()}")
+            output = self.output()
+            self.close()
+            pytest.fail(f"{name} did not start: {line}{output}")
 
     def output(self) -> str:
         return self.proc.stdout.read() if self.proc.stdout and self.proc.poll() is not None else ""
+
+    def close(self) -> None:
+        if self.proc.stdout is not None:
+            self.proc.stdout.close()
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -57,6 +63,7 @@ def tutorial_executors(cli: Cli) -> Iterator[dict[str, Script]]:
     finally:
         for script in scripts.values():
             script.stop()
+            script.close()
 
 
 def _types(spec: object) -> set[str]:

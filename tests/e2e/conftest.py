@@ -9,184 +9,47 @@ Fixtures
   executors and users; isolates tests from each other and from the built-in "dev" colony.
 * ``dev_server``  (module) -- ``dev`` WITH the in-process sample executor (used by test_dev.py).
 
-When a test fails, the tail of every running server's stderr/stdout log is attached to the
-report as an extra section ("server log ...").
+The server processes come from tests/server_process.py; when a test fails, the tail of every
+running server's log is attached to the report (tests/conftest.py).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
-import requests
 from crypto import Crypto  # installed alongside pycolonies (top-level module of the wheel)
 from model import Conditions, FuncSpec
 from pycolonies import Colonies
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-# docker-compose keys (PROTOCOL.md §2.6 / §7.2)
-SERVER_PRV = "fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d"
-SERVER_ID = "039231c7644e04b6895471dd5335cf332681c54e27f81fac54f9067b3f2c0103"
-DEV_COLONY_NAME = "dev"
-DEV_COLONY_PRV = "ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d73097514"
-DEV_COLONY_ID = "4787a5071856a4acf702b2ffcea422e3237a679c681314113d86139461290cf4"
-DEV_USER_PRV = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
-DEV_USER_ID = "3fc05cf3df4b494e95d6a3d297a34f19938f7daa7422ab0d4f794454133341ac"
-
-HEALTH_TIMEOUT = 30.0
-STOP_TIMEOUT = 10.0
+from server_process import (  # noqa: F401  (re-exported for the test modules)
+    DEV_COLONY_ID,
+    DEV_COLONY_NAME,
+    DEV_COLONY_PRV,
+    DEV_USER_ID,
+    DEV_USER_PRV,
+    SERVER_ID,
+    SERVER_PRV,
+    ServerProcess,
+    free_port,
+)
+from server_process import REPO as REPO_ROOT  # noqa: F401
 
 CRYPTO = Crypto()
-
-# Servers currently running (for attaching logs to failure reports).
-_RUNNING: list[ServerProcess] = []
-
-
-# --------------------------------------------------------------------------------------------
-# server subprocess management
-# --------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class ServerProcess:
-    """A `python colonies.py dev ...` subprocess."""
-
-    data_dir: Path
-    log_dir: Path
-    executor: bool = False
-    port: int = 0
-    env: dict[str, str] = field(default_factory=dict)
-    proc: subprocess.Popen[bytes] | None = None
-    starts: int = 0
-    last_returncode: int | None = None
-    last_stop_graceful: bool | None = None
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def api_url(self) -> str:
-        return self.base_url + "/api"
-
-    def _log_paths(self) -> tuple[Path, Path]:
-        return (
-            self.log_dir / f"server{self.starts}.stdout.log",
-            self.log_dir / f"server{self.starts}.stderr.log",
-        )
-
-    def log_tail(self, nbytes: int = 6000) -> str:
-        out: list[str] = []
-        for p in self._log_paths():
-            try:
-                data = p.read_bytes()
-            except OSError:
-                continue
-            out.append(f"--- {p.name} (last {nbytes} bytes) ---\n")
-            out.append(data[-nbytes:].decode("utf-8", "replace"))
-        return "".join(out)
-
-    def start(self, port: int | None = None) -> None:
-        assert self.proc is None, "already running"
-        self.port = port or self.port or free_port()
-        self.starts += 1
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "colonies.py", "dev"]
-        if not self.executor:
-            cmd.append("--no-executor")
-        cmd += ["--port", str(self.port), "--data-dir", str(self.data_dir)]
-        env = dict(os.environ)
-        env["PYTHONUNBUFFERED"] = "1"
-        env.update(self.env)
-        out_path, err_path = self._log_paths()
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            self.proc = subprocess.Popen(
-                cmd, cwd=str(REPO_ROOT), stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env
-            )
-        _RUNNING.append(self)
-        deadline = time.monotonic() + HEALTH_TIMEOUT
-        last_err: object = None
-        while time.monotonic() < deadline:
-            rc = self.proc.poll()
-            if rc is not None:
-                self.proc = None
-                _RUNNING.remove(self)
-                pytest.fail(
-                    f"server exited with code {rc} during startup: {' '.join(cmd)}\n"
-                    + self.log_tail(),
-                    pytrace=False,
-                )
-            try:
-                r = requests.get(self.base_url + "/health", timeout=1)
-                if r.status_code == 200:
-                    return
-                last_err = f"HTTP {r.status_code}"
-            except requests.RequestException as e:  # not up yet
-                last_err = e
-            time.sleep(0.1)
-        self.stop()
-        pytest.fail(
-            f"server did not answer GET /health with 200 within {HEALTH_TIMEOUT}s "
-            f"(last: {last_err}): {' '.join(cmd)}\n" + self.log_tail(),
-            pytrace=False,
-        )
-
-    def stop(self) -> None:
-        """SIGINT, wait, then kill. Records whether the shutdown was graceful."""
-        proc = self.proc
-        if proc is None:
-            return
-        graceful = True
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                graceful = False
-                proc.kill()
-                proc.wait(timeout=STOP_TIMEOUT)
-        self.last_returncode = proc.returncode
-        self.last_stop_graceful = graceful
-        self.proc = None
-        if self in _RUNNING:
-            _RUNNING.remove(self)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start(self.port)
-
-    def alive(self) -> bool:
-        return self.proc is not None and self.proc.poll() is None
 
 
 def _start_server(tmp_path_factory: pytest.TempPathFactory, executor: bool, name: str,
                   request: pytest.FixtureRequest | None = None) -> ServerProcess:
-    base = tmp_path_factory.mktemp(name)
-    srv = ServerProcess(data_dir=base / "data", log_dir=base / "logs", executor=executor)
+    flags = () if executor else ("--no-executor",)
+    env: dict[str, str] = {}
     if request is not None and getattr(request, "param", "sqlite") == "postgres":
-        srv.env["COLONIES_DATABASE_URL"] = request.getfixturevalue("pg_cluster").new_database()
-    srv.start()
-    return srv
+        env["COLONIES_DATABASE_URL"] = request.getfixturevalue("pg_cluster").new_database()
+    return ServerProcess(tmp_path_factory.mktemp(name), *flags, env=env).start()
 
 
 # Every end-to-end module runs against both backends: SQLite in the data dir, and PostgreSQL.
@@ -196,32 +59,15 @@ BACKENDS = ["sqlite", "postgres"]
 @pytest.fixture(scope="module", params=BACKENDS)
 def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """`dev --no-executor` on a free port, one per test module and backend."""
-    srv = _start_server(tmp_path_factory, executor=False, name="srv", request=request)
-    try:
+    with _start_server(tmp_path_factory, executor=False, name="srv", request=request) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def dev_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
     """`dev` WITH the in-process sample executor ("dev-executor", type "cli"), per backend."""
-    srv = _start_server(tmp_path_factory, executor=True, name="devsrv", request=request)
-    try:
+    with _start_server(tmp_path_factory, executor=True, name="devsrv", request=request) as srv:
         yield srv
-    finally:
-        srv.stop()
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> Any:
-    rep = yield
-    if rep.failed and _RUNNING:
-        for srv in list(_RUNNING):
-            rc = srv.proc.poll() if srv.proc is not None else None
-            state = "running" if rc is None else f"EXITED rc={rc}"
-            rep.sections.append((f"server log (port {srv.port}, {state})", srv.log_tail()))
-    return rep
 
 
 # --------------------------------------------------------------------------------------------

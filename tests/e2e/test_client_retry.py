@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from server_process import ThreadServer
 
 from colonies_pkg.client import Client, ConnectionFailed, is_retry_safe
 from colonies_pkg.crypto import generate_prvkey, id_of_prvkey
 from colonies_pkg.rpc import messages
 
 from .conftest import DEV_COLONY_PRV, DEV_USER_PRV, REPO_ROOT, SERVER_PRV
-from .threadserver import ThreadServer
 
 
 class DroppingProxy:

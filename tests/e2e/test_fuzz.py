@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from server_process import ThreadServer
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
@@ -34,7 +35,6 @@ from colonies_pkg.crypto import generate_prvkey, id_of_prvkey, sign
 from colonies_pkg.rpc import messages
 
 from .conftest import DEV_COLONY_PRV, DEV_USER_PRV, SERVER_PRV
-from .threadserver import ThreadServer
 
 REQUESTS = int(os.environ.get("COLONIES_FUZZ_REQUESTS", "600"))
 SEED = int(os.environ.get("COLONIES_FUZZ_SEED", str(random.randrange(1 << 30))))

@@ -9,8 +9,7 @@ import socket
 from collections.abc import Iterator
 
 import pytest
-
-from .threadserver import ThreadServer
+from server_process import ThreadServer
 
 LIMIT = 64 * 1024
 HTTP_IMPLS = ["h11", "httptools"]

@@ -7,7 +7,6 @@ Clients are real sockets: raw HTTP for long-polls we disconnect, pycolonies for 
 """
 from __future__ import annotations
 
-import asyncio
 import http.client
 import json
 import socket
@@ -15,77 +14,27 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 from model import Workflow
 from pycolonies import Colonies
+from server_process import ThreadServer
 
-from colonies_pkg.cli.server import _uvicorn_config, bind
-from colonies_pkg.config import ServerConfig
-
-from .conftest import SERVER_ID, ColonyEnv, make_colony, poll_until, sign_envelope
+from .conftest import ColonyEnv, make_colony, poll_until, sign_envelope
 
 LONG = 30  # long-poll timeout (s) for executors that must still be parked when we look
 
 
-class InProcessServer:
-    """create_app + uvicorn in a thread of this process, on a free port."""
-
-    def __init__(self, data_dir: Path) -> None:
-        import uvicorn
-
-        from colonies_pkg.server.app import create_app
-
-        sock, self.config = bind(ServerConfig(host="127.0.0.1", port=0, data_dir=str(data_dir), server_id=SERVER_ID,
-                                              deadline_period_seconds=0.2))
-        self.port = self.config.port
-        self.services: Any = None
-        self.loop: asyncio.AbstractEventLoop | None = None
-        started = threading.Event()
-
-        async def on_started(services: Any) -> None:
-            self.services, self.loop = services, asyncio.get_running_loop()
-            started.set()
-
-        self.server = uvicorn.Server(_uvicorn_config(create_app(self.config, on_started=on_started), self.config))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [sock]}, daemon=True)
-        self.thread.start()
-        assert started.wait(30), "in-process server did not start"
-        poll_until(lambda: self.server.started, 30, 0.05, "uvicorn to start")
-        self._sock = sock
-
-    def on_loop(self, fn: Any, *args: Any) -> Any:
-        """Call fn(*args) on the server's event loop (the hub is not thread-safe) and return its result."""
-        async def call() -> Any:
-            return fn(*args)
-
-        assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(10)
-
-    @property
-    def hub(self) -> Any:
-        return self.services.hub
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-        self._sock.close()
-
-
 @pytest.fixture(scope="module")
-def inproc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]:
-    srv = InProcessServer(tmp_path_factory.mktemp("inproc"))
-    try:
+def inproc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    with ThreadServer(tmp_path_factory.mktemp("inproc"), loops=True, deadline_period_seconds=0.2) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
-def env(inproc: InProcessServer) -> ColonyEnv:
+def env(inproc: ThreadServer) -> ColonyEnv:
     return make_colony(Colonies("127.0.0.1", inproc.port))
 
 
@@ -140,11 +89,11 @@ def key_of(env: ColonyEnv) -> tuple[str, str]:
     return (env.name, env.default_type)
 
 
-def parked(inproc: InProcessServer, env: ColonyEnv) -> list[str]:
+def parked(inproc: ThreadServer, env: ColonyEnv) -> list[str]:
     return inproc.on_loop(inproc.hub.queued_names, key_of(env))
 
 
-def park_in_order(inproc: InProcessServer, env: ColonyEnv, members: list[Any], **kw: Any) -> list[LongPoll]:
+def park_in_order(inproc: ThreadServer, env: ColonyEnv, members: list[Any], **kw: Any) -> list[LongPoll]:
     """Start one long-poll per member, each only once the previous one is parked."""
     polls = []
     for i, member in enumerate(members):
@@ -154,11 +103,11 @@ def park_in_order(inproc: InProcessServer, env: ColonyEnv, members: list[Any], *
     return polls
 
 
-def wakeups(inproc: InProcessServer) -> int:
+def wakeups(inproc: ThreadServer) -> int:
     return inproc.on_loop(lambda: inproc.hub.wakeups)
 
 
-def rpc(inproc: InProcessServer, msg: dict[str, Any], prv: str) -> Any:
+def rpc(inproc: ThreadServer, msg: dict[str, Any], prv: str) -> Any:
     reply = requests.post(f"http://127.0.0.1:{inproc.port}/api", json=sign_envelope(msg, prv), timeout=30)
     assert reply.status_code == 200, reply.text
     return reply.json()
@@ -171,7 +120,7 @@ def process_of(env: ColonyEnv, processid: str) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
-def test_k_processes_wake_at_most_k_waiters(inproc: InProcessServer, env: ColonyEnv) -> None:
+def test_k_processes_wake_at_most_k_waiters(inproc: ThreadServer, env: ColonyEnv) -> None:
     executors = [env.new_executor() for _ in range(6)]
     polls = park_in_order(inproc, env, executors)
     before = wakeups(inproc)
@@ -184,7 +133,7 @@ def test_k_processes_wake_at_most_k_waiters(inproc: InProcessServer, env: Colony
         p.disconnect()
 
 
-def test_waiters_are_served_first_come_first_served(inproc: InProcessServer, env: ColonyEnv) -> None:
+def test_waiters_are_served_first_come_first_served(inproc: ThreadServer, env: ColonyEnv) -> None:
     executors = [env.new_executor() for _ in range(5)]
     polls = park_in_order(inproc, env, executors)
     order = []
@@ -197,7 +146,7 @@ def test_waiters_are_served_first_come_first_served(inproc: InProcessServer, env
     assert order == [e.name for e in executors]
 
 
-def test_a_targeted_process_wakes_its_named_executor_only(inproc: InProcessServer, env: ColonyEnv) -> None:
+def test_a_targeted_process_wakes_its_named_executor_only(inproc: ThreadServer, env: ColonyEnv) -> None:
     executors = [env.new_executor() for _ in range(3)]
     polls = park_in_order(inproc, env, executors)
     before = wakeups(inproc)
@@ -210,7 +159,7 @@ def test_a_targeted_process_wakes_its_named_executor_only(inproc: InProcessServe
         p.disconnect()
 
 
-def test_a_process_needing_more_cpu_skips_a_smaller_waiter(inproc: InProcessServer, env: ColonyEnv) -> None:
+def test_a_process_needing_more_cpu_skips_a_smaller_waiter(inproc: ThreadServer, env: ColonyEnv) -> None:
     small, big = env.new_executor(), env.new_executor()
     polls = [LongPoll(inproc.port, env.name, small.prv, availablecpu="500m")]
     poll_until(lambda: len(parked(inproc, env)) == 1, 20, 0.02, "the small executor parked")
@@ -225,7 +174,7 @@ def test_a_process_needing_more_cpu_skips_a_smaller_waiter(inproc: InProcessServ
     polls[0].disconnect()
 
 
-def test_a_disconnected_long_poll_is_never_assigned(inproc: InProcessServer, env: ColonyEnv) -> None:
+def test_a_disconnected_long_poll_is_never_assigned(inproc: ThreadServer, env: ColonyEnv) -> None:
     gone, other = env.new_executor(), env.new_executor()
     poll = LongPoll(inproc.port, env.name, gone.prv)
     poll_until(lambda: parked(inproc, env) == [gone.name], 20, 0.02, "the long-poll parked")
@@ -238,7 +187,7 @@ def test_a_disconnected_long_poll_is_never_assigned(inproc: InProcessServer, env
     assert process_of(env, pid).assignedexecutorid == other.id
 
 
-def test_many_disconnects_racing_submits_lose_no_process(inproc: InProcessServer, env: ColonyEnv) -> None:
+def test_many_disconnects_racing_submits_lose_no_process(inproc: ThreadServer, env: ColonyEnv) -> None:
     executors = [env.new_executor() for _ in range(8)]
     polls = park_in_order(inproc, env, executors)
     for p in polls:
@@ -255,7 +204,7 @@ def test_many_disconnects_racing_submits_lose_no_process(inproc: InProcessServer
     assert all(process_of(env, pid).assignedexecutorid == worker.id for pid in pids)
 
 
-def test_signature_first_long_poll_is_detected_and_its_disconnect_noticed(inproc: InProcessServer,
+def test_signature_first_long_poll_is_detected_and_its_disconnect_noticed(inproc: ThreadServer,
                                                                           env: ColonyEnv) -> None:
     ex, other = env.new_executor(), env.new_executor()
     poll = LongPoll(inproc.port, env.name, ex.prv, signature_first=True)
@@ -267,7 +216,7 @@ def test_signature_first_long_poll_is_detected_and_its_disconnect_noticed(inproc
     assert env.client.assign(env.name, 10, other.prv).processid == pid
 
 
-def test_signature_first_long_poll_is_answered(inproc: InProcessServer, env: ColonyEnv) -> None:
+def test_signature_first_long_poll_is_answered(inproc: ThreadServer, env: ColonyEnv) -> None:
     ex = env.new_executor()
     poll = LongPoll(inproc.port, env.name, ex.prv, signature_first=True)
     poll_until(lambda: parked(inproc, env) == [ex.name], 20, 0.02, "the long-poll parked")
@@ -276,7 +225,7 @@ def test_signature_first_long_poll_is_answered(inproc: InProcessServer, env: Col
     assert poll.status == 200 and poll.process_id() == pid
 
 
-def test_a_deadline_requeue_wakes_a_parked_executor(inproc: InProcessServer, env: ColonyEnv) -> None:
+def test_a_deadline_requeue_wakes_a_parked_executor(inproc: ThreadServer, env: ColonyEnv) -> None:
     slow, waiting = env.new_executor(), env.new_executor()
     pid = env.submit(maxexectime=1, maxretries=3).processid
     assert env.client.assign(env.name, 10, slow.prv).processid == pid
@@ -287,7 +236,7 @@ def test_a_deadline_requeue_wakes_a_parked_executor(inproc: InProcessServer, env
     assert process_of(env, pid).retries == 1
 
 
-def test_a_parents_close_wakes_the_child_executor(inproc: InProcessServer, env: ColonyEnv) -> None:
+def test_a_parents_close_wakes_the_child_executor(inproc: ThreadServer, env: ColonyEnv) -> None:
     parent_ex, child_ex = env.new_executor(), env.new_executor("childtype")
     specs = [env.spec(nodename="a"), env.spec(executortype="childtype", nodename="b", dependencies=["a"])]
     graph = env.client.submit_workflow(Workflow(colonyname=env.name, functionspecs=specs), env.user.prv)
@@ -301,7 +250,7 @@ def test_a_parents_close_wakes_the_child_executor(inproc: InProcessServer, env: 
     assert child.processgraphid == graph.processgraphid and child.input == ["from a"]
 
 
-def test_a_parked_executor_gets_work_submitted_while_paused_after_resume(inproc: InProcessServer,
+def test_a_parked_executor_gets_work_submitted_while_paused_after_resume(inproc: ThreadServer,
                                                                            env: ColonyEnv) -> None:
     ex = env.new_executor()
     rpc(inproc, {"msgtype": "pauseassignmentsmsg", "colonyname": env.name}, env.colony_prv)
@@ -313,7 +262,7 @@ def test_a_parked_executor_gets_work_submitted_while_paused_after_resume(inproc:
     assert poll.process_id() == pid
 
 
-def test_nothing_assigned_twice_under_32_waiters_and_concurrent_submitters(inproc: InProcessServer,
+def test_nothing_assigned_twice_under_32_waiters_and_concurrent_submitters(inproc: ThreadServer,
                                                                            env: ColonyEnv) -> None:
     executors = [env.new_executor() for _ in range(32)]
     total, submitters = 160, 4
@@ -364,7 +313,7 @@ def test_nothing_assigned_twice_under_32_waiters_and_concurrent_submitters(inpro
     assert stats["runningprocesses"] == 0
 
 
-def test_polling_keeps_an_idle_executor_heard_from(inproc: InProcessServer, env: ColonyEnv) -> None:
+def test_polling_keeps_an_idle_executor_heard_from(inproc: ThreadServer, env: ColonyEnv) -> None:
     ex = env.new_executor()
 
     def heard() -> int:
@@ -380,7 +329,7 @@ def test_polling_keeps_an_idle_executor_heard_from(inproc: InProcessServer, env:
     assert heard() > first
 
 
-def _last_heard(inproc: InProcessServer, env: ColonyEnv, name: str) -> int:
+def _last_heard(inproc: ThreadServer, env: ColonyEnv, name: str) -> int:
     import sqlite3
 
     with sqlite3.connect(inproc.config.db_path) as conn:

@@ -142,17 +142,17 @@ def failed_open() -> tuple[str, bool]:
     """Run Database.open on a path that cannot be WAL in a subprocess: (its output, exited by itself?).
 
     A subprocess because a leaked non-daemon aiosqlite thread would keep pytest itself alive."""
-    proc = subprocess.Popen([sys.executable, "-c", FAILED_OPEN_SCRIPT, str(REPO)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    assert proc.stdout is not None
-    line = proc.stdout.readline().decode()
-    try:
-        proc.wait(3)
-        exited = True
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        exited = False
+    with subprocess.Popen([sys.executable, "-c", FAILED_OPEN_SCRIPT, str(REPO)], stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT) as proc:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        try:
+            proc.wait(3)
+            exited = True
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            exited = False
     return line, exited
 
 
@@ -394,6 +394,9 @@ def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
             proc.kill()
         proc.wait(10)
     thread.join(10)
+    for stream in (proc.stdout, proc.stderr):
+        if stream is not None:
+            stream.close()
     assert proc.returncode == -signal.SIGKILL
     acked = {int(line.split()[1]) for line in lines if line.startswith(b"acked ")}
     assert len(acked) >= 300

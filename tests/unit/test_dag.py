@@ -202,6 +202,7 @@ def database() -> Iterator[Tx]:
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute("PRAGMA synchronous = OFF")  # every statement commits: no fsync per step
             migrate(conn)
             tx = Tx(conn)
             colonies.ensure_server_id(tx, 1, SERVER_ID)

@@ -11,8 +11,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 from urllib.parse import quote, urlencode
 
-STATES = ("waiting", "running", "successful", "failed", "cancelled")
-EXECUTOR_STATES = ("pending", "approved", "rejected", "unregistered")
+from ...models.executor import ExecutorState
+from ...models.process import ProcessState
+
+STATES = tuple(state.word for state in ProcessState)
+EXECUTOR_STATES = tuple(state.word for state in ExecutorState)
 NAV = (("", "Overview"), ("processes", "Processes"), ("workflows", "Workflows"), ("executors", "Executors"),
        ("functions", "Functions"), ("crons", "Crons & generators"), ("logs", "Logs"), ("files", "Files"))
 
@@ -66,12 +69,12 @@ def when(value: Any) -> Safe:
     if isinstance(value, (int, float)):
         if not value:
             return Safe("")
-        moment = dt.datetime.fromtimestamp(value / 1e9, dt.timezone.utc)
+        moment = dt.datetime.fromtimestamp(value / 1e9, dt.UTC)
     else:
         found = _RFC3339.match(str(value or ""))
         if not found or found.group(1).startswith("0001-01-01"):
             return Safe("")
-        moment = dt.datetime.strptime(found.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.timezone.utc)
+        moment = dt.datetime.strptime(found.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=dt.UTC)
     return tag("time", moment.strftime("%Y-%m-%d %H:%M:%S"), datetime=moment.isoformat())
 
 

@@ -20,17 +20,19 @@ from typing import Any
 
 import msgspec
 
-from .cfs import CFS, CFSError, Logger, normalize_label
-from .errors import ColoniesError
-from .models.file import Snapshot
-from .objectstore import ObjectStore
+from ..config import env_bool
+from ..errors import ColoniesError
+from ..models.file import Snapshot, normalize_label
+from ..objectstore import ObjectStore
+from . import CFS, CFSError, Logger
 
 
 def _bool(value: Any, default: bool) -> bool:
+    """A spec flag: JSON true/false, or a string as in the environment."""
     if value is None:
         return default
     if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
+        return env_bool(value, default)
     return bool(value)
 
 

@@ -2,7 +2,7 @@
 
 MinIO, AWS, moto: path-style addressing, configured from the `AWS_S3_*` variables like pycolonies
 and the Go CLI. The MinIO SDK is imported lazily inside `S3Store`, so the server and the rest of
-the CLI run without it. Shares the protocol, errors and verified streaming of `objectstore`.
+the CLI run without it. Shares the protocol, errors and verified streaming of the package.
 """
 from __future__ import annotations
 
@@ -11,18 +11,19 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .models.file import Reference, S3Object
-from .objectstore import (
+from ..config import env_bool
+from ..models.file import Reference, S3Object
+from . import (
     CHUNK,
     AccessDenied,
     BucketNotFound,
     ChecksumMismatch,
+    HashingReader,
     ObjectNotFound,
     ObjectStoreError,
     Progress,
     Stored,
     StoreUnavailable,
-    _HashingReader,
     expected_sha,
     sha256_file,
     write_verified,
@@ -46,10 +47,9 @@ def parse_endpoint(endpoint: str, tls: bool | None) -> tuple[str, int, bool]:
     return text, 443 if tls else 80, tls
 
 
-def _truthy(value: str | None) -> bool | None:
-    if value is None or value.strip() == "":
-        return None
-    return value.strip().lower() in ("1", "true", "yes", "on")
+def _tls_flag(value: str | None) -> bool | None:
+    """AWS_S3_TLS: unset or empty leaves the choice to the endpoint's scheme."""
+    return None if value is None or value.strip() == "" else env_bool(value)
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,13 @@ class S3Config:
         endpoint = env.get("AWS_S3_ENDPOINT", "")
         if not endpoint:
             raise ObjectStoreError("AWS_S3_ENDPOINT is not set")
-        host, port, tls = parse_endpoint(endpoint, _truthy(env.get("AWS_S3_TLS")))
+        host, port, tls = parse_endpoint(endpoint, _tls_flag(env.get("AWS_S3_TLS")))
         bucket = env.get("AWS_S3_BUCKET", "")
         if not bucket:
             raise ObjectStoreError("AWS_S3_BUCKET is not set (AWS_S3_ENDPOINT is)")
         return cls(host, port, tls, env.get("AWS_S3_ACCESSKEY", ""), env.get("AWS_S3_SECRETKEY", ""),
                    env.get("AWS_S3_REGION") or env.get("AWS_S3_REGION_KEY") or "", bucket,
-                   bool(_truthy(env.get("AWS_S3_SKIPVERIFY"))))
+                   env_bool(env.get("AWS_S3_SKIPVERIFY")))
 
     @classmethod
     def for_ref(cls, ref: Reference, env: Mapping[str, str]) -> S3Config:
@@ -90,7 +90,7 @@ class S3Config:
             host, port, tls = parse_endpoint(o.server, o.tls)
         return cls(host, port, tls, env.get("AWS_S3_ACCESSKEY", ""), env.get("AWS_S3_SECRETKEY", ""),
                    o.region or env.get("AWS_S3_REGION") or env.get("AWS_S3_REGION_KEY") or "", o.bucket,
-                   bool(_truthy(env.get("AWS_S3_SKIPVERIFY"))))
+                   env_bool(env.get("AWS_S3_SKIPVERIFY")))
 
 
 class S3Store:
@@ -222,7 +222,7 @@ class S3Store:
             return Stored(ref, sha, size, False)
         client = self._ready()
         with open(path, "rb") as f:
-            reader = _HashingReader(f, progress)
+            reader = HashingReader(f, progress)
             self._call(lambda: client.put_object(self.config.bucket, sha, reader, size,
                                                  content_type="application/octet-stream",
                                                  part_size=self.part_size(size),

@@ -1,6 +1,6 @@
 """Colonies File System client (layer L5, beside `client.py`): file metadata through the Colonies
 RPC API, contents through an `ObjectStore`; sync plans. The executor side (`run_with_fs`) is in
-`cfsmount.py`.
+`cfs/mount.py`.
 
 Rules that keep metadata honest:
 * upload first, register second: `addfilemsg` is sent only after the store holds the content,
@@ -17,6 +17,8 @@ the local file with the remote one). Nothing is ever deleted by a sync.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,9 +26,9 @@ from typing import Any
 
 import msgspec
 
-from .errors import BadRequest, ColoniesError, NotFound
-from .models.file import File, FileData, Label, Reference, Snapshot
-from .objectstore import TMP_PREFIX, ObjectStore, ObjectStoreError, sha256_file
+from ..errors import BadRequest, ColoniesError, NotFound
+from ..models.file import File, FileData, Label, Reference, Snapshot, normalize_label
+from ..objectstore import TMP_PREFIX, ObjectStore, ObjectStoreError, sha256_file
 
 
 class CFSError(ColoniesError):
@@ -36,11 +38,6 @@ class CFSError(ColoniesError):
 # progress(transfer, event, nbytes): event is "start", "bytes" (nbytes just moved) or "done"
 TransferProgress = Callable[["Transfer", str, int], None]
 Logger = Callable[[str], None]
-
-
-def normalize_label(label: str | None) -> str:
-    """Exactly one leading "/" and no trailing "/" (what the server stores)."""
-    return "/" + (label or "").strip().strip("/")
 
 
 def safe_segment(name: str) -> bool:
@@ -201,10 +198,8 @@ class CFS:
             reply = self._rpc({"msgtype": "addfilemsg", "file": msgspec.to_builtins(file)})
         except BaseException:
             if stored.created:  # nothing refers to what we just stored: take it back
-                try:
+                with contextlib.suppress(ObjectStoreError, OSError):
                     self.store.delete(stored.ref)
-                except (ObjectStoreError, OSError):
-                    pass
             raise
         if not stored.created and not self.store.exists(stored.ref):
             # The content was already stored, but another client deleted it as unreferenced
@@ -297,7 +292,7 @@ class CFS:
             path = os.path.join(dest_dir, rel, f.name)
             if not (os.path.isfile(path) and sha256_file(path)[0] == f.checksum):
                 t = Transfer("download", f.label, f.name, path, f.size, f.checksum)
-                _run_transfer(t, progress, lambda cb, f=f, path=path: self.download(f, path, cb))
+                _run_transfer(t, progress, functools.partial(self.download, f, path))
             if readonly:
                 os.chmod(path, 0o444)
             paths.append(path)
@@ -319,11 +314,11 @@ class CFS:
         for lab in self.labels(base, exact=True):
             if lab.name in dirs:
                 continue
-            rel = sub_label_dir(base, lab.name)
-            if rel is None:
+            sub = sub_label_dir(base, lab.name)
+            if sub is None:
                 plan.warnings.append(f"skipping label {lab.name}: it does not map to a safe local directory")
                 continue
-            dirs[lab.name] = os.path.join(local_dir, rel)
+            dirs[lab.name] = os.path.join(local_dir, sub)
         dirs.setdefault(base, local_dir)
         for lab_name in sorted(dirs):
             plan.dirs.append(self._dir_plan(lab_name, dirs[lab_name], keeplocal, plan.warnings))
@@ -363,11 +358,11 @@ class CFS:
         moved = 0
         for t in plan.transfers(downloads):
             if t.action == "upload":
-                _run_transfer(t, progress, lambda cb, t=t: self.upload(t.path, t.label, t.name, cb))
+                _run_transfer(t, progress, functools.partial(self.upload, t.path, t.label, t.name))
             else:
                 remote = self.latest(t.label, t.name)
                 t.size, t.checksum = remote.size, remote.checksum
-                _run_transfer(t, progress, lambda cb, t=t, f=remote: self.download(f, t.path, cb))
+                _run_transfer(t, progress, functools.partial(self.download, remote, t.path))
             moved += 1
         return moved
 
