@@ -13,9 +13,11 @@ current one was used moments ago and is still open.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import select
+import socket
 import time
 from typing import Any
 
@@ -61,6 +63,14 @@ class Client:
                 self._conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
         self._conn.timeout = timeout
         return self._conn
+
+    def abort(self) -> None:
+        """Break off a request in progress from another thread (it fails with ConnectionFailed)."""
+        conn = self._conn
+        sock = getattr(conn, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         if self._conn is not None:

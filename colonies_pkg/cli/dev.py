@@ -2,15 +2,19 @@
 
 Starts the server on 127.0.0.1, creates colony `dev` owned by the docker-compose colony key,
 registers the docker-compose COLONIES_PRVKEY id as user `myuser` and as approved executor
-`dev-docker`, starts the sample executor `dev-executor` (type `cli`) in the same process, and
-prints the `export COLONIES_…` lines. Data persists in --data-dir between runs.
+`dev-docker`, starts the sample executor `dev-executor` (type `cli`) in the same process (and with
+--containers the container executor `dev-container`, type `container-executor`, when docker or
+podman is found), and prints the `export COLONIES_…` lines. Data persists in --data-dir.
 """
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import os
 import sys
 import threading
+from typing import Any
 
 import msgspec
 
@@ -18,16 +22,18 @@ from ..clock import now_ns
 from ..config import from_env
 from ..crypto import generate_prvkey, id_of_prvkey
 from ..domain import colonies, executors
-from ..errors import BadRequest
+from ..errors import BadRequest, ColoniesError
 from ..models.colony import Colony, User
 from ..models.executor import Executor
 from .common import CliError, env_arg
+from .executor_start import add_runtime_flags
 
 # The well-known docker-compose.env development keys (PROTOCOL §7.2): never use them in production.
 DEV_SERVER_PRVKEY = "fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d"
 DEV_COLONY_PRVKEY = "ba949fa134981372d6da62b6a56f336ab4d843b22c02a4257dcf7d0d73097514"
 DEV_PRVKEY = "ddf7f7791208083b6a9ed975a72684f6406a269cfa36f1b1c32045c0a71fff05"
 SAMPLE_EXECUTOR = "dev-executor"
+CONTAINER_EXECUTOR = "dev-container"
 
 
 class DevSetup:
@@ -48,10 +54,11 @@ class DevSetup:
             self.user_id = id_of_prvkey(self.prvkey)
         except ValueError as exc:
             raise CliError(f"invalid COLONIES_*_PRVKEY: {exc}") from exc
-        self.sample_prvkey = self._sample_key()
+        self.sample_prvkey = self._key(SAMPLE_EXECUTOR)
+        self.container_prvkey = self._key(CONTAINER_EXECUTOR)
 
-    def _sample_key(self) -> str:
-        path = os.path.join(self.data_dir, "dev-executor.prvkey")
+    def _key(self, executorname: str) -> str:
+        path = os.path.join(self.data_dir, f"{executorname}.prvkey")
         os.makedirs(self.data_dir, exist_ok=True)
         if os.path.exists(path):
             with open(path, encoding="ascii") as f:
@@ -73,7 +80,7 @@ class DevSetup:
         return "\n".join(f"export {k}={v}" for k, v in lines.items())
 
 
-def bootstrap(tx, now: int, setup: DevSetup, sample: bool) -> None:
+def bootstrap(tx, now: int, setup: DevSetup, sample: bool, containers: bool = False) -> None:
     """One unit of work: make the dev colony, user and executors exist (idempotent)."""
     s = setup
     from ..storage import colonies as colony_store
@@ -88,6 +95,8 @@ def bootstrap(tx, now: int, setup: DevSetup, sample: bool) -> None:
     wanted = [(s.executorname, s.user_id, s.executortype)]
     if sample:
         wanted.append((SAMPLE_EXECUTOR, id_of_prvkey(s.sample_prvkey), "cli"))
+    if containers:
+        wanted.append((CONTAINER_EXECUTOR, id_of_prvkey(s.container_prvkey), "container-executor"))
     for name, executorid, executortype in wanted:
         existing = executor_store.get(tx, s.colonyname, name)
         if existing is None or existing.executorid != executorid or existing.state == 3:
@@ -98,43 +107,70 @@ def bootstrap(tx, now: int, setup: DevSetup, sample: bool) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from ..client import Client
+    from ..executor.runner import Runner
+    from ..executor.sample import sample_functions
+    from .executor_start import container_functions
     from .server import bind, check_database, serve
 
     data_dir = os.path.abspath(args.data_dir)
     config = from_env(os.environ, host=args.host, port=args.port, data_dir=data_dir,
                       database_url=args.database_url or None, metrics=False if args.no_metrics else None)
     check_database(config)
+    containers: tuple[dict[str, Any], Any] | None = None
+    if args.containers:
+        try:
+            containers = container_functions(args)
+        except CliError as exc:
+            print(f"No container runtime, so no container executor {CONTAINER_EXECUTOR}: {exc}", file=sys.stderr,
+                  flush=True)
     sock, config = bind(config)
     setup = DevSetup(dict(os.environ), config.port, data_dir)
     config = msgspec.structs.replace(config, server_id=setup.server_id)
     stop = threading.Event()
     threads: list[threading.Thread] = []
+    runners: list[Runner] = []
+    unclosed: list[tuple[str, str, str]] = []  # (executor id, process id, error)
+    services: list[Any] = []
 
-    async def on_started(services) -> None:
-        await services.db.write(bootstrap, now_ns(), setup, not args.no_executor)
+    def connect() -> Client:
+        return Client(config.host, config.port)
+
+    async def on_started(started) -> None:
+        services.append(started)
+        await started.db.write(bootstrap, now_ns(), setup, not args.no_executor, containers is not None)
         where = config.database if config.database_url else data_dir
         print(f"Colonies dev server on http://{config.host}:{config.port} (data in {where})", flush=True)
         print("Paste these lines into your shell to use pycolonies or the CLI against it:", flush=True)
         print(setup.exports(), flush=True)
-        _announce_dashboard(services, config, setup)
+        _announce_dashboard(started, config, setup)
+        mounts = os.path.join(data_dir, "cfs-mounts")
         if not args.no_executor:
-            from ..client import Client
-            from ..executor import SampleExecutor
-
-            executor = SampleExecutor(Client(config.host, config.port), setup.colonyname, setup.sample_prvkey,
-                                      SAMPLE_EXECUTOR, allow_shell=args.shell,
-                                      cfs_root=os.path.join(data_dir, "cfs-mounts"))
-            thread = threading.Thread(target=_executor_main, args=(executor, stop), name="sample-executor",
-                                      daemon=True)
+            runners.append(Runner(connect, setup.colonyname, setup.sample_prvkey, SAMPLE_EXECUTOR,
+                                  sample_functions(args.shell), cfs_root=mounts, report=_report))
+        if containers is not None:
+            runners.append(Runner(connect, setup.colonyname, setup.container_prvkey, CONTAINER_EXECUTOR,
+                                  containers[0], concurrency=args.concurrency, cfs_root=mounts, report=_report))
+        for runner in runners:
+            runtime = containers[1] if containers is not None and runner.name == CONTAINER_EXECUTOR else None
+            kind = f"container-executor, {runtime.describe()}" if runtime is not None else "cli"
+            thread = threading.Thread(target=_executor_main, args=(runner, kind, stop, unclosed, runtime),
+                                      name=runner.name, daemon=True)
             threads.append(thread)
             thread.start()
 
-    def on_stopping() -> None:
-        stop.set()
+    async def on_stopping() -> None:  # called as the server stops accepting, and again in its lifespan
+        stop.set()  # the executors stop their processes; the API is closing, so failing
+        for runner in runners:  # them is done here, in the database, before it closes
+            runner.abort()
+        for thread in threads:
+            await asyncio.to_thread(thread.join, 60)
+        if unclosed and services:
+            failing = list(unclosed)
+            unclosed.clear()
+            await services[0].db.write(_fail_unclosed, now_ns(), failing)
 
     rc = serve(config, sock, on_started=on_started, on_stopping=on_stopping)
-    for thread in threads:
-        thread.join(timeout=1)
     return rc
 
 
@@ -154,18 +190,40 @@ def _announce_dashboard(services, config, setup: DevSetup) -> None:
         print(f"Metrics: {scheme}://{host}:{config.port}/metrics", flush=True)
 
 
-def _executor_main(executor, stop: threading.Event) -> None:
-    from ..client import ConnectionFailed
+def _report(level: str, message: str, fields: dict[str, Any]) -> None:
+    """The executors' lines, without the reachability ones: in `dev` the server is in this
+    process and unreachable only while it stops (then what ran is failed in the database)."""
+    from ..executor.runner import log_report
 
-    while not stop.is_set():  # the server may still be binding its socket
-        try:
-            executor.register_functions()
-            break
-        except ConnectionFailed:
-            stop.wait(0.1)
-    print(f"Sample executor {executor.name} (type cli) serving: {', '.join(sorted(executor.functions))}",
+    if "reachable" not in message:
+        log_report(level, message, fields)
+
+
+def _fail_unclosed(tx, now: int, unclosed: list[tuple[str, str, str]]) -> None:
+    from ..domain import processes
+
+    for executorid, processid, error in unclosed:
+        with contextlib.suppress(ColoniesError):  # closed meanwhile, or no longer this executor's
+            processes.close_failed(tx, now, executorid, processid, [error])
+
+
+def _executor_main(runner, kind: str, stop: threading.Event, unclosed: list[tuple[str, str, str]],
+                   runtime: Any = None) -> None:
+    probe = runner.connect()
+    while not probe.health():  # the server is starting: it listens once the dev colony exists
+        if stop.wait(0.1):
+            return
+    probe.close()
+    if runtime is not None and (left := runtime.remove_leftovers(runner.name)):
+        print(f"Removed {left} containers left by a previous run of {runner.name}", file=sys.stderr, flush=True)
+    try:
+        runner.register_functions(stop)
+    except ColoniesError:
+        return  # stopped before it could start
+    print(f"Executor {runner.name} ({kind}) serving: {', '.join(sorted(runner.functions))}",
           file=sys.stderr, flush=True)
-    executor.run(stop)
+    runner.run(stop)
+    unclosed.extend((runner.executorid, pid, error) for pid, error in runner.finish(close_timeout=0))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -182,4 +240,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-metrics", action="store_true", help="do not serve GET /metrics (or COLONIES_METRICS=false)")
     p.add_argument("--shell", action="store_true",
                    help="let the sample executor run commands (function 'execute', args = argv); off by default")
+    p.add_argument("--containers", action="store_true",
+                   help=f"also start the container executor {CONTAINER_EXECUTOR} (type container-executor) "
+                        "when docker or podman is found")
+    p.add_argument("--concurrency", type=int, default=1, help="processes the container executor runs at once")
+    add_runtime_flags(p)
     p.set_defaults(func=_run)

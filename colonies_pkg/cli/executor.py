@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from ..models.executor import ExecutorState
+from . import executor_start
 from .common import CliError, Session, add_colony_key, add_command, add_group, add_json
 from .output import fmt_time, info, print_json, warn
 from .specs import load_executor
@@ -144,3 +145,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_json(p)
     p = add_command(g, "chid", "Change the calling executor's id (sign with the old key)", _chid)
     p.add_argument("--executorid", required=True, help="the new executor id")
+    executor_start.register(g)

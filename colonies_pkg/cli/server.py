@@ -60,7 +60,7 @@ def _server_class():
 
         stop_signal: int | None = None
         drained: tuple[int, int] = (0, 0)
-        on_stopping: Callable[[], None] | None = None
+        on_stopping: Callable[[], Awaitable[None] | None] | None = None
 
         def handle_exit(self, sig: int, frame: object) -> None:
             if self.should_exit and sig == signal.SIGINT:
@@ -72,8 +72,10 @@ def _server_class():
         async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
             for server in self.servers:  # stop accepting first
                 server.close()
-            if self.on_stopping is not None:  # e.g. tell dev's sample executor (its sleeps end now)
-                self.on_stopping()
+            if self.on_stopping is not None:  # e.g. dev's executors: stop and fail what runs, DB still open
+                stopping = self.on_stopping()
+                if stopping is not None:
+                    await stopping
             services = getattr(self.config.app.state, "services", None)
             if services is not None:
                 self.drained = services.close_subscriptions()
@@ -88,7 +90,7 @@ def _server_class():
 
 
 def serve(config: ServerConfig, sock: socket.socket, on_started: Callable[[object], Awaitable[None]] | None = None,
-          on_stopping: Callable[[], None] | None = None) -> int:
+          on_stopping: Callable[[], Awaitable[None] | None] | None = None) -> int:
     """Run the server on a bound socket until SIGINT/SIGTERM. `on_started(services)` runs once
     the database is open, before requests are served. Prints one line when stopped."""
     from ..server.app import create_app

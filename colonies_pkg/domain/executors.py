@@ -123,8 +123,11 @@ def update_capabilities(tx: Tx, now: int, caller: str, colonyname: str, name: st
 
 
 def report_allocations(tx: Tx, now: int, caller: str, colonyname: str, name: str, allocs: Allocations | None) -> None:
+    """Also a heartbeat: like an assign call it sets `lastheardfromtime`, so an executor whose
+    slots are all busy with long processes is not unregistered as stale meanwhile."""
     _self_executor(tx, caller, colonyname, name)
     store.set_allocations(tx, colonyname, name, allocs or Allocations())
+    store.touch(tx, colonyname, name, now)
 
 
 # --- functions --------------------------------------------------------------------------------

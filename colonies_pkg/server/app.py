@@ -41,8 +41,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
 
 def create_app(config: ServerConfig, *, start_loops: bool = True,
                on_started: Callable[[Services], Awaitable[None]] | None = None,
-               on_stopping: Callable[[], None] | None = None) -> ApiFirst:
-    """The app opens its database in the lifespan and closes it (writes drained) on shutdown."""
+               on_stopping: Callable[[], Awaitable[None] | None] | None = None) -> ApiFirst:
+    """The app opens its database in the lifespan and closes it (writes drained) on shutdown;
+    `on_stopping()` (which may be a coroutine function) runs before, with the database still open."""
     services = Services(config, None, Hub())  # type: ignore[arg-type]
     observe.setup(services)
 
@@ -77,7 +78,9 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
             yield
         finally:
             if on_stopping is not None:
-                on_stopping()
+                stopping = on_stopping()
+                if stopping is not None:
+                    await stopping
             for task in tasks:
                 task.cancel()
             for task in tasks:

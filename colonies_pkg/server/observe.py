@@ -225,8 +225,11 @@ class Observer:
                 self.refresh_errors += 1
                 log.exception("statistics refresh failed; keeping the previous values")
             while True:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._dirty.wait(), self.reconcile)
+                # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives as
+                # the event is set (a write during shutdown), and the stop then waits forever
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(self.reconcile):
+                        await self._dirty.wait()
                 if self._dirty.is_set() or self._committed:
                     break
             await asyncio.sleep(self.min_interval)

@@ -445,3 +445,16 @@ def test_stale_executors_are_unregistered_and_their_work_requeued(world: World) 
     assert world.row(pid)["state"] == WAITING
     assert world.assign(T0 + 701 * NS, world.e2) == pid
     assert world.db.write(executors.unregister_stale, T0 + 800 * NS, T0 + 100 * NS) == 0  # e2 heard at 701s
+
+
+def test_reporting_allocations_keeps_a_busy_executor_from_going_stale(world: World) -> None:
+    pid = world.submit(T0)
+    world.assign(T0 + NS, world.e1)  # then busy: no assign calls for a long time
+    world.db.write(executors.report_allocations, T0 + 650 * NS, world.e1, "dev", "e1", None)
+    assert world.db.write(executors.unregister_stale, T0 + 700 * NS, T0 + 100 * NS) == 0
+    assert world.row(pid)["state"] == RUNNING
+    with pytest.raises(Forbidden, match="only executor e1 may update itself"):
+        world.db.write(executors.report_allocations, T0 + 701 * NS, world.e2, "dev", "e1", None)
+    with pytest.raises(Forbidden):
+        world.db.write(executors.report_allocations, T0 + 701 * NS, world.user, "dev", "e1", None)
+    assert world.db.write(executors.unregister_stale, T0 + 1300 * NS, T0 + 651 * NS) == 1  # silent since 650 s
