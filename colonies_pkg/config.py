@@ -43,6 +43,9 @@ class ServerConfig(msgspec.Struct, frozen=True):
     build_time: str = ""
     tls_cert: str = ""
     tls_key: str = ""
+    database_url: str = ""  # postgresql://user:password@host:port/db; empty: SQLite in data_dir
+    db_pool_size: int = 10  # PostgreSQL connections per replica
+    replica_name: str = ""  # names this replica in leases and logs; default host:port:pid
     # in-memory process channels (README "Channels"): caps per channel, per process, in total
     channel_max_entries: int = 10_000
     channel_max_bytes: int = 64 * 1024**2
@@ -58,6 +61,20 @@ class ServerConfig(msgspec.Struct, frozen=True):
     @property
     def db_path(self) -> str:
         return os.path.join(self.data_dir, "colonies.db")
+
+    @property
+    def database(self) -> str:
+        """Where the data is, for messages: the PostgreSQL URL without its password, or the file."""
+        if self.database_url:
+            from urllib.parse import urlsplit
+
+            try:
+                p = urlsplit(self.database_url)
+                user = f"{p.username}@" if p.username else ""
+                return f"postgresql://{user}{p.hostname or 'localhost'}:{p.port or 5432}{p.path}"
+            except ValueError:
+                return "postgresql://(unparseable URL)"
+        return self.db_path
 
     @property
     def cfs_dir(self) -> str:
@@ -106,6 +123,12 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: object) -> Serve
         values["synchronous"] = env["COLONIES_DB_SYNCHRONOUS"].upper()
     values["tls_cert"] = env.get("COLONIES_TLSCERT") or env.get("COLONIES_SERVER_HTTP_TLS_CERT") or ""
     values["tls_key"] = env.get("COLONIES_TLSKEY") or env.get("COLONIES_SERVER_HTTP_TLS_KEY") or ""
+    if env.get("COLONIES_DATABASE_URL"):
+        values["database_url"] = env["COLONIES_DATABASE_URL"]
+    if env.get("COLONIES_DB_POOL_SIZE"):
+        values["db_pool_size"] = int(env["COLONIES_DB_POOL_SIZE"])
+    if env.get("COLONIES_REPLICA_NAME"):
+        values["replica_name"] = env["COLONIES_REPLICA_NAME"]
     if env.get("COLONIES_BODY_TIMEOUT"):
         values["body_timeout_seconds"] = float(env["COLONIES_BODY_TIMEOUT"])
     for var, key, kind in _CHANNEL_ENV:

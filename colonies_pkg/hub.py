@@ -259,6 +259,17 @@ class Hub:
                 if not futs:
                     del self._resumed[colonyname]
 
+    def wake_all(self) -> None:
+        """Every parked assigner looks again (after wake-ups from other replicas may have been lost)."""
+        for key in list(self._queues):
+            for w in self._queues.pop(key):
+                self._wake(w, None)
+        self.crons_changed.set()
+
+    def subscribed_processes(self) -> list[str]:
+        """Processes someone waits on (to re-check them when remote wake-ups may have been lost)."""
+        return list(self._process_subs)
+
     # --- shutdown -------------------------------------------------------------------------------
     def close(self) -> tuple[int, int]:
         """The server is stopping: every subscription queue gets a final None and every parked

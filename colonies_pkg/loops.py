@@ -5,6 +5,10 @@
 - generators: flush args that waited past their timeout, every second (§6.8);
 - stale executors: unregister executors silent for too long (§6.9);
 - retention: when enabled, forget successful work and logs older than the policy (§6.9).
+
+With several replicas on PostgreSQL every replica sweeps deadlines (rows are claimed with SKIP
+LOCKED, so the sweeps share the work), and only the lease holder (replicas.Leader) runs crons,
+generators, stale-executor cleanup and retention. Time is the database's clock (`db.now()`).
 """
 from __future__ import annotations
 
@@ -12,12 +16,12 @@ import asyncio
 import collections
 import contextlib
 import logging
+from typing import Any
 
-from .clock import NS, now_ns
+from .clock import NS
 from .config import ServerConfig
 from .domain import crons, executors, generators, processes, retention
 from .hub import Hub
-from .storage import Database
 
 log = logging.getLogger("colonies")
 # Runs and failures per loop name, process-wide (read by the metrics exporter).
@@ -40,13 +44,17 @@ async def _every(period: float, name: str, step) -> None:
         await asyncio.sleep(period)
 
 
-async def cron_scheduler(db: Database, hub: Hub) -> None:
+async def cron_scheduler(db: Any, hub: Hub, is_leader: Any = lambda: True) -> None:
     """Sleep until the earliest cron is due (or crons change), fire what is due, repeat."""
     while True:
         hub.crons_changed.clear()
+        if not is_leader():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(hub.crons_changed.wait(), CRON_RECHECK_BLOCKED)
+            continue
         try:
             loop_runs["crons"] += 1
-            due = await db.write(crons.fire_due, now_ns())
+            due = await db.write(crons.fire_due, db.now())
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -54,7 +62,7 @@ async def cron_scheduler(db: Database, hub: Hub) -> None:
             log.exception("cron scheduler failed; retrying in 1 s")
             await asyncio.sleep(1.0)
             continue
-        delay = (due.next_due - now_ns()) / NS if due.next_due else CRON_IDLE
+        delay = (due.next_due - db.now()) / NS if due.next_due else CRON_IDLE
         if due.blocked:
             delay = min(delay, CRON_RECHECK_BLOCKED)
         if delay > 0:
@@ -62,24 +70,27 @@ async def cron_scheduler(db: Database, hub: Hub) -> None:
                 await asyncio.wait_for(hub.crons_changed.wait(), min(delay, CRON_IDLE))
 
 
-def start(db: Database, hub: Hub, config: ServerConfig) -> list[asyncio.Task[None]]:
+def start(db: Any, hub: Hub, config: ServerConfig, is_leader: Any = lambda: True) -> list[asyncio.Task[None]]:
     async def deadlines() -> None:
-        await db.write(processes.enforce_deadlines, now_ns())
+        await db.write(processes.enforce_deadlines, db.now())
 
     async def flush_generators() -> None:
-        await db.write(generators.flush_expired, now_ns())
+        if is_leader():
+            await db.write(generators.flush_expired, db.now())
 
     async def stale() -> None:
-        now = now_ns()
-        await db.write(executors.unregister_stale, now, now - config.stale_executor_seconds * NS)
+        if is_leader():
+            now = db.now()
+            await db.write(executors.unregister_stale, now, now - config.stale_executor_seconds * NS)
 
     async def retain() -> None:
-        now = now_ns()
-        await db.write(retention.apply, now, now - config.retention_policy_seconds * NS)
+        if is_leader():
+            now = db.now()
+            await db.write(retention.apply, now, now - config.retention_policy_seconds * NS)
 
     tasks = [
         asyncio.create_task(_every(config.deadline_period_seconds, "deadlines", deadlines), name="deadlines"),
-        asyncio.create_task(cron_scheduler(db, hub), name="crons"),
+        asyncio.create_task(cron_scheduler(db, hub, is_leader), name="crons"),
         asyncio.create_task(_every(1.0, "generators", flush_generators), name="generators"),
         asyncio.create_task(_every(config.cleanup_interval_seconds, "stale-executors", stale), name="stale"),
     ]

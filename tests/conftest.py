@@ -6,6 +6,10 @@
   not installed, so the fixture owns one event loop and ``db.write(fn, *args)`` /
   ``db.read(fn, *args)`` run the coroutine to completion on it. ``db.run(coro)`` runs any
   other coroutine on the same loop; ``db.database`` is the real object.
+* ``pg_cluster`` (session) -- a throw-away PostgreSQL on a free port (tests/pgcluster.py);
+  skipped with the reason printed only where no PostgreSQL server binaries are installed.
+* ``backend_db`` -- ``db`` once on SQLite and once on a fresh PostgreSQL database: the
+  contract tests that every backend must pass use it.
 """
 from __future__ import annotations
 
@@ -20,6 +24,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # `pytest` run without `python -m` from another cwd
     sys.path.insert(0, str(REPO))
+
+from pgcluster import Cluster, find_bindir  # noqa: E402
 
 from colonies_pkg.crypto import id_of_prvkey  # noqa: E402
 from colonies_pkg.storage import Database  # noqa: E402
@@ -70,6 +76,36 @@ class SyncDB:
 def db(tmp_path: Path) -> Iterator[SyncDB]:
     loop = asyncio.new_event_loop()
     database = loop.run_until_complete(Database.open(str(tmp_path / "colonies.db")))
+    try:
+        yield SyncDB(loop, database)
+    finally:
+        loop.run_until_complete(database.close())
+        loop.close()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip("no PostgreSQL server binaries (Debian: apt-get install postgresql); PostgreSQL tests skipped")
+    cluster = Cluster(bindir)
+    cluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncDB]:
+    loop = asyncio.new_event_loop()
+    if request.param == "postgres":
+        from colonies_pkg.storage.postgres import PgDatabase
+
+        url = request.getfixturevalue("pg_cluster").new_database()
+        database: Any = loop.run_until_complete(PgDatabase.open(url, pool_size=4))
+    else:
+        database = loop.run_until_complete(Database.open(str(tmp_path / "colonies.db")))
     try:
         yield SyncDB(loop, database)
     finally:

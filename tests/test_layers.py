@@ -2,7 +2,7 @@
 and fail when a lower layer imports a higher one, or a third-party library leaks out of the
 one place it belongs. Imports inside functions count too: a lazy import is still a dependency.
 
-    L0  errors, clock, ids, crypto, tls, __init__  L4  hub, loops
+    L0  errors, clock, ids, crypto, tls, __init__  L4  hub, loops, replicas
     L1  models/*, config, objectstore/*          L5  server/*, client, executor, cfs/*
     L2  rpc/*, storage/*                         L6  cli/*, __main__
     L3  domain/*
@@ -27,7 +27,7 @@ LAYER_OF_HEAD = {
     "models": 1, "config": 1, "objectstore": 1,
     "rpc": 2, "storage": 2,
     "domain": 3,
-    "hub": 4, "loops": 4,
+    "hub": 4, "loops": 4, "replicas": 4,
     "server": 5, "client": 5, "executor": 5, "cfs": 5,
     "cli": 6, "__main__": 6,
 }
@@ -37,6 +37,8 @@ CONFINED = {
     "sqlite3": lambda mod: mod.startswith(f"{PKG}.storage"),
     "aiosqlite": lambda mod: mod.startswith(f"{PKG}.storage"),
     "coincurve": lambda mod: mod == f"{PKG}.crypto",
+    "psycopg": lambda mod: mod.startswith(f"{PKG}.storage"),
+    "psycopg_pool": lambda mod: mod.startswith(f"{PKG}.storage"),
 }
 _DECLARED = re.compile(r"\blayer\s+L(\d)\b", re.IGNORECASE)
 

@@ -111,11 +111,12 @@ def _run(args: argparse.Namespace) -> int:
     from ..executor.runner import Runner
     from ..executor.sample import sample_functions
     from .executor_start import container_functions
-    from .server import bind, serve
+    from .server import bind, check_database, serve
 
     data_dir = os.path.abspath(args.data_dir)
     config = from_env(os.environ, host=args.host, port=args.port, data_dir=data_dir,
-                      metrics=False if args.no_metrics else None)
+                      database_url=args.database_url or None, metrics=False if args.no_metrics else None)
+    check_database(config)
     containers: tuple[dict[str, Any], Any] | None = None
     if args.containers:
         try:
@@ -138,7 +139,8 @@ def _run(args: argparse.Namespace) -> int:
     async def on_started(started) -> None:
         services.append(started)
         await started.db.write(bootstrap, now_ns(), setup, not args.no_executor, containers is not None)
-        print(f"Colonies dev server on http://{config.host}:{config.port} (data in {data_dir})", flush=True)
+        where = config.database if config.database_url else data_dir
+        print(f"Colonies dev server on http://{config.host}:{config.port} (data in {where})", flush=True)
         print("Paste these lines into your shell to use pycolonies or the CLI against it:", flush=True)
         print(setup.exports(), flush=True)
         _announce_dashboard(started, config, setup)
@@ -225,12 +227,15 @@ def _executor_main(runner, kind: str, stop: threading.Event, unclosed: list[tupl
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from .server import add_database_url
+
     p = sub.add_parser("dev", help="Start a local dev server with colony 'dev' and a sample executor",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     env_arg(p, "--port", env="COLONIES_SERVER_PORT", type=int, default=50080, help="port to listen on")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     env_arg(p, "--data-dir", env="COLONIES_DATA_DIR", default=os.path.join(".", "colonies-dev-data"),
             help="directory for the SQLite database and the sample executor's key")
+    add_database_url(p)
     p.add_argument("--no-executor", action="store_true", help="do not start the sample executor")
     p.add_argument("--no-metrics", action="store_true", help="do not serve GET /metrics (or COLONIES_METRICS=false)")
     p.add_argument("--shell", action="store_true",

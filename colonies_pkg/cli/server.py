@@ -118,16 +118,31 @@ def serve(config: ServerConfig, sock: socket.socket, on_started: Callable[[objec
     return 0
 
 
+def check_database(config: ServerConfig) -> None:
+    """With a PostgreSQL URL: connect once before serving, so a wrong URL, wrong password or an
+    unreachable database is one clear line, not a traceback from inside the server."""
+    if not config.database_url:
+        return
+    from ..storage.postgres import DatabaseUnavailable, check
+
+    try:
+        version = check(config.database_url)
+    except DatabaseUnavailable as exc:
+        raise CliError(exc.message) from None
+    print(f"Using PostgreSQL {version} at {config.database}", file=sys.stderr)
+
+
 def _start(args: argparse.Namespace) -> int:
     try:
         config = from_env(host=args.host, port=args.port, data_dir=args.data_dir, server_id=args.serverid or None,
-                          metrics=False if args.no_metrics else None)
+                          database_url=args.database_url or None, metrics=False if args.no_metrics else None)
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     if not config.server_id:
         raise CliError("no server owner: set COLONIES_SERVER_ID or COLONIES_SERVER_PRVKEY (or --serverid)")
+    check_database(config)
     sock, config = bind(config)
-    print(f"Colonies server listening on {config.host}:{config.port}, data in {config.db_path}", file=sys.stderr)
+    print(f"Colonies server listening on {config.host}:{config.port}, data in {config.database}", file=sys.stderr)
     return serve(config, sock)
 
 
@@ -177,6 +192,12 @@ def _alive(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_database_url(p: argparse.ArgumentParser) -> None:
+    env_arg(p, "--database-url", env="COLONIES_DATABASE_URL", default="",
+            help="PostgreSQL database shared by server replicas, postgresql://user:password@host:port/db "
+                 "(needs the 'postgres' extra); without it, SQLite in the data dir")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     gsub = add_group(sub, "server", "Manage production server")
     start = gsub.add_parser("start", help="Start a Colonies server", description="Start a Colonies server",
@@ -187,6 +208,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             help="directory of the SQLite database [./colonies-data]")
     env_arg(start, "--serverid", env="COLONIES_SERVER_ID", default="",
             help="server owner id (or set COLONIES_SERVER_PRVKEY)")
+    add_database_url(start)
     start.add_argument("--no-metrics", action="store_true",
                        help="do not serve GET /metrics (or COLONIES_METRICS=false)")
     start.set_defaults(func=_start)

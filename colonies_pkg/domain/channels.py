@@ -83,9 +83,9 @@ def access(tx: Tx, now: int, caller: str, processid: str) -> Access:
     row = store.get_row(tx, processid)
     if row is None:
         raise NotFound("Process not found")
-    security.require_member(tx, caller, row["colonyname"])
-    return Access(processid, row["colonyname"], row["state"], row["initiatorid"], row["assignedexecutorid"],
-                  declared_channels(row["spec"]))
+    security.require_member(tx, caller, row.colonyname)
+    return Access(processid, row.colonyname, row.state, row.initiatorid, row.assignedexecutorid,
+                  declared_channels(row.spec))
 
 
 def alive(tx: Tx, now: int, processids: list[str]) -> set[str]:
@@ -93,7 +93,7 @@ def alive(tx: Tx, now: int, processids: list[str]) -> set[str]:
     found = set()
     for pid in processids:
         row = store.get_row(tx, pid)
-        if row is not None and row["state"] not in ENDED:
+        if row is not None and row.state not in ENDED:
             found.add(pid)
     return found
 

@@ -6,8 +6,8 @@ from ..ids import is_valid_id
 from ..models.colony import Colony, Statistics, User
 from ..storage import colonies as store
 from ..storage import executors as executor_store
-from ..storage import graphs as graph_store
 from ..storage import processes as process_store
+from ..storage import workflows as graph_store
 from ..storage.db import Tx
 from . import security
 from .events import ColonyResumed, ProcessesRemoved

@@ -17,8 +17,9 @@ from ..models.cron import Cron, CronRequest
 from ..models.process import ProcessState
 from ..models.workflow import ProcessGraph, WorkflowSpec
 from ..storage import crons as store
-from ..storage import graphs as graph_store
+from ..storage import workflows as graph_store
 from ..storage.db import Tx
+from ..storage.rows import CronRow
 from . import schedule, security, workflows
 from .events import CronsChanged
 
@@ -63,14 +64,15 @@ def add(tx: Tx, now: int, caller: str, cron: CronRequest | None, rng: _random.Ra
     })
     tx.events.append(CronsChanged())
     row = store.get_cron(tx, cronid)
+    assert row is not None
     return store.cron_wire(row)
 
 
-def _cron_row(tx: Tx, caller: str, cronid: str):
+def _cron_row(tx: Tx, caller: str, cronid: str) -> CronRow:
     row = store.get_cron(tx, cronid)
     if row is None:
         raise NotFound("Failed to get cron, cron is nil")
-    security.require_member(tx, caller, row["colonyname"])
+    security.require_member(tx, caller, row.colonyname)
     return row
 
 
@@ -94,23 +96,23 @@ class Started(NamedTuple):
     blocked: bool
 
 
-def start(tx: Tx, now: int, row: Any, rng: _random.Random | None = None) -> Started:
+def start(tx: Tx, now: int, row: CronRow, rng: _random.Random | None = None) -> Started:
     """Start one run of a cron now, unless it waits for its previous graph still running."""
-    prev = graph_store.get_row(tx, row["prevprocessgraphid"]) if row["prevprocessgraphid"] else None
-    if prev is not None and row["waitforprevprocessgraph"] and prev["state"] not in FINISHED:
+    prev = graph_store.get_row(tx, row.prevprocessgraphid) if row.prevprocessgraphid else None
+    if prev is not None and row.waitforprevprocessgraph and prev.state not in FINISHED:
         return Started(None, True)
     root_input: list[Any] = []
     if prev is not None:
-        for out in graph_store.leaf_outputs(tx, prev["processgraphid"]):
+        for out in graph_store.leaf_outputs(tx, prev.processgraphid):
             root_input.extend(_any_list.decode(out))
     try:
-        spec = parse_workflow(row["workflowspec"], row["colonyname"])
-        graph = workflows.create_graph(tx, now, row["initiatorid"], row["initiatorname"], spec, root_input=root_input)
+        spec = parse_workflow(row.workflowspec, row.colonyname)
+        graph = workflows.create_graph(tx, now, row.initiatorid, row.initiatorname, spec, root_input=root_input)
     except BadRequest:
         graph = None  # the colony changed under the cron; it stays scheduled and visible
-    nextrun = schedule.next_run(row["cronexpression"], row["interval"], bool(row["random"]), row["anchor"], now, rng)
-    store.set_cron_run(tx, row["cronid"], nextrun, lastrun=now,
-                       prevgraph=graph.processgraphid if graph else row["prevprocessgraphid"])
+    nextrun = schedule.next_run(row.cronexpression, row.interval, bool(row.random), row.anchor, now, rng)
+    store.set_cron_run(tx, row.cronid, nextrun, lastrun=now,
+                       prevgraph=graph.processgraphid if graph else row.prevprocessgraphid)
     tx.events.append(CronsChanged())
     return Started(graph, False)
 

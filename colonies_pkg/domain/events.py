@@ -33,13 +33,14 @@ class ProcessChanged(NamedTuple):
 
 
 def became_assignable(row: Any, reason: str = "") -> ProcessChanged:
-    """The event of a process (a row or mapping with the queue columns) that entered the queue."""
-    names = row["executornames"]
+    """The event of a process (a typed row, or a mapping, with the queue columns) that entered the queue."""
+    get = row.__getitem__ if isinstance(row, dict) else row.__getattribute__
+    names = get("executornames")
     allowed = tuple(_names.decode(names)) if names else ()
     target = None
-    if allowed or row["locationname"] or row["cpu"] or row["mem"]:
-        target = Target(allowed, row["locationname"] or "", row["cpu"] or 0, row["mem"] or 0)
-    return ProcessChanged(row["processid"], 0, row["colonyname"], row["executortype"], True, reason=reason,
+    if allowed or get("locationname") or get("cpu") or get("mem"):
+        target = Target(allowed, get("locationname") or "", get("cpu") or 0, get("mem") or 0)
+    return ProcessChanged(get("processid"), 0, get("colonyname"), get("executortype"), True, reason=reason,
                           target=target)
 
 

@@ -6,8 +6,6 @@ to removals list the stored objects no metadata refers to any more, which client
 """
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from ..errors import BadRequest, NotFound
@@ -15,6 +13,7 @@ from ..ids import new_id
 from ..models.file import File, FileData, Label, Reference, Snapshot, normalize_label
 from ..storage import files as store
 from ..storage.db import Tx
+from ..storage.rows import FileRow, SnapshotRow
 from . import security
 
 _ref = msgspec.json.Decoder(Reference)
@@ -63,6 +62,7 @@ def add_file(tx: Tx, now: int, caller: str, file: File | None) -> File:
     s3.accesskey = s3.secretkey = s3.encryptionkey = ""
     store.add(tx, file, object_key(file.ref), now)
     row = store.by_id(tx, file.colonyname, file.fileid)
+    assert row is not None
     return store.to_wire(row)
 
 
@@ -92,16 +92,16 @@ def list_labels(tx: Tx, now: int, caller: str, colonyname: str, name: str, exact
     return store.labels(tx, colonyname, normalize_label(name) if name else "", exact)
 
 
-def _drop(tx: Tx, rows: list[Any]) -> Removed:
+def _drop(tx: Tx, rows: list[FileRow]) -> Removed:
     """Delete or hide file rows; returns the objects left without any reference."""
     freed: dict[str, Reference] = {}
     for row in rows:
-        if store.is_snapshotted(tx, row["fileid"]):
-            store.hide(tx, row["fileid"])
+        if store.is_snapshotted(tx, row.fileid):
+            store.hide(tx, row.fileid)
             continue
-        store.delete(tx, row["fileid"])
-        if not store.object_in_use(tx, row["objectkey"]):
-            freed[row["objectkey"]] = _ref.decode(row["ref"])
+        store.delete(tx, row.fileid)
+        if not store.object_in_use(tx, row.objectkey):
+            freed[row.objectkey] = _ref.decode(row.ref)
     return Removed(list(freed.values()))
 
 
@@ -109,7 +109,7 @@ def remove_file(tx: Tx, now: int, caller: str, colonyname: str, fileid: str, lab
     security.require_member(tx, caller, colonyname)
     if fileid:
         row = store.by_id(tx, colonyname, fileid)
-        rows = [row] if row is not None and not row["removed"] else []
+        rows = [row] if row is not None and not row.removed else []
     elif label and name:
         rows = store.versions(tx, colonyname, normalize_label(label), name, latest=False)
     else:
@@ -126,10 +126,12 @@ def create_snapshot(tx: Tx, now: int, caller: str, colonyname: str, label: str, 
         raise BadRequest(f"Snapshot with name {name} in Colony {colonyname} already exists")
     snapshotid = new_id()
     store.add_snapshot(tx, snapshotid, colonyname, label, name, store.latest_ids_under(tx, colonyname, label), now)
-    return store.snapshot_wire(tx, store.snapshot_row(tx, colonyname, snapshotid=snapshotid))
+    row = store.snapshot_row(tx, colonyname, snapshotid=snapshotid)
+    assert row is not None
+    return store.snapshot_wire(tx, row)
 
 
-def _snapshot_row(tx: Tx, colonyname: str, snapshotid: str, name: str):
+def _snapshot_row(tx: Tx, colonyname: str, snapshotid: str, name: str) -> SnapshotRow:
     if not snapshotid and not name:
         raise BadRequest("Give a snapshot id or a snapshot name")
     row = store.snapshot_row(tx, colonyname, snapshotid=snapshotid, name=name)
@@ -150,14 +152,14 @@ def list_snapshots(tx: Tx, now: int, caller: str, colonyname: str) -> list[Snaps
 
 def remove_snapshot(tx: Tx, now: int, caller: str, colonyname: str, snapshotid: str, name: str) -> Removed:
     security.require_member(tx, caller, colonyname)
-    store.remove_snapshot(tx, _snapshot_row(tx, colonyname, snapshotid, name)["snapshotid"])
+    store.remove_snapshot(tx, _snapshot_row(tx, colonyname, snapshotid, name).snapshotid)
     return _purge_hidden(tx, colonyname)
 
 
 def remove_all_snapshots(tx: Tx, now: int, caller: str, colonyname: str) -> Removed:
     security.require_member(tx, caller, colonyname)
     for row in store.snapshots(tx, colonyname):
-        store.remove_snapshot(tx, row["snapshotid"])
+        store.remove_snapshot(tx, row.snapshotid)
     return _purge_hidden(tx, colonyname)
 
 

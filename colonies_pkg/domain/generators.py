@@ -7,14 +7,13 @@ as one smaller workflow by the generator loop.
 """
 from __future__ import annotations
 
-from typing import Any
-
 from ..clock import NS
 from ..errors import BadRequest, NotFound
 from ..ids import new_id
 from ..models.cron import Generator
-from ..storage import crons as store
+from ..storage import generators as store
 from ..storage.db import Tx
+from ..storage.rows import GeneratorRow
 from . import security, workflows
 from .crons import CHECKER_PERIOD_MS, parse_workflow
 from .events import GeneratorPacked
@@ -36,14 +35,16 @@ def add(tx: Tx, now: int, caller: str, gen: Generator | None) -> Generator:
         "generatorid": generatorid, "colonyname": gen.colonyname, "name": gen.name, "initiatorid": caller,
         "initiatorname": member.name, "workflowspec": gen.workflowspec, "trigger": gen.trigger,
         "timeout": gen.timeout if gen.timeout > 0 else -1, "firstpack": 0, "lastrun": 0})
-    return store.generator_wire(store.get_generator(tx, generatorid))
+    row = store.get_generator(tx, generatorid)
+    assert row is not None
+    return store.generator_wire(row)
 
 
-def _row(tx: Tx, caller: str, generatorid: str):
+def _row(tx: Tx, caller: str, generatorid: str) -> GeneratorRow:
     row = store.get_generator(tx, generatorid)
     if row is None:
         raise NotFound("Failed to get generator, generator is nil")
-    security.require_member(tx, caller, row["colonyname"])
+    security.require_member(tx, caller, row.colonyname)
     return row
 
 
@@ -64,7 +65,7 @@ def list_generators(tx: Tx, now: int, caller: str, colonyname: str, count: int) 
     security.require_member(tx, caller, colonyname)
     if count > MAX_GENERATOR_COUNT:
         raise BadRequest(f"Count is larger than MaxCount limit <{MAX_GENERATOR_COUNT}>")
-    return [store.generator_wire(r, store.queue_size(tx, r["generatorid"])) for r in
+    return [store.generator_wire(r, store.queue_size(tx, r.generatorid)) for r in
             store.list_generators(tx, colonyname, count)]
 
 
@@ -73,10 +74,10 @@ def remove(tx: Tx, now: int, caller: str, generatorid: str) -> None:
     store.remove_generator(tx, generatorid)
 
 
-def _spawn(tx: Tx, now: int, row: Any, args: list[str]) -> None:
-    spec = parse_workflow(row["workflowspec"], row["colonyname"])
-    workflows.create_graph(tx, now, row["initiatorid"], row["initiatorname"], spec, root_args=args)
-    store.set_generator_lastrun(tx, row["generatorid"], now)
+def _spawn(tx: Tx, now: int, row: GeneratorRow, args: list[str]) -> None:
+    spec = parse_workflow(row.workflowspec, row.colonyname)
+    workflows.create_graph(tx, now, row.initiatorid, row.initiatorname, spec, root_args=args)
+    store.set_generator_lastrun(tx, row.generatorid, now)
 
 
 def pack(tx: Tx, now: int, caller: str, generatorid: str, arg: str) -> int:
@@ -84,10 +85,10 @@ def pack(tx: Tx, now: int, caller: str, generatorid: str, arg: str) -> int:
     row = _row(tx, caller, generatorid)
     store.pack(tx, generatorid, arg, now)
     started = 0
-    while store.queue_size(tx, generatorid) >= row["trigger"]:
-        _spawn(tx, now, row, store.take_args(tx, generatorid, row["trigger"]))
+    while store.queue_size(tx, generatorid) >= row.trigger:
+        _spawn(tx, now, row, store.take_args(tx, generatorid, row.trigger))
         started += 1
-    if row["timeout"] > 0 and store.queue_size(tx, generatorid):
+    if row.timeout > 0 and store.queue_size(tx, generatorid):
         tx.events.append(GeneratorPacked())
     return started
 
@@ -96,13 +97,13 @@ def flush_expired(tx: Tx, now: int) -> int:
     """Generator loop: full batches first, then args older than the timeout as one workflow."""
     started = 0
     for row in store.all_generators_with_args(tx):
-        gid = row["generatorid"]
-        while store.queue_size(tx, gid) >= row["trigger"]:
-            _spawn(tx, now, row, store.take_args(tx, gid, row["trigger"]))
+        gid = row.generatorid
+        while store.queue_size(tx, gid) >= row.trigger:
+            _spawn(tx, now, row, store.take_args(tx, gid, row.trigger))
             started += 1
         count = store.queue_size(tx, gid)
         oldest = store.oldest_arg_time(tx, gid)
-        if count and row["timeout"] > 0 and (now - oldest) // NS >= row["timeout"]:
+        if count and row.timeout > 0 and (now - oldest) // NS >= row.timeout:
             _spawn(tx, now, row, store.take_args(tx, gid, count))
             started += 1
     return started

@@ -1,17 +1,16 @@
-"""Process logs (added by the assigned executor), executor logs, log search, and attributes."""
+"""Process logs (added by the assigned executor), executor logs and log search."""
 from __future__ import annotations
 
 from ..clock import ns_after
 from ..errors import BadRequest, Forbidden, NotFound
 from ..models.log import Log
-from ..models.process import Attribute, ProcessState
+from ..models.process import ProcessState
 from ..storage import executors as executor_store
 from ..storage import logs as store
 from ..storage import processes as process_store
 from ..storage.db import Tx
 from . import security
 from .events import LogAdded
-from .processes import attribute_id
 
 MAX_LOG_COUNT = 500
 MAX_SEARCH_COUNT = 100
@@ -22,14 +21,14 @@ def add_log(tx: Tx, now: int, caller: str, processid: str, message: str) -> None
     row = process_store.get_row(tx, processid)
     if row is None:
         raise NotFound("Failed to add log, process is nil")
-    me = security.require_member(tx, caller, row["colonyname"])
-    if row["state"] != ProcessState.RUNNING:
+    me = security.require_member(tx, caller, row.colonyname)
+    if row.state != ProcessState.RUNNING:
         raise Forbidden("Failed to add log, process is not running")
-    if row["assignedexecutorid"] != caller:
+    if row.assignedexecutorid != caller:
         raise Forbidden("Failed to add log, only the assigned executor may add logs")
-    store.add(tx, Log(processid=processid, colonyname=row["colonyname"], executorname=me.name, message=message,
+    store.add(tx, Log(processid=processid, colonyname=row.colonyname, executorname=me.name, message=message,
                       timestamp=now))
-    tx.events.append(LogAdded(processid, row["colonyname"]))
+    tx.events.append(LogAdded(processid, row.colonyname))
 
 
 def add_executor_log(tx: Tx, now: int, caller: str, colonyname: str, executorname: str, message: str) -> None:
@@ -51,7 +50,7 @@ def get_logs(tx: Tx, now: int, caller: str, colonyname: str, processid: str, exe
     row = process_store.get_row(tx, processid)
     if row is None:
         raise NotFound("Failed to get logs, process does not exist")
-    security.require_member(tx, caller, row["colonyname"])
+    security.require_member(tx, caller, row.colonyname)
     return store.get(tx, processid=processid, count=count, since=since, latest=latest)
 
 
@@ -62,33 +61,3 @@ def search_logs(tx: Tx, now: int, caller: str, colonyname: str, text: str, days:
     if days > MAX_SEARCH_DAYS:
         raise BadRequest(f"Days exceeds max days ({MAX_SEARCH_DAYS})")
     return store.search(tx, colonyname, text, ns_after(now, -days * 86_400), count)
-
-
-def add_attribute(tx: Tx, now: int, caller: str, attribute: Attribute | None) -> Attribute:
-    if attribute is None:
-        raise BadRequest("Failed to add attribute, attribute is nil")
-    row = process_store.get_row(tx, attribute.targetid)
-    if row is None:
-        raise NotFound("Failed to add attribute, process not found")
-    security.require_member(tx, caller, row["colonyname"])
-    if row["state"] != ProcessState.RUNNING:
-        raise Forbidden("Failed to add attribute, process is not running")
-    if row["assignedexecutorid"] != caller:
-        raise Forbidden(f"Failed to add attribute, only executor with id {row['assignedexecutorid']} "
-                        "is allowed to set attributes")
-    attribute.attributeid = attribute_id(attribute.targetid, attribute.key, attribute.attributetype)
-    attribute.targetprocessgraphid = row["processgraphid"]
-    attribute.state = row["state"]
-    if process_store.get_attribute(tx, attribute.attributeid) is not None:
-        raise BadRequest(f"Failed to add attribute, attribute with key {attribute.key} already exists")
-    process_store.add_attribute(tx, attribute)
-    return attribute
-
-
-def get_attribute(tx: Tx, now: int, caller: str, attributeid: str) -> Attribute:
-    found = process_store.get_attribute(tx, attributeid)
-    if found is None:
-        raise BadRequest("Attribute does not exists")
-    attribute, colonyname = found
-    security.require_member(tx, caller, colonyname)
-    return attribute

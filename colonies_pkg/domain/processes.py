@@ -11,16 +11,18 @@ from typing import Any, NamedTuple
 import msgspec
 
 from ..clock import NS, ns_after
-from ..crypto import sha3_hex
 from ..errors import BadRequest, ColoniesError, Forbidden, NotFound, Unavailable
 from ..ids import new_id
 from ..models.process import Attribute, AttributeType, FunctionSpec, Process, ProcessState
+from ..storage import attributes as attribute_store
 from ..storage import colonies as colony_store
 from ..storage import executors as executor_store
 from ..storage import processes as store
 from ..storage.db import Tx
+from ..storage.rows import ProcessRow, QueueRow
 from . import executors as executor_domain
 from . import resolve, security
+from .attributes import attribute_id
 from .events import ColonyResumed, ProcessChanged, ProcessesRemoved, became_assignable
 from .resources import parse_cpu, parse_mem
 
@@ -37,7 +39,7 @@ class Paused(Unavailable):
     """Assignments are paused in this colony"""
 
 
-def _row_of(tx: Tx, processid: str, verb: str):
+def _row_of(tx: Tx, processid: str, verb: str) -> ProcessRow:
     row = store.get_row(tx, processid)
     if row is None:
         raise NotFound(f"Failed to {verb}, process is nil")
@@ -76,15 +78,11 @@ def insert_process(tx: Tx, row: dict[str, Any], env: dict[str, str]) -> Process:
             attributeid=attribute_id(row["processid"], key, AttributeType.ENV), targetid=row["processid"],
             targetcolonyname=row["colonyname"], targetprocessgraphid=row["processgraphid"],
             attributetype=AttributeType.ENV, key=key, value=value, state=row["state"])
-        store.add_attribute(tx, attribute)
+        attribute_store.add(tx, attribute)
         attributes.append(attribute)
     if not row["waitforparents"]:
         tx.events.append(became_assignable(row))
     return store.to_wire(tx, full, attributes)
-
-
-def attribute_id(targetid: str, key: str, attributetype: int) -> str:
-    return sha3_hex(f"{targetid}{key}{attributetype}")
 
 
 def submit(tx: Tx, now: int, caller: str, spec: FunctionSpec | None) -> Process:
@@ -107,19 +105,6 @@ class AssignResult(NamedTuple):
     mem: int
 
 
-def _eligible(row, name: str, location: str, cpu: int, mem: int) -> bool:
-    names = row["executornames"]
-    if names:
-        allowed = _list_decoder.decode(names)
-        if allowed and name not in allowed and "*" not in allowed:
-            return False
-    if row["locationname"] and row["locationname"].lower() != location.lower():
-        return False
-    if cpu and row["cpu"] > cpu:
-        return False
-    return not (mem and row["mem"] > mem)
-
-
 def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str = "",
                availablemem: str = "", still_wanted: Callable[[], bool] | None = None) -> AssignResult:
     """One assignment attempt: the first eligible process in priority order, or none.
@@ -138,25 +123,29 @@ def assign_next(tx: Tx, now: int, caller: str, colonyname: str, cpu: int, mem: i
     none = AssignResult(None, me.executortype, me.name, me.locationname, cpu, mem)
     if still_wanted is not None and not still_wanted():
         return none
-    offset, page = 0, 4  # the first rows nearly always fit: read few, then larger pages
-    while True:
-        rows = store.queue_page(tx, colonyname, me.executortype, page, offset)
-        for row in rows:
-            if not _eligible(row, me.name, me.locationname, cpu, mem):
-                continue
-            deadline = ns_after(now, row["maxexectime"]) if row["maxexectime"] > 0 else 0
-            if not store.mark_assigned(tx, row["processid"], caller, now, deadline):
-                continue
-            if row["processgraphid"]:
-                _feed_inputs(tx, row)
-                resolve.roll_up(tx, now, row["processgraphid"])
-            tx.events.append(ProcessChanged(row["processid"], ProcessState.RUNNING, colonyname, me.executortype, False,
-                                            (now - row["submissiontime"]) / NS))
-            return none._replace(process=store.get(tx, row["processid"]))
-        if len(rows) < page:
-            return none
-        offset += page
-        page = min(page * 16, 256)
+    row = store.claim(tx, colonyname, me.executortype, me.name, me.locationname, cpu, mem, caller, now)
+    if row is None:
+        return none
+    if row.processgraphid:
+        _feed_inputs(tx, row)
+        resolve.roll_up(tx, now, row.processgraphid)
+        row = store.get_row(tx, row.processid) or row  # with its input
+    tx.events.append(ProcessChanged(row.processid, ProcessState.RUNNING, colonyname, me.executortype, False,
+                                    (now - row.submissiontime) / NS))
+    return none._replace(process=store.to_wire(tx, row))
+
+
+def _eligible(row: QueueRow, name: str, location: str, cpu: int, mem: int) -> bool:
+    """May this executor take the process? (The same rule as the claim's, storage/dialects/.)"""
+    if row.executornames:
+        allowed = _list_decoder.decode(row.executornames)
+        if allowed and name not in allowed and "*" not in allowed:
+            return False
+    if row.locationname and row.locationname.lower() != location.lower():
+        return False
+    if cpu and row.cpu > cpu:
+        return False
+    return not (mem and row.mem > mem)
 
 
 PROBE_ROWS = 64
@@ -201,34 +190,34 @@ def give_back(tx: Tx, now: int, caller: str, processid: str) -> bool:
     """Return a process assigned to `caller` whose long-poll reply could not be delivered (the
     client disconnected while it was being assigned) to the queue, at its place, no retry counted."""
     row = store.get_row(tx, processid)
-    if row is None or row["state"] != ProcessState.RUNNING or row["assignedexecutorid"] != caller:
+    if row is None or row.state != ProcessState.RUNNING or row.assignedexecutorid != caller:
         return False
-    store.unassign(tx, processid, now, row["waitdeadline"], False, reset_start=True)
-    if row["processgraphid"]:
-        resolve.roll_up(tx, now, row["processgraphid"])
+    store.unassign(tx, processid, now, row.waitdeadline, False, reset_start=True)
+    if row.processgraphid:
+        resolve.roll_up(tx, now, row.processgraphid)
     tx.events.append(became_assignable(row))
     return True
 
 
-def _feed_inputs(tx: Tx, row) -> None:
+def _feed_inputs(tx: Tx, row: ProcessRow) -> None:
     """A child's input is its parents' outputs concatenated in `parents` order (PROTOCOL §6.1)."""
-    parents = _list_decoder.decode(row["parents"])
+    parents = _list_decoder.decode(row.parents)
     if not parents:
         return
     outputs = store.outputs_of(tx, parents)
     values: list[Any] = []
     for pid in parents:
         values.extend(_list_decoder.decode(outputs.get(pid, b"[]")))
-    store.set_input(tx, row["processid"], values)
+    store.set_input(tx, row.processid, values)
 
 
 # --- closing ----------------------------------------------------------------------------------
-def _require_assigned(tx: Tx, caller: str, row, verb: str) -> security.Member:
+def _require_assigned(tx: Tx, caller: str, row: ProcessRow, verb: str) -> security.Member:
     """The caller, who must be a member and the process's assigned executor."""
-    member = security.require_member(tx, caller, row["colonyname"])
-    if not row["assignedexecutorid"]:
+    member = security.require_member(tx, caller, row.colonyname)
+    if not row.assignedexecutorid:
         raise Forbidden(f"Failed to {verb}, process is not assigned")
-    if row["assignedexecutorid"] != caller:
+    if row.assignedexecutorid != caller:
         raise Forbidden(f"Failed to {verb}, not allowed to {verb}")
     return member
 
@@ -236,7 +225,7 @@ def _require_assigned(tx: Tx, caller: str, row, verb: str) -> security.Member:
 def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | None) -> None:
     row = _row_of(tx, processid, "close process as successful")
     me = _require_assigned(tx, caller, row, "close process as successful")
-    state = row["state"]
+    state = row.state
     if state == ProcessState.SUCCESS:
         return
     if state in (ProcessState.FAILED, ProcessState.CANCELLED):
@@ -245,21 +234,21 @@ def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[An
         raise BadRequest("Tried to set waiting process as successful without being running")
     store.close(tx, processid, ProcessState.SUCCESS, now, out, None)
     if me.kind == "executor":
-        executor_domain.record_call(tx, row["colonyname"], me.name, row["funcname"],
-                                    (row["starttime"] - row["submissiontime"]) / NS, (now - row["starttime"]) / NS)
-    tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row["colonyname"], row["executortype"], False,
+        executor_domain.record_call(tx, row.colonyname, me.name, row.funcname,
+                                    (row.starttime - row.submissiontime) / NS, (now - row.starttime) / NS)
+    tx.events.append(ProcessChanged(processid, ProcessState.SUCCESS, row.colonyname, row.executortype, False,
                                     _ran(row, now)))
     resolve.on_closed(tx, now, row, ProcessState.SUCCESS)
 
 
-def _ran(row, now: int) -> float:
-    return (now - row["starttime"]) / NS if row["starttime"] else 0.0
+def _ran(row: ProcessRow, now: int) -> float:
+    return (now - row.starttime) / NS if row.starttime else 0.0
 
 
-def fail_row(tx: Tx, now: int, row, errors: list[str], reason: str = "") -> None:
+def fail_row(tx: Tx, now: int, row: ProcessRow, errors: list[str], reason: str = "") -> None:
     """Mark a process FAILED (by its executor or by the deadline loop) and resolve its graph."""
-    store.close(tx, row["processid"], ProcessState.FAILED, now, None, errors)
-    tx.events.append(ProcessChanged(row["processid"], ProcessState.FAILED, row["colonyname"], row["executortype"], False,
+    store.close(tx, row.processid, ProcessState.FAILED, now, None, errors)
+    tx.events.append(ProcessChanged(row.processid, ProcessState.FAILED, row.colonyname, row.executortype, False,
                                     _ran(row, now), reason))
     resolve.on_closed(tx, now, row, ProcessState.FAILED)
 
@@ -267,7 +256,7 @@ def fail_row(tx: Tx, now: int, row, errors: list[str], reason: str = "") -> None
 def close_failed(tx: Tx, now: int, caller: str, processid: str, errors: list[str] | None) -> None:
     row = _row_of(tx, processid, "close process as failed")
     _require_assigned(tx, caller, row, "close process as failed")
-    state = row["state"]
+    state = row.state
     if state in (ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED):
         raise BadRequest(f"Tried to set {ProcessState(state).word} process as failed")
     fail_row(tx, now, row, list(errors or []))
@@ -275,10 +264,10 @@ def close_failed(tx: Tx, now: int, caller: str, processid: str, errors: list[str
 
 def set_output(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | None) -> None:
     row = _row_of(tx, processid, "set output")
-    security.require_member(tx, caller, row["colonyname"])
-    if row["state"] != ProcessState.RUNNING:
+    security.require_member(tx, caller, row.colonyname)
+    if row.state != ProcessState.RUNNING:
         raise Forbidden("Failed to set output, process is not running")
-    if row["assignedexecutorid"] != caller:
+    if row.assignedexecutorid != caller:
         raise Forbidden("Failed to set output, not allowed to set output")
     if out:
         store.set_output(tx, processid, out)
@@ -286,13 +275,13 @@ def set_output(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | N
 
 def cancel(tx: Tx, now: int, caller: str, processid: str) -> None:
     row = _row_of(tx, processid, "cancel process")
-    security.require_member(tx, caller, row["colonyname"])
-    if row["processgraphid"]:
+    security.require_member(tx, caller, row.colonyname)
+    if row.processgraphid:
         raise BadRequest("Failed to cancel process, process is part of a workflow, cancel the workflow instead")
-    if row["state"] not in (ProcessState.WAITING, ProcessState.RUNNING):
-        raise BadRequest(f"Tried to cancel {ProcessState(row['state']).word} process")
+    if row.state not in (ProcessState.WAITING, ProcessState.RUNNING):
+        raise BadRequest(f"Tried to cancel {ProcessState(row.state).word} process")
     store.set_state(tx, processid, ProcessState.CANCELLED, now)
-    tx.events.append(ProcessChanged(processid, ProcessState.CANCELLED, row["colonyname"], row["executortype"]))
+    tx.events.append(ProcessChanged(processid, ProcessState.CANCELLED, row.colonyname, row.executortype))
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -300,7 +289,7 @@ def get(tx: Tx, now: int, caller: str, processid: str) -> Process:
     row = store.get_row(tx, processid)
     if row is None:
         raise NotFound("Failed to get process, process not found")
-    security.require_member(tx, caller, row["colonyname"])
+    security.require_member(tx, caller, row.colonyname)
     return store.to_wire(tx, row)
 
 
@@ -329,13 +318,13 @@ def history(tx: Tx, now: int, caller: str, colonyname: str, executorid: str, sec
 # --- removal ----------------------------------------------------------------------------------
 def remove(tx: Tx, now: int, caller: str, processid: str) -> None:
     row = _row_of(tx, processid, "remove process")
-    security.require_member(tx, caller, row["colonyname"])
-    if row["processgraphid"]:
+    security.require_member(tx, caller, row.colonyname)
+    if row.processgraphid:
         raise BadRequest("Failed to remove, cannot remove a process part of a workflow, delete the entire workflow instead")
-    if row["state"] == ProcessState.RUNNING:
+    if row.state == ProcessState.RUNNING:
         raise BadRequest("Failed to remove process, cannot remove a running process")
     store.remove(tx, processid)
-    tx.events.append(ProcessesRemoved(row["colonyname"], (processid,)))
+    tx.events.append(ProcessesRemoved(row.colonyname, (processid,)))
 
 
 def remove_all(tx: Tx, now: int, caller: str, colonyname: str, state: int) -> None:
@@ -373,16 +362,20 @@ def enforce_deadlines(tx: Tx, now: int) -> int:
     FuncSpec defaults to 0, so we choose the behaviour a user expects). Returns rows changed."""
     changed = 0
     for row in store.expired_running(tx, now):
-        full = store.get_row(tx, row["processid"])
-        if row["maxretries"] > -1 and row["retries"] >= row["maxretries"]:
+        full = store.get_row(tx, row.processid)
+        if full is None or full.state != ProcessState.RUNNING:  # closed by a cascade earlier in this sweep
+            continue
+        if row.maxretries > -1 and row.retries >= row.maxretries:
             fail_row(tx, now, full, [EXEC_TIMEOUT_ERROR], "max_exec_time")
         else:
-            waitdeadline = ns_after(now, row["maxwaittime"]) if row["maxwaittime"] > 0 else 0
-            store.unassign(tx, row["processid"], now, waitdeadline, True)
+            waitdeadline = ns_after(now, row.maxwaittime) if row.maxwaittime > 0 else 0
+            store.unassign(tx, row.processid, now, waitdeadline, True)
             tx.events.append(became_assignable(row, "retry"))
         changed += 1
     for processid in store.expired_waiting(tx, now):
         full = store.get_row(tx, processid)
+        if full is None or full.state != ProcessState.WAITING:
+            continue
         fail_row(tx, now, full, [WAIT_TIMEOUT_ERROR], "max_wait_time")
         changed += 1
     return changed
@@ -391,4 +384,4 @@ def enforce_deadlines(tx: Tx, now: int) -> int:
 def snapshot(tx: Tx, now: int, processid: str) -> tuple[Process, str] | None:
     """The process and its colony, for pushing to an already-authorized subscriber."""
     row = store.get_row(tx, processid)
-    return (store.to_wire(tx, row), row["colonyname"]) if row else None
+    return (store.to_wire(tx, row), row.colonyname) if row else None

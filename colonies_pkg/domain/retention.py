@@ -3,9 +3,9 @@
 Failed and cancelled processes and graphs are kept for inspection."""
 from __future__ import annotations
 
-from ..storage import graphs as graph_store
 from ..storage import logs as log_store
 from ..storage import processes as process_store
+from ..storage import workflows as graph_store
 from ..storage.db import Tx
 
 

@@ -11,9 +11,10 @@ from ..errors import BadRequest, ColoniesError, Forbidden, NotFound
 from ..ids import new_id
 from ..models.process import FunctionSpec, Process, ProcessState
 from ..models.workflow import Edge, Node, Position, ProcessGraph, WorkflowSpec
-from ..storage import graphs as store
 from ..storage import processes as process_store
+from ..storage import workflows as store
 from ..storage.db import Tx
+from ..storage.rows import GraphRow, MemberRow
 from . import resolve, security
 from .events import ProcessChanged, ProcessesRemoved
 from .processes import MAX_LIST_COUNT, insert_process, new_process_row
@@ -125,11 +126,11 @@ def submit(tx: Tx, now: int, caller: str, spec: WorkflowSpec | None) -> ProcessG
     return create_graph(tx, now, caller, member.name, spec)
 
 
-def _graph_row(tx: Tx, caller: str, graphid: str, verb: str):
+def _graph_row(tx: Tx, caller: str, graphid: str, verb: str) -> GraphRow:
     row = store.get_row(tx, graphid)
     if row is None:
         raise NotFound(f"Failed to {verb}, process graph with Id {graphid} not found")
-    security.require_member(tx, caller, row["colonyname"])
+    security.require_member(tx, caller, row.colonyname)
     return row
 
 
@@ -139,13 +140,13 @@ def get(tx: Tx, now: int, caller: str, graphid: str) -> ProcessGraph:
     return graph
 
 
-def draw(members: list[Any]) -> tuple[list[Node], list[Edge]]:
+def draw(members: list[MemberRow]) -> tuple[list[Node], list[Edge]]:
     """Nodes laid out by depth (longest path from a root) and edges parent → child."""
-    by_id = {r["processid"]: r for r in members}
+    by_id = {r.processid: r for r in members}
     depth: dict[str, int] = {}
-    order = [r["processid"] for r in members]
-    parents = {pid: [p for p in _strs.decode(by_id[pid]["parents"]) if p in by_id] for pid in order}
-    children = {pid: [c for c in _strs.decode(by_id[pid]["children"]) if c in by_id] for pid in order}
+    order = [r.processid for r in members]
+    parents = {pid: [p for p in _strs.decode(by_id[pid].parents) if p in by_id] for pid in order}
+    children = {pid: [c for c in _strs.decode(by_id[pid].children) if c in by_id] for pid in order}
 
     def depth_of(pid: str, trail: frozenset[str] = frozenset()) -> int:
         if pid not in depth:
@@ -161,11 +162,11 @@ def draw(members: list[Any]) -> tuple[list[Node], list[Edge]]:
         for i, pid in enumerate(pids):
             row = by_id[pid]
             kind = "input" if not parents[pid] else ("output" if not children[pid] else "")
-            label = _spec_decoder.decode(row["spec"]).get("nodename", "")
+            label = _spec_decoder.decode(row.spec).get("nodename", "")
             nodes.append(Node(id=pid, data={"label": label},
                               position=Position(x=int((i - (len(pids) - 1) / 2) * 200), y=level * 80), type=kind,
-                              style={"color": "", "background": COLORS.get(row["state"], "#eee8d8")}))
-    edges += [Edge(id=f"{pid}-{child}", source=pid, target=child, animated=by_id[pid]["state"] == ProcessState.RUNNING)
+                              style={"color": "", "background": COLORS.get(row.state, "#eee8d8")}))
+    edges += [Edge(id=f"{pid}-{child}", source=pid, target=child, animated=by_id[pid].state == ProcessState.RUNNING)
               for pid in order for child in children[pid]]
     return nodes, edges
 
@@ -181,10 +182,10 @@ def list_graphs(tx: Tx, now: int, caller: str, colonyname: str, count: int, stat
 
 def remove(tx: Tx, now: int, caller: str, graphid: str) -> None:
     row = _graph_row(tx, caller, graphid, "remove processgraph")
-    if row["state"] == ProcessState.RUNNING:
+    if row.state == ProcessState.RUNNING:
         raise BadRequest("Failed to remove processgraph, cannot remove a running processgraph")
     store.remove(tx, graphid)
-    tx.events.append(ProcessesRemoved(row["colonyname"]))
+    tx.events.append(ProcessesRemoved(row.colonyname))
 
 
 def remove_all(tx: Tx, now: int, caller: str, colonyname: str, state: int) -> None:
@@ -201,13 +202,13 @@ def remove_all(tx: Tx, now: int, caller: str, colonyname: str, state: int) -> No
 
 def cancel(tx: Tx, now: int, caller: str, graphid: str) -> None:
     row = _graph_row(tx, caller, graphid, "cancel processgraph")
-    if row["state"] in resolve.TERMINAL:
-        raise BadRequest(f"Failed to cancel processgraph, the processgraph has already ended (state {row['state']})")
+    if row.state in resolve.TERMINAL:
+        raise BadRequest(f"Failed to cancel processgraph, the processgraph has already ended (state {row.state})")
     for p in store.unfinished(tx, graphid):
-        process_store.set_state(tx, p["processid"], ProcessState.CANCELLED, now)
-        tx.events.append(ProcessChanged(p["processid"], ProcessState.CANCELLED, p["colonyname"], p["executortype"]))
+        process_store.set_state(tx, p.processid, ProcessState.CANCELLED, now)
+        tx.events.append(ProcessChanged(p.processid, ProcessState.CANCELLED, p.colonyname, p.executortype))
     store.set_state(tx, graphid, ProcessState.CANCELLED, endtime=now,
-                    starttime=now if row["starttime"] == 0 else None)
+                    starttime=now if row.starttime == 0 else None)
 
 
 def add_child(tx: Tx, now: int, caller: str, graphid: str, parentid: str, childid: str, spec: FunctionSpec | None,
@@ -220,22 +221,22 @@ def add_child(tx: Tx, now: int, caller: str, graphid: str, parentid: str, childi
     if parent is None:
         raise NotFound(f"Failed to add child, parent process with Id {parentid} not found")
     if not spec.conditions.colonyname:
-        spec.conditions.colonyname = parent["colonyname"]
+        spec.conditions.colonyname = parent.colonyname
     member = security.require_member(tx, caller, spec.conditions.colonyname)
-    if spec.conditions.colonyname != parent["colonyname"]:
+    if spec.conditions.colonyname != parent.colonyname:
         raise BadRequest("Failed to add child, the child must be in the colony of its parent")
-    if parent["state"] != ProcessState.RUNNING:
+    if parent.state != ProcessState.RUNNING:
         raise BadRequest(f"Process with Id {parentid} is not running")
-    if parent["assignedexecutorid"] != caller:
+    if parent.assignedexecutorid != caller:
         raise Forbidden(f"Failed to add child, process with Id {parentid} is not assigned to the caller")
-    if not parent["processgraphid"]:
+    if not parent.processgraphid:
         raise BadRequest(f"Process with Id {parentid} does not belong to a processgraph")
-    if graphid and graphid != parent["processgraphid"]:
+    if graphid and graphid != parent.processgraphid:
         raise BadRequest(f"Process with Id {parentid} does not belong to processgraph {graphid}")
-    graphid = parent["processgraphid"]
+    graphid = parent.processgraphid
     row = new_process_row(spec, now, caller, member.name, processgraphid=graphid, waitforparents=True)
     newid = row["processid"]
-    parent_children = _strs.decode(parent["children"])
+    parent_children = _strs.decode(parent.children)
     row["parents"] = _enc([parentid]).decode()
     if insert:
         row["children"] = _enc(parent_children).decode()
@@ -243,19 +244,19 @@ def add_child(tx: Tx, now: int, caller: str, graphid: str, parentid: str, childi
             child = process_store.get_row(tx, cid)
             if child is None:
                 continue
-            ps = [p for p in _strs.decode(child["parents"]) if p != parentid] + [newid]
+            ps = [p for p in _strs.decode(child.parents) if p != parentid] + [newid]
             store.set_links(tx, cid, parents=ps)
         store.set_links(tx, parentid, children=[newid])
     else:
         if childid:
             child = process_store.get_row(tx, childid)
-            if child is None or child["processgraphid"] != graphid:
+            if child is None or child.processgraphid != graphid:
                 raise NotFound(f"Failed to add child, process with Id {childid} is not in processgraph {graphid}")
-            if child["state"] != ProcessState.WAITING:
+            if child.state != ProcessState.WAITING:
                 raise BadRequest(f"Failed to add child, process with Id {childid} has already started")
             row["children"] = _enc([childid]).decode()
-            store.set_links(tx, childid, parents=[*_strs.decode(child["parents"]), newid])
-            if not child["waitforparents"]:
+            store.set_links(tx, childid, parents=[*_strs.decode(child.parents), newid])
+            if not child.waitforparents:
                 store.hold(tx, childid)  # it now also waits for the new process
         store.set_links(tx, parentid, children=[*parent_children, newid])
     insert_process(tx, row, spec.env or {})

@@ -1,8 +1,10 @@
 """create_app: the Starlette application (routes, lifespan) around a Database and a Hub."""
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
@@ -11,13 +13,13 @@ from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
 
 from .. import loops
-from ..clock import now_ns
 from ..config import ServerConfig
 from ..domain import channels, colonies
 from ..errors import ColoniesError
 from ..hub import Hub
+from ..replicas import Bridge, Leader
 from ..rpc import envelope
-from ..storage import Database
+from ..storage import open_database
 from . import objects, observe, pubsub
 from .api import ApiEndpoint
 from .context import Services
@@ -48,13 +50,26 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         os.makedirs(config.data_dir, exist_ok=True)
-        db = await Database.open(config.db_path, synchronous=config.synchronous)
-        db.on_commit = services.publish
-        services.channels.attach(lambda pids: db.read(channels.alive, now_ns(), pids))
+        db = await open_database(config.db_path, url=config.database_url, synchronous=config.synchronous,
+                                 pool_size=config.db_pool_size)
+        services.channels.attach(lambda pids: db.read(channels.alive, db.now(), pids))
         services.db = db
+        replica = config.replica_name or f"{socket.gethostname()}:{config.port}:{os.getpid()}"
+        leader = services.leader = Leader(db, services.hub, replica)
+        bridge: Bridge | None = None
+        if db.replicated:
+            bridge = services.bridge = Bridge(db, services.hub, replica, services.publish)
+            db.on_commit = bridge.on_commit
+            bridge.start()
+            await bridge.wait_listening()
+        else:
+            db.on_commit = services.publish
         if config.server_id:
-            await db.write(colonies.ensure_server_id, now_ns(), config.server_id)
-        tasks = loops.start(db, services.hub, config) if start_loops else []
+            await db.write(colonies.ensure_server_id, db.now(), config.server_id)
+        tasks = loops.start(db, services.hub, config, leader.is_leader) if start_loops else []
+        if db.replicated and start_loops:
+            await leader.step()
+            tasks.append(asyncio.create_task(leader.run(), name="leader"))
         tasks += observe.start(services, db)
         app.state.services = services
         try:
@@ -71,6 +86,9 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
             for task in tasks:
                 with contextlib.suppress(BaseException):
                     await task
+            await leader.resign()
+            if bridge is not None:
+                await bridge.stop()
             await db.close()
 
     api = ApiEndpoint(services)

@@ -5,11 +5,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from ..channelhub import ChannelHub
-from ..clock import now_ns
 from ..config import ServerConfig
 from ..domain.channels import Limits
 from ..hub import Hub
-from ..storage import Database
 
 T = TypeVar("T")
 
@@ -17,10 +15,12 @@ T = TypeVar("T")
 class Services:
     """Long-lived parts shared by every request."""
 
-    def __init__(self, config: ServerConfig, db: Database, hub: Hub) -> None:
+    def __init__(self, config: ServerConfig, db: Any, hub: Hub) -> None:
         self.config = config
-        self.db = db
+        self.db = db  # storage.Database (SQLite) or storage.postgres.PgDatabase: the same seam
         self.hub = hub
+        self.leader: Any = None  # replicas.Leader
+        self.bridge: Any = None  # replicas.Bridge, with PostgreSQL
         self.observer: Any = None  # server.observe.Observer when metrics or the dashboard are on
         self.channels = ChannelHub(Limits.from_config(config))
         self.subscriptions = 0  # open /pubsub subscriptions (process, processes and channel)
@@ -50,7 +50,9 @@ class Context:
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a domain unit of work fn(tx, now, caller, *args) in the single writer."""
-        return await self.services.db.write(fn, now_ns(), self.caller, *args)
+        db = self.services.db
+        return await db.write(fn, db.now(), self.caller, *args)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
-        return await self.services.db.read(fn, now_ns(), self.caller, *args)
+        db = self.services.db
+        return await db.read(fn, db.now(), self.caller, *args)

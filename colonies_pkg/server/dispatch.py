@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
-from ..domain import colonies, crons, executors, files, generators, logs, processes, workflows
+from ..domain import attributes, colonies, crons, executors, files, generators, logs, processes, workflows
 from ..rpc import messages as m
 from ..rpc.replies import PauseStatusReply
 from . import longpoll
@@ -336,11 +336,11 @@ async def remove_all_snapshots(ctx: Context, msg: m.RemoveAllSnapshotMsg) -> Any
 
 # --- attributes and logs ----------------------------------------------------------------------
 async def add_attribute(ctx: Context, msg: m.AddAttributeMsg) -> Any:
-    return await ctx.write(logs.add_attribute, msg.attribute)
+    return await ctx.write(attributes.add_attribute, msg.attribute)
 
 
 async def get_attribute(ctx: Context, msg: m.GetAttributeMsg) -> Any:
-    return await ctx.read(logs.get_attribute, msg.attributeid)
+    return await ctx.read(attributes.get_attribute, msg.attributeid)
 
 
 async def add_log(ctx: Context, msg: m.AddLogMsg) -> Any:

@@ -21,7 +21,6 @@ import asyncio
 import logging
 from typing import Any
 
-from ..clock import now_ns
 from ..domain import processes
 from ..domain.events import ProcessChanged, Target
 from ..domain.resources import parse_cpu, parse_mem
@@ -68,7 +67,7 @@ async def assign(ctx: Context, msg: m.AssignProcessMsg) -> Any:
             if remaining <= 0 or hub.closed:
                 raise Timeout("Failed to assign process, assignments are paused and the timeout expired") from exc
             woken_for = None  # after the resume every assigner of the colony looks again
-            await hub.wait_resumed(msg.colonyname, min(remaining, RECHECK_SECONDS))
+            await hub.wait_resumed(msg.colonyname, min(remaining, ctx.services.db.recheck_seconds))
             continue
         if result.process is not None:
             if woken_for is not None and woken_for.processid != result.process.processid:
@@ -86,7 +85,7 @@ async def assign(ctx: Context, msg: m.AssignProcessMsg) -> Any:
         if remaining <= 0 or hub.closed:  # (closed: the server is stopping, answer as on timeout)
             raise NotFound(NO_PROCESS)
         try:
-            woke = await hub.wait(waiter, min(remaining, RECHECK_SECONDS))
+            woke = await hub.wait(waiter, min(remaining, ctx.services.db.recheck_seconds))
         except asyncio.CancelledError:
             if waiter.delivered is not None:  # assigned in a submit's commit, but the client is gone
                 _give_back(ctx, ctx.caller, waiter.delivered.processid)
@@ -134,7 +133,7 @@ def _queue_of(spec: FunctionSpec | None) -> tuple[tuple[str, str], Target | None
 
 async def _attempt(ctx: Context, msg: m.AssignProcessMsg, woken_for: ProcessChanged | None) -> processes.AssignResult:
     if woken_for is None:  # nothing to take and nothing to record: no write, no commit
-        empty = await ctx.services.db.read_point(processes.assign_probe, now_ns(), ctx.caller, msg.colonyname,
+        empty = await ctx.services.db.read_point(processes.assign_probe, ctx.services.db.now(), ctx.caller, msg.colonyname,
                                                  msg.availablecpu, msg.availablemem)
         if empty is not None:
             return empty
@@ -161,7 +160,7 @@ def _after_abandoned(ctx: Context, fut: asyncio.Future[processes.AssignResult], 
 
 
 def _give_back(ctx: Context, executorid: str, processid: str) -> None:
-    task = asyncio.ensure_future(ctx.services.db.write(processes.give_back, now_ns(), executorid, processid))
+    task = asyncio.ensure_future(ctx.services.db.write(processes.give_back, ctx.services.db.now(), executorid, processid))
     _background.add(task)
     task.add_done_callback(_forget)
 

@@ -1,6 +1,8 @@
 """SQL for the server id, colonies and users."""
 from __future__ import annotations
 
+from typing import Any
+
 from ..models.colony import Colony, User
 from .db import Tx
 
@@ -21,11 +23,11 @@ def add_colony(tx: Tx, colony: Colony) -> None:
 
 def get_colony(tx: Tx, name: str) -> Colony | None:
     row = tx.one("SELECT name, colonyid FROM colonies WHERE name = ?", (name,))
-    return Colony(colonyid=row["colonyid"], name=row["name"]) if row else None
+    return Colony(colonyid=row[1], name=row[0]) if row else None
 
 
 def list_colonies(tx: Tx) -> list[Colony]:
-    return [Colony(colonyid=r["colonyid"], name=r["name"]) for r in tx.all("SELECT name, colonyid FROM colonies ORDER BY name")]
+    return [Colony(colonyid=r[1], name=r[0]) for r in tx.all("SELECT name, colonyid FROM colonies ORDER BY name")]
 
 
 def remove_colony(tx: Tx, name: str) -> None:
@@ -52,8 +54,9 @@ def count_colonies(tx: Tx) -> int:
 _USER_COLS = "colonyname, userid, name, email, phone"
 
 
-def _user(row) -> User:
-    return User(colonyname=row["colonyname"], userid=row["userid"], name=row["name"], email=row["email"], phone=row["phone"])
+def _user(row: Any) -> User:
+    colonyname, userid, name, email, phone = row
+    return User(colonyname=colonyname, userid=userid, name=name, email=email, phone=phone)
 
 
 def add_user(tx: Tx, user: User) -> None:

@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
+from ..clock import now_ns
 from ..errors import ColoniesError
+from .dialects import sqlite as sqlite_sql
 
 T = TypeVar("T")
 _STOP = object()
@@ -31,13 +33,26 @@ LOOP_READ_BUSY_MS = 50  # a read on the event loop never waits long for a lock
 
 
 class Tx:
-    """What a unit of work sees: the connection, and events to publish after commit."""
+    """What a unit of work sees: the connection, and events to publish after commit.
+
+    `sql` is the dialect module (storage/dialects/) for the SQL that differs per backend; the
+    PostgreSQL backend hands units a `PgTx` with the same methods."""
 
     __slots__ = ("conn", "events")
+    sql = sqlite_sql
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.events: list[Any] = []
+
+    @property
+    def lock(self) -> str:
+        """Suffix for a SELECT whose rows this unit goes on to change (none under one writer)."""
+        return ""
+
+    @property
+    def lock_skip(self) -> str:
+        return ""
 
     def one(self, sql: str, params: tuple | list = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
@@ -48,6 +63,10 @@ class Tx:
     def run(self, sql: str, params: tuple | list = ()) -> int:
         """Execute a statement; returns the number of changed rows."""
         return self.conn.execute(sql, params).rowcount
+
+    def many(self, sql: str, seq: list[tuple | list]) -> None:
+        """Execute one statement for each parameter tuple."""
+        self.conn.executemany(sql, seq)
 
     @contextlib.contextmanager
     def nested(self) -> Iterator[None]:
@@ -77,10 +96,10 @@ def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the ordered migrations/*.sql not yet applied, all in one transaction (one commit);
+    """Apply the ordered migrations/sqlite/*.sql not yet applied, all in one transaction (one commit);
     returns the schema version. An up-to-date database costs one query."""
     files = sorted(
-        (f for f in resources.files(__package__).joinpath("migrations").iterdir() if f.name.endswith(".sql")),
+        (f for f in resources.files(__package__).joinpath("migrations").joinpath("sqlite").iterdir() if f.name.endswith(".sql")),
         key=lambda f: f.name,
     )
     current = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -116,6 +135,14 @@ def _split_sql(script: str) -> list[str]:
 
 class Database:
     """Open with `await Database.open(path)`; then `await db.write(fn, ...)` / `db.read(fn, ...)`."""
+
+    replicated = False  # one server owns the file: no cross-replica wake-ups or leases
+    recheck_seconds = 5.0  # parked assigners look again this often (every wake-up is local)
+
+    @staticmethod
+    def now() -> int:
+        """Unix nanoseconds: the time units of work are given."""
+        return now_ns()
 
     def __init__(self, path: str, readers: int = 3, synchronous: str = "FULL") -> None:
         self.path = path

@@ -1,6 +1,8 @@
 """SQL for executors and their registered functions."""
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from ..clock import format_time
@@ -16,13 +18,14 @@ _COLS = ("colonyname, executorname, executorid, executortype, state, requirefunc
          "lastheardfromtime, locationname, capabilities, allocations")
 
 
-def _executor(row) -> Executor:
+def _executor(row: Any) -> Executor:
+    (colonyname, executorname, executorid, executortype, state, requirefuncreg, commissiontime, lastheard,
+     locationname, capabilities, allocations) = row
     return Executor(
-        executorid=row["executorid"], executortype=row["executortype"], executorname=row["executorname"],
-        colonyname=row["colonyname"], state=row["state"], requirefuncreg=bool(row["requirefuncreg"]),
-        commissiontime=format_time(row["commissiontime"]), lastheardfromtime=format_time(row["lastheardfromtime"]),
-        locationname=row["locationname"], capabilities=_caps.decode(row["capabilities"]),
-        allocations=_allocs.decode(row["allocations"]),
+        executorid=executorid, executortype=executortype, executorname=executorname, colonyname=colonyname,
+        state=state, requirefuncreg=bool(requirefuncreg), commissiontime=format_time(commissiontime),
+        lastheardfromtime=format_time(lastheard), locationname=locationname, capabilities=_caps.decode(capabilities),
+        allocations=_allocs.decode(allocations),
     )
 
 
@@ -98,7 +101,8 @@ def stale(tx: Tx, older_than: int) -> list[tuple[str, str]]:
 def counts(tx: Tx, colonyname: str | None) -> tuple[int, int, int]:
     """(all, approved, unregistered) executors in a colony, or in all colonies when None."""
     where, params = ("WHERE colonyname = ?", (colonyname,)) if colonyname is not None else ("", ())
-    row = tx.one(f"SELECT COUNT(*), COALESCE(SUM(state = 1), 0), COALESCE(SUM(state = 3), 0) FROM executors {where}", params)
+    row = tx.one("SELECT COUNT(*), COALESCE(SUM(CASE WHEN state = 1 THEN 1 ELSE 0 END), 0), "
+                 f"COALESCE(SUM(CASE WHEN state = 3 THEN 1 ELSE 0 END), 0) FROM executors {where}", params)
     return row[0], row[1], row[2]
 
 
@@ -107,13 +111,14 @@ _FCOLS = ("functionid, colonyname, executorname, executortype, funcname, descrip
           "maxwaittime, minexectime, maxexectime, avgwaittime, avgexectime, locationname")
 
 
-def _function(r) -> Function:
+def _function(r: Any) -> Function:
+    (functionid, colonyname, executorname, executortype, funcname, description, args, counter, minwaittime,
+     maxwaittime, minexectime, maxexectime, avgwaittime, avgexectime, locationname) = r
     return Function(
-        functionid=r["functionid"], executorname=r["executorname"], executortype=r["executortype"],
-        colonyname=r["colonyname"], funcname=r["funcname"], description=r["description"], args=_fargs.decode(r["args"]),
-        counter=r["counter"], minwaittime=r["minwaittime"], maxwaittime=r["maxwaittime"],
-        minexectime=r["minexectime"], maxexectime=r["maxexectime"], avgwaittime=r["avgwaittime"],
-        avgexectime=r["avgexectime"], locationname=r["locationname"],
+        functionid=functionid, executorname=executorname, executortype=executortype, colonyname=colonyname,
+        funcname=funcname, description=description, args=_fargs.decode(args), counter=counter,
+        minwaittime=minwaittime, maxwaittime=maxwaittime, minexectime=minexectime, maxexectime=maxexectime,
+        avgwaittime=avgwaittime, avgexectime=avgexectime, locationname=locationname,
     )
 
 
@@ -147,7 +152,7 @@ def remove_functions_of(tx: Tx, colonyname: str, executorname: str) -> None:
 
 def functions_named(tx: Tx, colonyname: str, executorname: str, funcname: str) -> list[Function]:
     return [_function(r) for r in tx.all(
-        f"SELECT {_FCOLS} FROM functions WHERE colonyname = ? AND executorname = ? AND funcname = ?",
+        f"SELECT {_FCOLS} FROM functions WHERE colonyname = ? AND executorname = ? AND funcname = ?" + tx.lock,
         (colonyname, executorname, funcname))]
 
 

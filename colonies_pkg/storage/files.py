@@ -1,28 +1,28 @@
 """SQL for CFS file metadata and snapshots."""
 from __future__ import annotations
 
-import sqlite3
-
 import msgspec
 
 from ..clock import format_time
 from ..errors import BadRequest
 from ..models.file import File, FileData, Label, Reference, Snapshot
 from .db import Tx
+from .rows import FileRow, SnapshotRow, columns
 
 _ref = msgspec.json.Decoder(Reference)
 _enc = msgspec.json.encode
-_COLS = "fileid, colonyname, label, name, size, sequencenr, checksum, checksumalg, ref, objectkey, added, removed"
+_COLS = columns(FileRow)
+_SCOLS = columns(SnapshotRow)
 
 
-def to_wire(r: sqlite3.Row) -> File:
-    return File(fileid=r["fileid"], colonyname=r["colonyname"], label=r["label"], name=r["name"], size=r["size"],
-                sequencenr=r["sequencenr"], checksum=r["checksum"], checksumalg=r["checksumalg"],
-                ref=_ref.decode(r["ref"]), added=format_time(r["added"]))
+def to_wire(r: FileRow) -> File:
+    return File(fileid=r.fileid, colonyname=r.colonyname, label=r.label, name=r.name, size=r.size,
+                sequencenr=r.sequencenr, checksum=r.checksum, checksumalg=r.checksumalg,
+                ref=_ref.decode(r.ref), added=format_time(r.added))
 
 
 def next_sequence(tx: Tx) -> int:
-    tx.run("UPDATE sequences SET value = value + 1 WHERE name = 'files'")
+    tx.run("UPDATE sequences SET value = value + 1 WHERE name = 'files'")  # also locks the row until commit
     return tx.one("SELECT value FROM sequences WHERE name = 'files'")[0]
 
 
@@ -32,14 +32,16 @@ def add(tx: Tx, f: File, objectkey: str, added: int) -> None:
             objectkey, added))
 
 
-def by_id(tx: Tx, colonyname: str, fileid: str) -> sqlite3.Row | None:
-    return tx.one(f"SELECT {_COLS} FROM files WHERE fileid = ? AND colonyname = ?", (fileid, colonyname))
+def by_id(tx: Tx, colonyname: str, fileid: str) -> FileRow | None:
+    row = tx.one(f"SELECT {_COLS} FROM files WHERE fileid = ? AND colonyname = ?" + tx.lock, (fileid, colonyname))
+    return FileRow._make(row) if row else None
 
 
-def versions(tx: Tx, colonyname: str, label: str, name: str, latest: bool) -> list[sqlite3.Row]:
+def versions(tx: Tx, colonyname: str, label: str, name: str, latest: bool) -> list[FileRow]:
     limit = "LIMIT 1" if latest else ""
-    return tx.all(f"SELECT {_COLS} FROM files WHERE colonyname = ? AND label = ? AND name = ? AND removed = 0 "
-                  f"ORDER BY sequencenr DESC {limit}", (colonyname, label, name))
+    return [FileRow._make(r) for r in tx.all(
+        f"SELECT {_COLS} FROM files WHERE colonyname = ? AND label = ? AND name = ? AND removed = 0 "
+        f"ORDER BY sequencenr DESC {limit}" + tx.lock, (colonyname, label, name))]
 
 
 def latest_in_label(tx: Tx, colonyname: str, label: str) -> list[FileData]:
@@ -103,34 +105,39 @@ def object_in_use(tx: Tx, objectkey: str) -> bool:
     return tx.one("SELECT 1 FROM files WHERE objectkey = ? LIMIT 1", (objectkey,)) is not None
 
 
-def hidden_unreferenced(tx: Tx, colonyname: str) -> list[sqlite3.Row]:
-    return tx.all(f"SELECT {_COLS} FROM files f WHERE colonyname = ? AND removed = 1 AND NOT EXISTS "
-                  "(SELECT 1 FROM snapshotfiles s WHERE s.fileid = f.fileid)", (colonyname,))
+def hidden_unreferenced(tx: Tx, colonyname: str) -> list[FileRow]:
+    return [FileRow._make(r) for r in tx.all(
+        f"SELECT {_COLS} FROM files f WHERE colonyname = ? AND removed = 1 AND NOT EXISTS "
+        "(SELECT 1 FROM snapshotfiles s WHERE s.fileid = f.fileid)", (colonyname,))]
 
 
 # --- snapshots --------------------------------------------------------------------------------
 def add_snapshot(tx: Tx, snapshotid: str, colonyname: str, label: str, name: str, fileids: list[str], added: int) -> None:
     tx.run("INSERT INTO snapshots(snapshotid, colonyname, label, name, added) VALUES (?, ?, ?, ?, ?)",
            (snapshotid, colonyname, label, name, added))
-    tx.conn.executemany("INSERT INTO snapshotfiles(snapshotid, fileid, position) VALUES (?, ?, ?)",
-                        [(snapshotid, fid, i) for i, fid in enumerate(fileids)])
+    if fileids:
+        tx.many("INSERT INTO snapshotfiles(snapshotid, fileid, position) VALUES (?, ?, ?)",
+                [(snapshotid, fid, i) for i, fid in enumerate(fileids)])
 
 
-def snapshot_row(tx: Tx, colonyname: str, snapshotid: str = "", name: str = "") -> sqlite3.Row | None:
+def snapshot_row(tx: Tx, colonyname: str, snapshotid: str = "", name: str = "") -> SnapshotRow | None:
     if snapshotid:
-        return tx.one("SELECT * FROM snapshots WHERE colonyname = ? AND snapshotid = ?", (colonyname, snapshotid))
-    return tx.one("SELECT * FROM snapshots WHERE colonyname = ? AND name = ?", (colonyname, name))
+        row = tx.one(f"SELECT {_SCOLS} FROM snapshots WHERE colonyname = ? AND snapshotid = ?", (colonyname, snapshotid))
+    else:
+        row = tx.one(f"SELECT {_SCOLS} FROM snapshots WHERE colonyname = ? AND name = ?", (colonyname, name))
+    return SnapshotRow._make(row) if row else None
 
 
-def snapshot_wire(tx: Tx, row: sqlite3.Row) -> Snapshot:
+def snapshot_wire(tx: Tx, row: SnapshotRow) -> Snapshot:
     ids = [r[0] for r in tx.all("SELECT fileid FROM snapshotfiles WHERE snapshotid = ? ORDER BY position",
-                                (row["snapshotid"],))]
-    return Snapshot(snapshotid=row["snapshotid"], colonyname=row["colonyname"], label=row["label"], name=row["name"],
-                    fileids=ids, added=format_time(row["added"]))
+                                (row.snapshotid,))]
+    return Snapshot(snapshotid=row.snapshotid, colonyname=row.colonyname, label=row.label, name=row.name,
+                    fileids=ids, added=format_time(row.added))
 
 
-def snapshots(tx: Tx, colonyname: str) -> list[sqlite3.Row]:
-    return tx.all("SELECT * FROM snapshots WHERE colonyname = ? ORDER BY added DESC, rowid DESC", (colonyname,))
+def snapshots(tx: Tx, colonyname: str) -> list[SnapshotRow]:
+    return [SnapshotRow._make(r) for r in tx.all(
+        f"SELECT {_SCOLS} FROM snapshots WHERE colonyname = ? ORDER BY added DESC, rowid DESC", (colonyname,))]
 
 
 def remove_snapshot(tx: Tx, snapshotid: str) -> None:

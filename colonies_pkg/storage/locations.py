@@ -1,15 +1,18 @@
 """SQL for locations (per colony, unique by name; removed with their colony by the foreign key)."""
 from __future__ import annotations
 
+from typing import Any
+
 from ..models.location import Location
 from .db import Tx
 
 _COLS = "locationid, name, colonyname, description, long, lat"
 
 
-def _location(row) -> Location:
-    return Location(locationid=row["locationid"], name=row["name"], colonyname=row["colonyname"],
-                    description=row["description"], long=row["long"], lat=row["lat"])
+def _location(row: Any) -> Location:
+    locationid, name, colonyname, description, long, lat = row
+    return Location(locationid=locationid, name=name, colonyname=colonyname, description=description, long=long,
+                    lat=lat)
 
 
 def add(tx: Tx, location: Location, now: int) -> None:

@@ -30,7 +30,7 @@ def get(tx: Tx, *, processid: str = "", executorname: str = "", count: int, sinc
 
 
 def search(tx: Tx, colonyname: str, text: str, since: int, count: int) -> list[Log]:
-    rows = tx.all(f"SELECT {_COLS} FROM logs WHERE colonyname = ? AND timestamp >= ? AND instr(message, ?) > 0 "
+    rows = tx.all(f"SELECT {_COLS} FROM logs WHERE colonyname = ? AND timestamp >= ? AND {tx.sql.contains('message')} "
                   "ORDER BY timestamp DESC, id DESC LIMIT ?", (colonyname, since, text, count))
     return [_log(r) for r in rows]
 

@@ -1,66 +1,55 @@
-"""SQL for processes and their attributes; rows map to wire `Process` Structs here only."""
+"""SQL for processes; rows map to `ProcessRow` and wire `Process` Structs here only."""
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import msgspec
 
 from ..clock import format_time
 from ..models.process import Attribute, Process
+from .attributes import of_process as attributes_of
 from .db import Tx
+from .rows import ExpiredRow, ProcessRow, QueueRow, columns
 
 _enc = msgspec.json.encode
 Raw = msgspec.Raw
 
-COLUMNS = (
-    "processid", "colonyname", "executortype", "executornames", "locationname", "cpu", "mem", "state",
-    "isassigned", "assignedexecutorid", "waitforparents", "prioritytime", "submissiontime", "starttime", "endtime",
-    "waitdeadline", "execdeadline", "retries", "maxwaittime", "maxexectime", "maxretries", "initiatorid",
-    "initiatorname", "funcname", "label", "processgraphid", "spec", "parents", "children", "input", "output", "errors",
-)
+COLUMNS = ProcessRow._fields
 _SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM processes"
 _INSERT = f"INSERT INTO processes({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
-def insert(tx: Tx, row: dict[str, Any]) -> dict[str, Any]:
+def insert(tx: Tx, row: dict[str, Any]) -> ProcessRow:
     """Insert a new process; returns the whole row as stored (absent columns at their defaults)."""
     full = {c: row.get(c, 0 if c in _INT_DEFAULTS else "") for c in COLUMNS}
     tx.run(_INSERT, list(full.values()))
-    return full
+    return ProcessRow(**full)
 
 
 _INT_DEFAULTS = frozenset({"cpu", "mem", "state", "isassigned", "waitforparents", "starttime", "endtime", "waitdeadline",
                            "execdeadline", "retries", "maxwaittime", "maxexectime", "maxretries"})
 
 
-def get_row(tx: Tx, processid: str) -> sqlite3.Row | None:
-    return tx.one(_SELECT + " WHERE processid = ?", (processid,))
+def get_row(tx: Tx, processid: str) -> ProcessRow | None:
+    """The process row; in a write unit on PostgreSQL it stays locked until commit."""
+    row = tx.one(_SELECT + " WHERE processid = ?" + tx.lock, (processid,))
+    return ProcessRow._make(row) if row else None
 
 
-def attributes_of(tx: Tx, processid: str, state: int) -> list[Attribute]:
-    return [
-        Attribute(attributeid=r[0], targetid=processid, targetcolonyname=r[1], targetprocessgraphid=r[2], state=state,
-                  attributetype=r[3], key=r[4], value=r[5])
-        for r in tx.all("SELECT attributeid, targetcolonyname, targetprocessgraphid, attributetype, key, value "
-                        "FROM attributes WHERE targetid = ? ORDER BY rowid", (processid,))
-    ]
-
-
-def to_wire(tx: Tx, row: sqlite3.Row | dict[str, Any], attributes: list[Attribute] | None = None) -> Process:
+def to_wire(tx: Tx, row: ProcessRow, attributes: list[Attribute] | None = None) -> Process:
     """The wire Process of a row; `attributes` when the caller has them at hand (else read)."""
     if attributes is None:
-        attributes = attributes_of(tx, row["processid"], row["state"])
+        attributes = attributes_of(tx, row.processid, row.state)
     return Process(
-        processid=row["processid"], initiatorid=row["initiatorid"], initiatorname=row["initiatorname"],
-        assignedexecutorid=row["assignedexecutorid"], isassigned=bool(row["isassigned"]), state=row["state"],
-        prioritytime=row["prioritytime"], submissiontime=format_time(row["submissiontime"]),
-        starttime=format_time(row["starttime"]), endtime=format_time(row["endtime"]),
-        waitdeadline=format_time(row["waitdeadline"]), execdeadline=format_time(row["execdeadline"]),
-        retries=row["retries"], attributes=attributes,
-        spec=Raw(row["spec"]), waitforparents=bool(row["waitforparents"]), parents=Raw(row["parents"]),
-        children=Raw(row["children"]), processgraphid=row["processgraphid"], in_=Raw(row["input"]),
-        out=Raw(row["output"]), errors=Raw(row["errors"]),
+        processid=row.processid, initiatorid=row.initiatorid, initiatorname=row.initiatorname,
+        assignedexecutorid=row.assignedexecutorid, isassigned=bool(row.isassigned), state=row.state,
+        prioritytime=row.prioritytime, submissiontime=format_time(row.submissiontime),
+        starttime=format_time(row.starttime), endtime=format_time(row.endtime),
+        waitdeadline=format_time(row.waitdeadline), execdeadline=format_time(row.execdeadline),
+        retries=row.retries, attributes=attributes,
+        spec=Raw(row.spec), waitforparents=bool(row.waitforparents), parents=Raw(row.parents),
+        children=Raw(row.children), processgraphid=row.processgraphid, in_=Raw(row.input),
+        out=Raw(row.output), errors=Raw(row.errors),
     )
 
 
@@ -69,20 +58,21 @@ def get(tx: Tx, processid: str) -> Process | None:
     return to_wire(tx, row) if row else None
 
 
-def queue_page(tx: Tx, colonyname: str, executortype: str, limit: int, offset: int) -> list[sqlite3.Row]:
-    """Assignable processes of a type, in priority order. The partial queue index holds exactly
-    these rows; the planner would otherwise pick processes_by_state and skip non-candidates row by row."""
-    return tx.all(
-        "SELECT processid, executornames, locationname, cpu, mem, maxexectime, processgraphid, parents, submissiontime "
-        "FROM processes INDEXED BY processes_queue "
+def claim(tx: Tx, colonyname: str, executortype: str, name: str, location: str, cpu: int, mem: int,
+          executorid: str, now: int) -> ProcessRow | None:
+    """Assign the first eligible WAITING process of the type (priority order) to `executorid`:
+    its executor names allow `name`, its location matches, its cpu/mem fit (0: no limit).
+    The claim itself is dialect SQL (storage/dialects/); returns the assigned row or None."""
+    processid = tx.sql.claim_process(tx, colonyname, executortype, name, location, cpu, mem, executorid, now)
+    return get_row(tx, processid) if processid else None
+
+
+def queue_page(tx: Tx, colonyname: str, executortype: str, limit: int, offset: int) -> list[QueueRow]:
+    """Assignable processes of a type, in priority order (a read-only look; the claim assigns)."""
+    return [QueueRow._make(r) for r in tx.all(
+        f"SELECT {columns(QueueRow)} FROM processes{tx.sql.QUEUE_INDEX} "
         "WHERE colonyname = ? AND executortype = ? AND state = 0 AND isassigned = 0 AND waitforparents = 0 "
-        "ORDER BY prioritytime LIMIT ? OFFSET ?", (colonyname, executortype, limit, offset))
-
-
-def mark_assigned(tx: Tx, processid: str, executorid: str, now: int, execdeadline: int) -> bool:
-    return tx.run(
-        "UPDATE processes SET state = 1, isassigned = 1, assignedexecutorid = ?, starttime = ?, execdeadline = ? "
-        "WHERE processid = ? AND state = 0 AND isassigned = 0", (executorid, now, execdeadline, processid)) == 1
+        "ORDER BY prioritytime, rowid LIMIT ? OFFSET ?", (colonyname, executortype, limit, offset))]
 
 
 def set_input(tx: Tx, processid: str, values: list[Any]) -> None:
@@ -113,19 +103,17 @@ def unassign(tx: Tx, processid: str, now: int, waitdeadline: int, count_retry: b
     """Back to WAITING, keeping prioritytime and starttime (PROTOCOL §6.4); `reset_start`: as if
     never assigned (starttime and endtime 0)."""
     tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', "
-           "starttime = CASE WHEN ? THEN 0 ELSE starttime END, endtime = CASE WHEN ? THEN 0 ELSE ? END, "
+           "starttime = CASE WHEN ? = 1 THEN 0 ELSE starttime END, endtime = CASE WHEN ? = 1 THEN 0 ELSE ? END, "
            "execdeadline = 0, waitdeadline = CASE WHEN ? > 0 THEN ? ELSE waitdeadline END, retries = retries + ? "
            "WHERE processid = ?",
            (int(reset_start), int(reset_start), now, waitdeadline, waitdeadline, int(count_retry), processid))
 
 
-_QUEUE_COLUMNS = "processid, colonyname, executortype, executornames, locationname, cpu, mem"
-
-
-def requeue_running_of(tx: Tx, colonyname: str, executorid: str) -> list[sqlite3.Row]:
+def requeue_running_of(tx: Tx, colonyname: str, executorid: str) -> list[QueueRow]:
     """Re-queue an executor's running processes without counting a retry; returns their queue columns."""
-    rows = tx.all(f"SELECT {_QUEUE_COLUMNS} FROM processes WHERE assignedexecutorid = ? AND state = 1 "
-                  "AND colonyname = ?", (executorid, colonyname))
+    rows = [QueueRow._make(r) for r in tx.all(
+        f"SELECT {columns(QueueRow)} FROM processes WHERE assignedexecutorid = ? AND state = 1 "
+        "AND colonyname = ?" + tx.lock, (executorid, colonyname))]
     tx.run("UPDATE processes SET state = 0, isassigned = 0, assignedexecutorid = '', starttime = 0, endtime = 0, "
            "execdeadline = 0 WHERE assignedexecutorid = ? AND state = 1 AND colonyname = ?", (executorid, colonyname))
     return rows
@@ -158,7 +146,7 @@ def find(tx: Tx, colonyname: str, state: int, count: int, *, executortype: str =
         params.append(label)
     order = _ORDER.get(state, "submissiontime ASC")
     rows = tx.all(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", [*params, count])
-    return [to_wire(tx, r) for r in rows]
+    return [to_wire(tx, ProcessRow._make(r)) for r in rows]
 
 
 def history(tx: Tx, colonyname: str, executorid: str, since: int, state: int) -> list[Process]:
@@ -167,7 +155,7 @@ def history(tx: Tx, colonyname: str, executorid: str, since: int, state: int) ->
         where.append("assignedexecutorid = ?")
         params.append(executorid)
     rows = tx.all(f"{_SELECT} WHERE {' AND '.join(where)} ORDER BY submissiontime ASC", params)
-    return [to_wire(tx, r) for r in rows]
+    return [to_wire(tx, ProcessRow._make(r)) for r in rows]
 
 
 def remove(tx: Tx, processid: str) -> None:
@@ -188,35 +176,19 @@ def state_counts(tx: Tx, colonyname: str | None) -> dict[int, int]:
     return {r[0]: r[1] for r in rows}
 
 
-def expired_running(tx: Tx, now: int) -> list[sqlite3.Row]:
-    """Running processes with an exec limit whose deadline (whole seconds) has passed."""
-    return tx.all(f"SELECT {_QUEUE_COLUMNS}, retries, maxretries, maxwaittime FROM processes "
-                  "WHERE state = 1 AND maxexectime > 0 AND execdeadline / 1000000000 < ? / 1000000000",
-                  (now,))
+def expired_running(tx: Tx, now: int, limit: int = 1000) -> list[ExpiredRow]:
+    """Running processes with an exec limit whose deadline (whole seconds) has passed. On
+    PostgreSQL they are locked, and rows another replica's sweep holds are skipped."""
+    return [ExpiredRow._make(r) for r in tx.all(
+        f"SELECT {columns(ExpiredRow)} FROM processes "
+        "WHERE state = 1 AND maxexectime > 0 AND execdeadline / 1000000000 < ? / 1000000000 "
+        "ORDER BY execdeadline LIMIT ?" + tx.lock_skip, (now, limit))]
 
 
 def expired_waiting(tx: Tx, now: int, limit: int = 1000) -> list[str]:
     return [r[0] for r in tx.all(
         "SELECT processid FROM processes WHERE state = 0 AND waitdeadline > 0 AND maxwaittime > 0 "
-        "AND waitdeadline / 1000000000 < ? / 1000000000 ORDER BY prioritytime LIMIT ?", (now, limit))]
-
-
-# --- attributes -------------------------------------------------------------------------------
-def add_attribute(tx: Tx, a: Attribute) -> None:
-    tx.run("INSERT INTO attributes(attributeid, targetid, targetcolonyname, targetprocessgraphid, attributetype, key, "
-           "value) VALUES (?, ?, ?, ?, ?, ?, ?)",
-           (a.attributeid, a.targetid, a.targetcolonyname, a.targetprocessgraphid, a.attributetype, a.key, a.value))
-
-
-def get_attribute(tx: Tx, attributeid: str) -> tuple[Attribute, str] | None:
-    """The attribute (its state taken from its process) and the process colony."""
-    r = tx.one("SELECT a.attributeid, a.targetid, a.targetcolonyname, a.targetprocessgraphid, a.attributetype, a.key, "
-               "a.value, p.state, p.colonyname FROM attributes a JOIN processes p ON p.processid = a.targetid "
-               "WHERE a.attributeid = ?", (attributeid,))
-    if r is None:
-        return None
-    return (Attribute(attributeid=r[0], targetid=r[1], targetcolonyname=r[2], targetprocessgraphid=r[3], state=r[7],
-                      attributetype=r[4], key=r[5], value=r[6]), r[8])
+        "AND waitdeadline / 1000000000 < ? / 1000000000 ORDER BY prioritytime LIMIT ?" + tx.lock_skip, (now, limit))]
 
 
 def remove_finished_before(tx: Tx, cutoff: int) -> int:

@@ -43,22 +43,30 @@ from server_process import REPO as REPO_ROOT  # noqa: F401
 CRYPTO = Crypto()
 
 
-def _start_server(tmp_path_factory: pytest.TempPathFactory, executor: bool, name: str) -> ServerProcess:
+def _start_server(tmp_path_factory: pytest.TempPathFactory, executor: bool, name: str,
+                  request: pytest.FixtureRequest | None = None) -> ServerProcess:
     flags = () if executor else ("--no-executor",)
-    return ServerProcess(tmp_path_factory.mktemp(name), *flags).start()
+    env: dict[str, str] = {}
+    if request is not None and getattr(request, "param", "sqlite") == "postgres":
+        env["COLONIES_DATABASE_URL"] = request.getfixturevalue("pg_cluster").new_database()
+    return ServerProcess(tmp_path_factory.mktemp(name), *flags, env=env).start()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """`dev --no-executor` on a free port, one per test module."""
-    with _start_server(tmp_path_factory, executor=False, name="srv") as srv:
+# Every end-to-end module runs against both backends: SQLite in the data dir, and PostgreSQL.
+BACKENDS = ["sqlite", "postgres"]
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """`dev --no-executor` on a free port, one per test module and backend."""
+    with _start_server(tmp_path_factory, executor=False, name="srv", request=request) as srv:
         yield srv
 
 
-@pytest.fixture(scope="module")
-def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """`dev` WITH the in-process sample executor ("dev-executor", type "cli")."""
-    with _start_server(tmp_path_factory, executor=True, name="devsrv") as srv:
+@pytest.fixture(scope="module", params=BACKENDS)
+def dev_server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[ServerProcess]:
+    """`dev` WITH the in-process sample executor ("dev-executor", type "cli"), per backend."""
+    with _start_server(tmp_path_factory, executor=True, name="devsrv", request=request) as srv:
         yield srv
 
 

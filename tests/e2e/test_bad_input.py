@@ -88,12 +88,22 @@ class World:
     named: list[tuple[dict[str, Any], str]]  # requests that created something unique by its name
 
     def snapshot(self) -> Any:
-        db = sqlite3.connect(f"file:{self.server.data_dir / 'colonies.db'}?mode=ro", uri=True)
-        try:
-            tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
-            rows = {t: sorted(map(repr, db.execute(f'SELECT * FROM "{t}"'))) for t in tables}
-        finally:
-            db.close()
+        url = self.server.env.get("COLONIES_DATABASE_URL")
+        if url:  # the PostgreSQL run: every table but the replicas' lease (renewed as time passes)
+            import psycopg
+
+            with psycopg.connect(url) as pg:
+                tables = [r[0] for r in pg.execute("SELECT table_name FROM information_schema.tables "
+                                                   "WHERE table_schema = 'public' AND table_name != 'leases' "
+                                                   "ORDER BY table_name")]
+                rows = {t: sorted(map(repr, pg.execute(f'SELECT * FROM "{t}"'))) for t in tables}
+        else:
+            db = sqlite3.connect(f"file:{self.server.data_dir / 'colonies.db'}?mode=ro", uri=True)
+            try:
+                tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+                rows = {t: sorted(map(repr, db.execute(f'SELECT * FROM "{t}"'))) for t in tables}
+            finally:
+                db.close()
         channel = ok(self.server, {"msgtype": "channelreadmsg", "processid": self.running_id, "name": "chat",
                                    "afterseq": 0, "limit": 0}, self.executor.prv)
         return rows, channel

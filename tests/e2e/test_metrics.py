@@ -148,13 +148,23 @@ def test_retries_and_deadline_expiries_are_counted(server: ServerProcess, colony
 
 
 def test_a_scrape_never_waits_for_the_writer(server: ServerProcess, colony: ColonyEnv) -> None:
-    """Hold SQLite's write lock from outside: the writer is stuck mid-batch, and /metrics still
-    answers (with the stuck submit not yet acknowledged); then let go and the submit completes."""
+    """Hold SQLite's write lock (PostgreSQL: a lock on the processes table) from outside: the submit
+    is stuck, and /metrics still answers (with it not yet acknowledged); then let go and it completes."""
     colony.new_executor()
-    db = sqlite3.connect(str(server.data_dir / "colonies.db"), timeout=5, isolation_level=None)
+    url = server.env.get("COLONIES_DATABASE_URL")
+    if url:  # PostgreSQL: a table lock that lets reads through and holds every insert of a process
+        import psycopg
+
+        db: Any = psycopg.connect(url, autocommit=True)
+    else:
+        db = sqlite3.connect(str(server.data_dir / "colonies.db"), timeout=5, isolation_level=None)
     outcome: dict[str, Any] = {}
     try:
-        db.execute("BEGIN IMMEDIATE")
+        if url:
+            db.execute("BEGIN")
+            db.execute("LOCK TABLE processes IN EXCLUSIVE MODE")
+        else:
+            db.execute("BEGIN IMMEDIATE")
 
         def submit() -> None:
             outcome["process"] = colony.submit()

@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def latest_migration() -> int:
-    files = resources.files("colonies_pkg.storage").joinpath("migrations").iterdir()
+    files = resources.files("colonies_pkg.storage").joinpath("migrations").joinpath("sqlite").iterdir()
     return max(int(f.name.split("_", 1)[0]) for f in files if f.name.endswith(".sql"))
 
 

@@ -1,6 +1,7 @@
-"""Domain rules of the process state machine on a real temp SQLite database, with time passed
-in explicitly (no server, no clock): queue order, executor filtering, deadlines and retries
-(PROTOCOL §6.1, §6.4), and the authorization errors of PROTOCOL §3."""
+"""Domain rules of the process state machine, run on a real temp SQLite database and on a real
+PostgreSQL one (the contract both backends keep), with time passed in explicitly (no server,
+no clock): queue order, executor filtering, deadlines and retries (PROTOCOL §6.1, §6.4), and
+the authorization errors of PROTOCOL §3."""
 from __future__ import annotations
 
 import json
@@ -61,7 +62,7 @@ class World:
         def get(tx: Tx) -> dict[str, Any]:
             r = process_store.get_row(tx, pid)
             assert r is not None
-            return dict(r)
+            return r._asdict()
 
         return self.db.read(get)
 
@@ -78,7 +79,8 @@ class World:
 
 
 @pytest.fixture
-def world(db) -> World:
+def world(backend_db) -> World:
+    db = backend_db
     _, server = new_id()
     _, owner = new_id()
     ids = [new_id()[1] for _ in range(5)]
@@ -412,6 +414,7 @@ def test_failed_unit_leaves_no_trace(world: World) -> None:
     ({"mem": "12 parsecs"}, "Invalid memory quantity"),
 ])
 def test_invalid_specs_are_rejected(world: World, change: dict[str, Any], message: str) -> None:
+    change = dict(change)  # the parameter is shared by both backends' runs
     cpu, mem = change.pop("cpu", ""), change.pop("mem", "")
     spec = world.spec(**change)
     spec.conditions.cpu, spec.conditions.mem = cpu, mem

@@ -30,7 +30,7 @@ from colonies_pkg.models.colony import Colony, User
 from colonies_pkg.models.executor import Executor
 from colonies_pkg.models.process import Conditions, FunctionSpec, ProcessState
 from colonies_pkg.models.workflow import WorkflowSpec
-from colonies_pkg.storage import graphs as graph_store
+from colonies_pkg.storage import workflows as graph_store
 from colonies_pkg.storage.db import Tx, migrate
 
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -268,13 +268,13 @@ def test_execution_respects_dependencies(dag: tuple[list[str], dict[str, list[st
     with database() as tx:
         graph = workflows.submit(tx, 10, USER_ID, spec_of(order, deps))
         assert len(graph.processids) == len(order)
-        assert graph_store.get_row(tx, graph.processgraphid)["state"] == ProcessState.WAITING
+        assert graph_store.get_row(tx, graph.processgraphid).state == ProcessState.WAITING
         run = Run(tx, deps, data, parallel)
         for _ in range(3 * len(order) + 5):
             run.fill()
             if not run.running:
                 break
-            assert graph_store.get_row(tx, graph.processgraphid)["state"] == ProcessState.RUNNING
+            assert graph_store.get_row(tx, graph.processgraphid).state == ProcessState.RUNNING
             run.close(*run.pick())
         assert set(run.assigned) == set(deps), "some node never ran"
         assert set(run.closed) == set(deps)
@@ -282,8 +282,8 @@ def test_execution_respects_dependencies(dag: tuple[list[str], dict[str, list[st
             for parent in parents:
                 assert run.assigned[node] > run.closed[parent]
         row = graph_store.get_row(tx, graph.processgraphid)
-        assert row["state"] == ProcessState.SUCCESS
-        assert row["endtime"] >= row["starttime"] > 0
+        assert row.state == ProcessState.SUCCESS
+        assert row.endtime >= row.starttime > 0
         assert graph_store.state_counts(tx, graph.processgraphid) == {ProcessState.SUCCESS: len(order)}
         assert processes.try_assign(tx, run.tick(), EXECUTOR_ID, COLONY).process is None
 
@@ -308,7 +308,7 @@ def test_failure_rules(dag: tuple[list[str], dict[str, list[str]]], parallel: in
             if failed is None and data.draw(st.booleans(), label="fail this one"):
                 failed = name
                 processes.close_failed(tx, run.tick(), EXECUTOR_ID, pid, ["boom"])
-                assert graph_store.get_row(tx, gid)["state"] == ProcessState.FAILED
+                assert graph_store.get_row(tx, gid).state == ProcessState.FAILED
                 if has_children[name]:
                     counts = graph_store.state_counts(tx, gid)
                     assert counts.get(ProcessState.WAITING, 0) == counts.get(ProcessState.RUNNING, 0) == 0, counts
@@ -318,7 +318,7 @@ def test_failure_rules(dag: tuple[list[str], dict[str, list[str]]], parallel: in
                 run.close(name, pid)
         counts = graph_store.state_counts(tx, gid)
         assert counts.get(ProcessState.WAITING, 0) == counts.get(ProcessState.RUNNING, 0) == 0, counts
-        state = graph_store.get_row(tx, gid)["state"]
+        state = graph_store.get_row(tx, gid).state
         if failed is None:
             assert state == ProcessState.SUCCESS
         else:

@@ -1,7 +1,6 @@
-"""SQL for process graphs (workflows) and the graph-wide process queries resolution needs."""
+"""SQL for workflows (process graphs) and the graph-wide process queries resolution needs."""
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import msgspec
@@ -9,10 +8,11 @@ import msgspec
 from ..clock import format_time
 from ..models.workflow import ProcessGraph
 from .db import Tx
+from .rows import GraphRow, MemberRow, UnfinishedRow, columns
 
 _enc = msgspec.json.encode
 _strs = msgspec.json.Decoder(list[str])
-_COLS = "processgraphid, colonyname, initiatorid, initiatorname, rootprocessids, state, submissiontime, starttime, endtime"
+_COLS = columns(GraphRow)
 
 
 def insert(tx: Tx, g: dict[str, Any]) -> None:
@@ -21,8 +21,11 @@ def insert(tx: Tx, g: dict[str, Any]) -> None:
             g["state"], g["submissiontime"]))
 
 
-def get_row(tx: Tx, graphid: str) -> sqlite3.Row | None:
-    return tx.one(f"SELECT {_COLS} FROM processgraphs WHERE processgraphid = ?", (graphid,))
+def get_row(tx: Tx, graphid: str) -> GraphRow | None:
+    """The graph row; in a write unit on PostgreSQL it stays locked until commit, which
+    serialises resolution of one graph (lock order: graph, then its processes)."""
+    row = tx.one(f"SELECT {_COLS} FROM processgraphs WHERE processgraphid = ?" + tx.lock, (graphid,))
+    return GraphRow._make(row) if row else None
 
 
 def processids(tx: Tx, graphid: str) -> list[str]:
@@ -30,12 +33,12 @@ def processids(tx: Tx, graphid: str) -> list[str]:
                                  (graphid,))]
 
 
-def to_wire(tx: Tx, row: sqlite3.Row) -> ProcessGraph:
+def to_wire(tx: Tx, row: GraphRow) -> ProcessGraph:
     return ProcessGraph(
-        processgraphid=row["processgraphid"], initiatorid=row["initiatorid"], initiatorname=row["initiatorname"],
-        colonyname=row["colonyname"], rootprocessids=_strs.decode(row["rootprocessids"]), state=row["state"],
-        submissiontime=format_time(row["submissiontime"]), starttime=format_time(row["starttime"]),
-        endtime=format_time(row["endtime"]), processids=processids(tx, row["processgraphid"]))
+        processgraphid=row.processgraphid, initiatorid=row.initiatorid, initiatorname=row.initiatorname,
+        colonyname=row.colonyname, rootprocessids=_strs.decode(row.rootprocessids), state=row.state,
+        submissiontime=format_time(row.submissiontime), starttime=format_time(row.starttime),
+        endtime=format_time(row.endtime), processids=processids(tx, row.processgraphid))
 
 
 def find(tx: Tx, colonyname: str, state: int, count: int) -> list[ProcessGraph]:
@@ -45,7 +48,7 @@ def find(tx: Tx, colonyname: str, state: int, count: int) -> list[ProcessGraph]:
     else:
         rows = tx.all(f"SELECT {_COLS} FROM processgraphs WHERE colonyname = ? AND state = ? "
                       "ORDER BY submissiontime DESC LIMIT ?", (colonyname, state, count))
-    return [to_wire(tx, r) for r in rows]
+    return [to_wire(tx, GraphRow._make(r)) for r in rows]
 
 
 def set_state(tx: Tx, graphid: str, state: int, *, starttime: int | None = None, endtime: int | None = None) -> None:
@@ -72,10 +75,10 @@ def graph_counts(tx: Tx, colonyname: str | None) -> dict[int, int]:
     return {r[0]: r[1] for r in rows}
 
 
-def members(tx: Tx, graphid: str) -> list[sqlite3.Row]:
+def members(tx: Tx, graphid: str) -> list[MemberRow]:
     """Every process of the graph with what resolution and drawing need."""
-    return tx.all("SELECT processid, state, parents, children, waitforparents, executortype, colonyname, spec "
-                  "FROM processes WHERE processgraphid = ? ORDER BY submissiontime, rowid", (graphid,))
+    return [MemberRow._make(r) for r in tx.all(
+        f"SELECT {columns(MemberRow)} FROM processes WHERE processgraphid = ? ORDER BY submissiontime, rowid", (graphid,))]
 
 
 def states_of(tx: Tx, processids: list[str]) -> dict[str, int]:
@@ -101,9 +104,10 @@ def set_links(tx: Tx, processid: str, parents: list[str] | None = None, children
         tx.run("UPDATE processes SET children = ? WHERE processid = ?", (_enc(children), processid))
 
 
-def unfinished(tx: Tx, graphid: str) -> list[sqlite3.Row]:
-    return tx.all("SELECT processid, state, executortype, colonyname FROM processes "
-                  "WHERE processgraphid = ? AND state IN (0, 1)", (graphid,))
+def unfinished(tx: Tx, graphid: str) -> list[UnfinishedRow]:
+    return [UnfinishedRow._make(r) for r in tx.all(
+        f"SELECT {columns(UnfinishedRow)} FROM processes WHERE processgraphid = ? AND state IN (0, 1) "
+        "ORDER BY submissiontime, rowid" + tx.lock, (graphid,))]
 
 
 def remove(tx: Tx, graphid: str) -> None:
