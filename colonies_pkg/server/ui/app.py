@@ -94,6 +94,15 @@ def _error_page(status: int, title: str, message: str, *, logged_in: bool = True
     return HTMLResponse(str(doc), status_code=status, headers=SECURITY_HEADERS)
 
 
+def _rpc_error_page(exc: ColoniesError) -> Response:
+    """The page for an RPC refusal: 403 and 404 by name, other client faults as they are, else 500."""
+    if isinstance(exc, Forbidden):
+        return _error_page(403, "Not allowed", str(exc.message))
+    if isinstance(exc, NotFound):
+        return _error_page(404, "Not found", str(exc.message))
+    return _error_page(exc.status if 400 <= exc.status < 500 else 500, "Error", str(exc.message))
+
+
 def make_app(services: Services) -> Starlette:
     ui = Ui(services)
 
@@ -106,12 +115,8 @@ def make_app(services: Services) -> Starlette:
                                    logged_in=False)
             try:
                 return await render(ui, request, session)
-            except Forbidden as exc:
-                return _error_page(403, "Not allowed", str(exc.message))
-            except NotFound as exc:
-                return _error_page(404, "Not found", str(exc.message))
             except ColoniesError as exc:
-                return _error_page(exc.status if 400 <= exc.status < 500 else 500, "Error", str(exc.message))
+                return _rpc_error_page(exc)
         return endpoint
 
     def action(perform):
@@ -126,12 +131,8 @@ def make_app(services: Services) -> Starlette:
                 if not ui.auth.csrf_ok(session, form.get("csrf")) or (origin and origin != _origin(request)):
                     return _error_page(403, "Refused", "The form was not sent by this dashboard (CSRF check failed).")
                 target = await perform(ui, request, session, form)
-            except Forbidden as exc:
-                return _error_page(403, "Not allowed", str(exc.message))
-            except NotFound as exc:
-                return _error_page(404, "Not found", str(exc.message))
             except ColoniesError as exc:
-                return _error_page(exc.status if 400 <= exc.status < 500 else 500, "Error", str(exc.message))
+                return _rpc_error_page(exc)
             if services.observer is not None:
                 services.observer.mark_dirty()
             return RedirectResponse(target, status_code=303)
