@@ -125,3 +125,11 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
             state = "running" if rc is None else f"EXITED rc={rc}"
             rep.sections.append((f"server log (port {srv.port}, {state})", srv.log_tail()))
     return rep
+
+
+@pytest.hookimpl(optionalhook=True, tryfirst=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Which worker runs what (tests/scheduling.py): whole files, tests/containers and tests/cfs whole."""
+    from scheduling import make_scheduler
+
+    return make_scheduler(config, log)
