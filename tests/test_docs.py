@@ -2,10 +2,9 @@
 man page builds from the parser (scripts/build_manpage.sh, needs the `docs` extra)."""
 from __future__ import annotations
 
-import re
-
 import argparse
 import importlib.util
+import re
 import subprocess
 from pathlib import Path
 

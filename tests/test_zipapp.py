@@ -25,7 +25,6 @@ import subprocess
 import sys
 import time
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -63,7 +62,7 @@ def pyz(tmp_path_factory):
         ok, why = _index_reachable()
         if not ok:
             pytest.skip("pip cannot reach the package index, cannot build colonies.pyz:\n" + why)
-        pytest.fail("zipapp.sh failed (rc=%d):\n%s\n%s" % (r.returncode, r.stdout, r.stderr[-6000:]))
+        pytest.fail(f"zipapp.sh failed (rc={r.returncode}):\n{r.stdout}\n{r.stderr[-6000:]}")
     return out
 
 
@@ -74,7 +73,7 @@ def clean_python(tmp_path_factory):
     py = venv / "bin" / "python"
     for mod in ("starlette", "uvicorn", "coincurve", "msgspec", "aiosqlite", "croniter"):
         r = subprocess.run([str(py), "-I", "-c", "import " + mod], capture_output=True)
-        assert r.returncode != 0, "the 'clean' python can import %s" % mod
+        assert r.returncode != 0, f"the 'clean' python can import {mod}"
     return py
 
 
@@ -118,7 +117,7 @@ def extracted(root):
 
 
 def ok(r, out=None):
-    assert r.returncode == 0, "rc=%d\nstdout:\n%s\nstderr:\n%s" % (r.returncode, r.stdout, r.stderr)
+    assert r.returncode == 0, f"rc={r.returncode}\nstdout:\n{r.stdout}\nstderr:\n{r.stderr}"
     if out is not None:  # `version` prints "colonies-py 0.1.0"
         assert out in r.stdout.split(), r.stdout
 
@@ -156,14 +155,14 @@ def test_archive_contents(pyz):
         assert not any("/bin/" in n or n.startswith("lib/bin/") for n in names)
         py = {n for n in names if n.startswith("lib/") and n.endswith(".py")}
         pyc = {n for n in names if n.endswith(".pyc")}
-        missing = [n for n in py if "%s/__pycache__/%s.%s.pyc" % (
+        missing = [n for n in py if "{}/__pycache__/{}.{}.pyc".format(
             n.rsplit("/", 1)[0], n.rsplit("/", 1)[1][:-3], TAG) not in pyc]
         assert not missing, missing[:10]
         # flags word of the pyc header: 0b01 = hash-based, not checked against the source
         stale = [n for n in pyc if int.from_bytes(zf.read(n)[4:8], "little") != 1]
         assert not stale, stale[:10]
         main = zf.read("__main__.py").decode()
-        assert "@BUILD_ID@" not in main and 'PY_TAG = "%s"' % TAG in main
+        assert "@BUILD_ID@" not in main and f'PY_TAG = "{TAG}"' in main
     assert pyz.stat().st_size <= 15 * 2**20, "pyz grew to %.1f MiB" % (pyz.stat().st_size / 2**20)
 
 
@@ -211,7 +210,7 @@ def test_16_simultaneous_first_runs(box):
     box.env["XDG_CACHE_HOME"] = str(box.root / "xdg")
     procs = [box.popen("version", stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for _ in range(16)]
-    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    results = [(*p.communicate(timeout=120), p.returncode) for p in procs]
     for out, err, rc in results:
         assert (rc, VERSION in out.split(), err) == (0, True, "")
     root = box.root / "xdg" / "colonies"
@@ -239,7 +238,7 @@ def test_readonly_home_falls_back_to_persistent_tmp_cache(box):
     r = box.run("version")
     ok(r, VERSION)
     assert r.stderr == "", "a read-only HOME is normal, it deserves no warning"
-    tmp_root = box.tmp / ("colonies-%d" % os.geteuid())
+    tmp_root = box.tmp / (f"colonies-{os.geteuid()}")
     (final,) = extracted(tmp_root)
     assert (tmp_root.stat().st_mode & 0o777) == 0o700
     mtime = (final / ".complete").stat().st_mtime_ns
@@ -251,7 +250,7 @@ def test_readonly_mounted_home(box, mount):
     ro = mount(box.root / "rohome", *tmpfs("ro"))
     box.env.update(HOME=str(ro), XDG_CACHE_HOME=str(ro / ".cache"))
     ok(box.run("version"), VERSION)
-    assert extracted(box.tmp / ("colonies-%d" % os.geteuid()))
+    assert extracted(box.tmp / (f"colonies-{os.geteuid()}"))
 
 
 def test_preextracted_readonly_explicit_cache(box, mount):
@@ -268,7 +267,7 @@ def test_preextracted_readonly_explicit_cache(box, mount):
 @pytest.mark.parametrize("plant", ["foreign-owner", "group-writable", "symlink"])
 def test_planted_tmp_cache_dir_is_refused(box, plant):
     box.block_home()  # so that the shared-tmp candidate is the one that gets used
-    planted = box.tmp / ("colonies-%d" % os.geteuid())
+    planted = box.tmp / (f"colonies-{os.geteuid()}")
     elsewhere = box.root / "elsewhere"
     elsewhere.mkdir(mode=0o700)
     if plant == "foreign-owner":
@@ -284,7 +283,7 @@ def test_planted_tmp_cache_dir_is_refused(box, plant):
         why = "not a directory"
     r = box.run("version")
     ok(r, VERSION)
-    assert "not using cache dir %s: %s" % (planted, why) in r.stderr, r.stderr
+    assert f"not using cache dir {planted}: {why}" in r.stderr, r.stderr
     assert "temporary copy for this run only" in r.stderr
     assert not list(planted.iterdir()) and not list(elsewhere.iterdir())
     assert [p.name for p in box.tmp.iterdir()] == [planted.name], "private copy not removed at exit"
@@ -294,7 +293,7 @@ def test_noexec_cache_root_is_skipped(box, mount):
     noexec = mount(box.root / "noexec", *tmpfs("noexec"))
     r = box.run("version", env={"COLONIES_CACHE_DIR": str(noexec)})
     ok(r, VERSION)
-    assert "not using cache dir %s: on a noexec mount" % noexec in r.stderr
+    assert f"not using cache dir {noexec}: on a noexec mount" in r.stderr
     assert not extracted(noexec) and extracted(box.home / ".cache" / "colonies")
 
 
@@ -330,18 +329,18 @@ def test_wrong_python_version_recorded_tag(box, pyz):
         main = zf.read("__main__.py").decode()
     fake = box.root / "py310.pyz"
     with zipfile.ZipFile(fake, "w") as zf:
-        zf.writestr("__main__.py", main.replace('PY_TAG = "%s"' % TAG, 'PY_TAG = "cpython-310"')
-                    .replace('PY_VERSION = "%d.%d"' % sys.version_info[:2], 'PY_VERSION = "3.10"'))
+        zf.writestr("__main__.py", main.replace(f'PY_TAG = "{TAG}"', 'PY_TAG = "cpython-310"')
+                    .replace('PY_VERSION = "{}.{}"'.format(*sys.version_info[:2]), 'PY_VERSION = "3.10"'))
     box.pyz = fake
     r = box.run("version")
     assert r.returncode == 70 and r.stdout == ""
-    assert r.stderr.splitlines() == ["colonies: this build needs Python 3.10 (cpython-310), not %s (%s)"
-                                     % (sys.version.split()[0], TAG)]
+    assert r.stderr.splitlines() == [
+        f"colonies: this build needs Python 3.10 (cpython-310), not {sys.version.split()[0]} ({TAG})"]
 
 
 def _other_pythons():
     found = {}
-    cands = [shutil.which("python3.%d" % m) for m in range(8, 15)]
+    cands = [shutil.which(f"python3.{m}") for m in range(8, 15)]
     cands += sorted(str(p) for p in Path.home().glob(".pyenv/versions/3.*/bin/python3"))
     cands += [str(p) for p in Path("/usr/bin").glob("python3.*") if re.fullmatch(r"python3\.\d+", p.name)]
     for c in filter(None, cands):
@@ -362,7 +361,7 @@ def test_wrong_python_version_real_interpreter(box):
         assert r.returncode == 70, (py, r.returncode, r.stderr)
         lines = r.stderr.splitlines()
         assert len(lines) == 1 and lines[0].startswith(
-            "colonies: this build needs Python %d.%d (%s), not " % (*sys.version_info[:2], TAG)), (py, r.stderr)
+            "colonies: this build needs Python {}.{} ({}), not ".format(*sys.version_info[:2], TAG)), (py, r.stderr)
 
 
 def test_other_build_of_same_minor_version(box):
@@ -376,7 +375,7 @@ def test_other_build_of_same_minor_version(box):
         if r.stdout.strip() == TAG:
             ok(box.run("version", py=cand), VERSION)
             return
-    pytest.skip("no other %s interpreter on this machine" % TAG)
+    pytest.skip(f"no other {TAG} interpreter on this machine")
 
 
 def test_dont_write_bytecode_uses_shipped_pycs(box):
@@ -386,7 +385,7 @@ def test_dont_write_bytecode_uses_shipped_pycs(box):
     mods = ["uvicorn", "starlette.applications", "coincurve", "msgspec", "aiosqlite", "croniter",
             "websockets", "colonies_pkg", "colonies_pkg.cli", "sqlite3"]
     mods += [m for m in ("uvloop", "httptools") if (final / "plat" / m).is_dir()]  # where wheels exist
-    code = "import sys; sys.path[:0] = [%r, %r]\nimport %s" % (
+    code = "import sys; sys.path[:0] = [{!r}, {!r}]\nimport {}".format(
         str(final / "plat"), str(final / "common"), ", ".join(mods))
     r = subprocess.run([str(box.py), "-s", "-v", "-c", code], cwd=box.cwd, capture_output=True, text=True,
                        env={**box.env, "PYTHONDONTWRITEBYTECODE": "1"}, timeout=60)
@@ -395,7 +394,7 @@ def test_dont_write_bytecode_uses_shipped_pycs(box):
     compiled = [m for m in re.findall(r"^# code object from '?([^'\n]+)'?$", r.stderr, re.M)
                 if m.startswith(str(final)) and m.endswith(".py")]
     assert len([u for u in used if u.startswith(str(final))]) > 50
-    assert not compiled, "compiled from source despite shipped pycs: %s" % compiled[:5]
+    assert not compiled, f"compiled from source despite shipped pycs: {compiled[:5]}"
     assert "bytecode is stale" not in r.stderr
     assert {p: p.stat().st_mtime_ns for p in final.rglob("*.pyc")} == before
     t = time.monotonic()
@@ -412,21 +411,20 @@ class TestDevCommand:
         from pycolonies import Colonies, Conditions, FuncSpec
 
         port, data = free_port(), box.root / "data"
-        log = open(box.root / "dev.log", "w+")
-        proc = box.popen("dev", "--port", port, "--data-dir", data, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_healthy(port, proc, box.root / "dev.log", timeout=60)
-            colonies = Colonies("127.0.0.1", port)
-            spec = FuncSpec(funcname="echo", args=["hi"],
-                            conditions=Conditions(colonyname="dev", executortype="cli"),
-                            maxexectime=10, maxretries=0)
-            process = colonies.submit_func_spec(spec, USER_KEY)
-            done = colonies.wait(process, 20, USER_KEY)
-            assert done.state == 2, done
-            assert done.output == ["hi"], done
-        finally:
-            stop(proc, signal.SIGTERM, timeout=15)
-            log.close()
+        with open(box.root / "dev.log", "w+") as log:
+            proc = box.popen("dev", "--port", port, "--data-dir", data, stdout=log, stderr=subprocess.STDOUT)
+            try:
+                wait_healthy(port, proc, box.root / "dev.log", timeout=60)
+                colonies = Colonies("127.0.0.1", port)
+                spec = FuncSpec(funcname="echo", args=["hi"],
+                                conditions=Conditions(colonyname="dev", executortype="cli"),
+                                maxexectime=10, maxretries=0)
+                process = colonies.submit_func_spec(spec, USER_KEY)
+                done = colonies.wait(process, 20, USER_KEY)
+                assert done.state == 2, done
+                assert done.output == ["hi"], done
+            finally:
+                stop(proc, signal.SIGTERM, timeout=15)
         assert list(box.cwd.iterdir()) == []
 
     def test_dev_no_executor_starts_from_clean_python(self, box):

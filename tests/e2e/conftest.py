@@ -20,8 +20,9 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from crypto import Crypto  # installed alongside pycolonies (top-level module of the wheel)
@@ -211,7 +212,7 @@ def run_with_timeout(fn: Callable[[], Any], timeout: float, what: str = "call") 
     def target() -> None:
         try:
             box["value"] = fn()
-        except BaseException as e:  # noqa: BLE001 -- re-raised in the caller
+        except BaseException as e:  # re-raised in the caller
             box["error"] = e
 
     t = threading.Thread(target=target, daemon=True)
@@ -281,14 +282,14 @@ class ExecutorLoop:
         while not self.stop_event.is_set():
             try:
                 p = self.client.assign(self.colonyname, self.timeout, self.prv)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 self.assign_errors.append(str(e))
                 continue
             self.assigned.append(p)
             if self.handler is not None:
                 try:
                     self.handler(p)
-                except BaseException as e:  # noqa: BLE001
+                except BaseException as e:  # re-raised in the caller
                     self.handler_errors.append(e)
             if self.max_assignments is not None and len(self.assigned) >= self.max_assignments:
                 return

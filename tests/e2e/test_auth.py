@@ -6,7 +6,8 @@ gives the exact message the test compares `str(exc)` with it.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from pycolonies import ColoniesConnectionError
@@ -51,13 +52,13 @@ def test_only_server_owner_can_add_colony(colony: ColonyEnv, outsider: Member) -
     c = colony.client
     prv, cid = new_key()
     for key in (colony.colony_prv, colony.user.prv, outsider.prv, prv):
-        refused(lambda: c.add_colony({"colonyid": cid, "name": uniq("c")}, key), NOT_SERVER_OWNER)
+        refused(lambda key=key: c.add_colony({"colonyid": cid, "name": uniq("c")}, key), NOT_SERVER_OWNER)
 
 
 def test_only_server_owner_can_list_colonies(colony: ColonyEnv) -> None:
     c = colony.client
     for key in (colony.colony_prv, colony.user.prv):
-        refused(lambda: c.list_colonies(key), NOT_SERVER_OWNER)
+        refused(lambda key=key: c.list_colonies(key), NOT_SERVER_OWNER)
     names = [x["name"] for x in c.list_colonies(SERVER_PRV)]
     assert colony.name in names
 
@@ -65,7 +66,7 @@ def test_only_server_owner_can_list_colonies(colony: ColonyEnv) -> None:
 def test_only_server_owner_can_remove_colony(colony: ColonyEnv) -> None:
     c = colony.client
     for key in (colony.colony_prv, colony.user.prv):
-        refused(lambda: c.del_colony(colony.name, key), NOT_SERVER_OWNER)
+        refused(lambda key=key: c.del_colony(colony.name, key), NOT_SERVER_OWNER)
     # still there
     assert c.get_colony(colony.name, colony.user.prv)["name"] == colony.name
     c.del_colony(colony.name, SERVER_PRV)
@@ -80,7 +81,7 @@ def test_only_colony_owner_can_add_executor(colony: ColonyEnv, other: ColonyEnv)
     prv, eid = new_key()
     ex = {"executorname": uniq("e"), "executorid": eid, "colonyname": colony.name, "executortype": "t"}
     for key in (colony.user.prv, other.colony_prv, SERVER_PRV, prv):
-        refused(lambda: c.add_executor(ex, key), NOT_COLONY_OWNER)
+        refused(lambda key=key: c.add_executor(ex, key), NOT_COLONY_OWNER)
     assert ex["executorname"] not in [e["executorname"] for e in c.list_executors(colony.name, colony.user.prv)]
 
 
@@ -89,9 +90,9 @@ def test_only_colony_owner_can_approve_reject_remove_executor(colony: ColonyEnv,
     pending = colony.new_executor(approve=False)
     approved = colony.new_executor()
     for key in (colony.user.prv, approved.prv, other.colony_prv, SERVER_PRV):
-        refused(lambda: c.approve_executor(colony.name, pending.name, key), NOT_COLONY_OWNER)
-        refused(lambda: c.reject_executor(colony.name, approved.name, key), NOT_COLONY_OWNER)
-        refused(lambda: c.remove_executor(colony.name, approved.name, key), NOT_COLONY_OWNER)
+        refused(lambda key=key: c.approve_executor(colony.name, pending.name, key), NOT_COLONY_OWNER)
+        refused(lambda key=key: c.reject_executor(colony.name, approved.name, key), NOT_COLONY_OWNER)
+        refused(lambda key=key: c.remove_executor(colony.name, approved.name, key), NOT_COLONY_OWNER)
     states = {e["executorname"]: e["state"] for e in c.list_executors(colony.name, colony.user.prv)}
     assert states[pending.name] == 0
     assert states[approved.name] == 1
@@ -100,11 +101,11 @@ def test_only_colony_owner_can_approve_reject_remove_executor(colony: ColonyEnv,
 def test_only_colony_owner_can_add_and_remove_users(colony: ColonyEnv, other: ColonyEnv) -> None:
     c = colony.client
     member_exec = colony.new_executor()
-    prv, uid = new_key()
+    _prv, uid = new_key()
     user = {"colonyname": colony.name, "userid": uid, "name": uniq("u"), "email": "", "phone": ""}
     for key in (colony.user.prv, member_exec.prv, other.colony_prv, SERVER_PRV):
-        refused(lambda: c.add_user(user, key), NOT_COLONY_OWNER)
-        refused(lambda: c.remove_user(colony.name, colony.user.name, key), NOT_COLONY_OWNER)
+        refused(lambda key=key: c.add_user(user, key), NOT_COLONY_OWNER)
+        refused(lambda key=key: c.remove_user(colony.name, colony.user.name, key), NOT_COLONY_OWNER)
     names = [u["name"] for u in c.get_users(colony.name, colony.user.prv)]
     assert colony.user.name in names
     assert user["name"] not in names
@@ -115,7 +116,7 @@ def test_only_colony_owner_can_remove_all_processes(colony: ColonyEnv, other: Co
     p = colony.submit()
     ex = colony.new_executor()
     for key in (colony.user.prv, ex.prv, other.colony_prv, SERVER_PRV):
-        refused(lambda: c.remove_all_processes(colony.name, key), NOT_COLONY_OWNER)
+        refused(lambda key=key: c.remove_all_processes(colony.name, key), NOT_COLONY_OWNER)
     assert c.get_process(p.processid, colony.user.prv).state == 0
 
 
@@ -273,7 +274,7 @@ def test_only_assigned_executor_can_set_output(colony: ColonyEnv, running: Any) 
 
 
 def test_only_assigned_executor_can_add_log(colony: ColonyEnv, running: Any) -> None:
-    p, e1, e2 = running
+    p, _e1, e2 = running
     refused(lambda: colony.client.add_log(p.processid, "hi", e2.prv))
     refused(lambda: colony.client.add_log(p.processid, "hi", colony.user.prv))
     assert colony.client.get_process_log(colony.name, p.processid, 100, -1, colony.user.prv) == []
@@ -337,6 +338,6 @@ def test_non_member_cannot_add_function(colony: ColonyEnv, outsider: Member) -> 
 
 
 def test_non_member_cannot_read_logs_or_functions(colony: ColonyEnv, running: Any, outsider: Member) -> None:
-    p, e1, _ = running
+    p, _e1, _ = running
     refused(lambda: colony.client.get_process_log(colony.name, p.processid, 10, -1, outsider.prv))
     refused(lambda: colony.client.get_functions_by_colony(colony.name, outsider.prv), not_member(colony.name))

@@ -308,7 +308,7 @@ def _empty_record(name: str, colonyname: str) -> dict[str, Any] | None:
         inner = _struct_of(f.type)
         if inner is not None:
             cols = [g.name for g in msgspec.structs.fields(inner) if g.name in ("colonyname", "targetcolonyname")]
-            msg[f.name] = {c: colonyname for c in cols}
+            msg[f.name] = dict.fromkeys(cols, colonyname)
     if len(msg) == 1:
         return None
     if "colonyname" in cls.__struct_fields__:

@@ -206,7 +206,7 @@ def test_concurrent_appenders_lose_nothing_and_keep_each_sender_in_order(colony:
         try:
             for i in range(per_thread):
                 client.channel_append(p.processid, "busy", base + i, f"{base + i}", prv)
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             errors.append(exc)
 
     try:
@@ -376,7 +376,7 @@ def test_subscribe_is_websocket_only(colony: ColonyEnv, server: ServerProcess) -
 
 # --- authorization ----------------------------------------------------------------------------
 def test_refusals_for_append_read_and_subscribe(colony: ColonyEnv, server: ServerProcess) -> None:
-    p, user, ex = running(colony, ["secret"])
+    p, user, _ex = running(colony, ["secret"])
     other_colony = make_colony(colony.client)
     strangers = {
         "non-member (colony owner key)": (colony.colony_prv, f"not a member of Colony with name {colony.name}"),

@@ -122,7 +122,7 @@ def running_process(srv: ThreadServer, keys: dict[str, str]) -> str:
 
 
 def test_a_read_is_retried_and_succeeds(stack) -> None:
-    srv, proxy, keys = stack
+    _srv, proxy, keys = stack
     proxy.drops["getprocessesmsg"] = 1
     before = proxy.count("getprocessesmsg")
     reply = Client("127.0.0.1", proxy.port).rpc({"msgtype": "getprocessesmsg", "colonyname": "rt", "count": 10,
@@ -135,7 +135,7 @@ def test_a_lost_submit_is_not_repeated(stack) -> None:
     srv, proxy, keys = stack
     waiting = len(processes(srv, 0))
     proxy.drops["submitfuncspecmsg"] = 1
-    with pytest.raises(ConnectionFailed, match="lost after sending submitfuncspecmsg .*not retried") as info:
+    with pytest.raises(ConnectionFailed, match=r"lost after sending submitfuncspecmsg .*not retried") as info:
         Client("127.0.0.1", proxy.port).rpc({"msgtype": "submitfuncspecmsg", "spec": SPEC}, keys["user"])
     assert "check" in info.value.hint
     assert proxy.count("submitfuncspecmsg") == 1
@@ -172,7 +172,7 @@ def test_a_lost_pack_is_not_repeated(stack) -> None:
 
 
 def test_a_stale_keep_alive_connection_does_not_fail_a_submit(stack) -> None:
-    srv, proxy, keys = stack
+    _srv, proxy, keys = stack
     client = Client("127.0.0.1", proxy.port)
     proxy.close_after_reply = True  # the server side closes each connection after replying
     proxy.closed_after_reply.clear()

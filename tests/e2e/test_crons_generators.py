@@ -28,12 +28,11 @@ def rpc(client: Colonies, msg: dict[str, Any], prv: str) -> Any:
 
 
 def workflow(colony: ColonyEnv, *, nodes: int = 1, args: list[Any] | None = None) -> Workflow:
-    specs = []
-    for i in range(nodes):
-        specs.append(FuncSpec(
-            nodename=f"n{i}", funcname="echo", args=list(args or []) if i == 0 else ["child"], maxexectime=60,
-            conditions=Conditions(colonyname=colony.name, executortype=colony.default_type,
-                                  dependencies=[f"n{i - 1}"] if i else [])))
+    specs = [FuncSpec(
+        nodename=f"n{i}", funcname="echo", args=list(args or []) if i == 0 else ["child"], maxexectime=60,
+        conditions=Conditions(colonyname=colony.name, executortype=colony.default_type,
+                              dependencies=[f"n{i - 1}"] if i else []))
+        for i in range(nodes)]
     return Workflow(colonyname=colony.name, functionspecs=specs)
 
 
@@ -149,7 +148,7 @@ def test_run_cron_now(colony: ColonyEnv) -> None:
     assert root_args(colony, graph) == ["x"]
     # a stranger may not run it, and nothing runs
     stranger_prv, _ = new_key()
-    with pytest.raises(ColoniesConnectionError, match="(?i)access denied|not a member"):
+    with pytest.raises(ColoniesConnectionError, match=r"(?i)access denied|not a member"):
         c.run_cron(cron["cronid"], stranger_prv)
     assert workflow_count(colony) == 1
     c.del_cron(cron["cronid"], prv)
@@ -179,7 +178,7 @@ def test_cron_schedule_errors(colony: ColonyEnv) -> None:
     with pytest.raises(ColoniesConnectionError, match="already exists"):
         c.add_cron(name, FAR_FUTURE, False, workflow(colony), colony.name, prv)
     stranger_prv, _ = new_key()
-    with pytest.raises(ColoniesConnectionError, match="(?i)access denied|not a member"):
+    with pytest.raises(ColoniesConnectionError, match=r"(?i)access denied|not a member"):
         c.add_cron(uniq("x"), FAR_FUTURE, False, workflow(colony), colony.name, stranger_prv)
     assert len(c.get_crons(colony.name, 10, prv)) == 1
 
@@ -278,7 +277,7 @@ def test_concurrent_packers_lose_and_duplicate_nothing(colony: ColonyEnv, server
         for i in range(25):
             try:
                 pack(client, gen["generatorid"], f"t{t}-{i:02d}", prv)
-            except BaseException as e:  # noqa: BLE001
+            except BaseException as e:
                 errors.append(e)
 
     threads = [threading.Thread(target=packer, args=(t,)) for t in range(4)]
@@ -330,14 +329,14 @@ def test_generator_trigger_must_be_positive(colony: ColonyEnv, trigger: int) -> 
 def test_generator_rejects_strangers_and_bad_specs(colony: ColonyEnv) -> None:
     c, prv = colony.client, colony.user.prv
     stranger_prv, _ = new_key()
-    with pytest.raises(ColoniesConnectionError, match="(?i)access denied|not a member"):
+    with pytest.raises(ColoniesConnectionError, match=r"(?i)access denied|not a member"):
         c.add_generator({"name": "g", "colonyname": colony.name, "workflowspec": workflow_json(colony),
                          "trigger": 1, "timeout": -1}, stranger_prv)
     with pytest.raises(ColoniesConnectionError):
         c.add_generator({"name": "g", "colonyname": colony.name, "workflowspec": "not json",
                          "trigger": 1, "timeout": -1}, prv)
     gen = add_generator(colony, 2)
-    with pytest.raises(ColoniesConnectionError, match="(?i)access denied|not a member"):
+    with pytest.raises(ColoniesConnectionError, match=r"(?i)access denied|not a member"):
         pack(c, gen["generatorid"], "x", stranger_prv)
     assert c.get_generator(gen["generatorid"], prv)["queuesize"] == 0
 

@@ -151,7 +151,7 @@ def test_colony_owner_approves_an_executor(page: Any, dev: Colonies, dev_server:
 
 
 def test_another_colonys_page_is_refused(page: Any, dev: Colonies, dev_server: ServerProcess, shots: Path) -> None:
-    other_prv, other_id = new_key()
+    _other_prv, other_id = new_key()
     other = uniq("other")
     dev.add_colony({"colonyid": other_id, "name": other}, SERVER_PRV)
     for path in ("", "processes", "executors"):

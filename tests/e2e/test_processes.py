@@ -255,7 +255,7 @@ def test_assign_long_poll_wakes_on_submit(colony: ColonyEnv) -> None:
         box["start"] = time.monotonic()
         try:
             box["process"] = c.assign(colony.name, 5, ex.prv)
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             box["error"] = e
         box["end"] = time.monotonic()
 
@@ -305,7 +305,7 @@ def test_assign_is_exclusive_under_concurrency(colony: ColonyEnv) -> None:
         while not stop.is_set():
             try:
                 p = c.assign(colony.name, 1, ex.prv)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 if "No process available" not in str(e):
                     errors.append(str(e))
                 continue
@@ -313,7 +313,7 @@ def test_assign_is_exclusive_under_concurrency(colony: ColonyEnv) -> None:
                 got.append((p.processid, ex.id))
             try:
                 c.close(p.processid, [ex.name], ex.prv)
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 errors.append(f"close: {e}")
 
     threads = [threading.Thread(target=worker, args=(ex,), daemon=True) for ex in executors]
@@ -439,7 +439,7 @@ def test_wait_on_failed_process_ends_only_at_timeout(colony: ColonyEnv) -> None:
     def call() -> None:
         try:
             box["process"] = c.wait(p, 2, colony.user.prv)
-        except Exception as e:  # noqa: BLE001 -- WebSocketConnectionClosedException
+        except Exception as e:
             box["error"] = e
 
     run_with_timeout(call, 20, "wait() on a failed process")

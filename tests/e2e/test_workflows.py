@@ -18,8 +18,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 from model import Conditions, FuncSpec, ProcessGraph, Workflow
@@ -156,7 +157,7 @@ class DagExecutor:
                     self.behave(self, p)
                 else:
                     self.close(p)
-            except BaseException as e:  # noqa: BLE001 -- reported by the test
+            except BaseException as e:
                 self.errors.append(e)
 
     def __enter__(self) -> DagExecutor:

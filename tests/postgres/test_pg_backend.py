@@ -233,7 +233,7 @@ def test_a_unit_that_deadlocks_is_rolled_back_and_run_again(two) -> None:
     """Two units lock two rows in opposite orders; PostgreSQL aborts one (40P01), which the
     backend runs again from the start: both complete, each effect exactly once."""
     a, b = two
-    user, _ = _setup(a, 0)
+    _user, _ = _setup(a, 0)
     a.write(lambda tx: tx.run("INSERT INTO sequences(name, value) VALUES ('x', 0), ('y', 0)"))
     barrier = threading.Barrier(2, timeout=10)
     runs: list[str] = []

@@ -214,7 +214,7 @@ def test_eight_executors_on_two_replicas_assign_2000_processes_exactly_once(repl
                     continue
                 assigned.append((p["processid"], p["assignedexecutorid"]))
                 close(client, p["processid"], prv)
-        except BaseException as exc:  # noqa: BLE001 - reported below
+        except BaseException as exc:
             errors.append(exc)
 
     workers = [threading.Thread(target=work, args=((a, b)[i % 2], prv)) for i, prv in enumerate(prvs)]

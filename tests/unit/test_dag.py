@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import graphlib
+import itertools
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -103,7 +104,7 @@ def has_cycle(deps: dict[str, list[str]]) -> bool:
 
 def assert_is_cycle(cycle: list[str], deps: dict[str, list[str]]) -> None:
     assert len(cycle) >= 2 and cycle[0] == cycle[-1], cycle
-    for node, nxt in zip(cycle, cycle[1:]):
+    for node, nxt in itertools.pairwise(cycle):
         assert nxt in deps[node], f"{nxt!r} is not a dependency of {node!r} in {cycle}"
 
 

@@ -52,8 +52,8 @@ def test_runtime_from_path_prefers_docker_then_podman(tmp_path: Path, monkeypatc
     fake_runtime(tmp_path, "docker", works=False)  # a docker CLI without its daemon is passed over
     assert ContainerRuntime.find(environ={}).command == podman
     fake_runtime(tmp_path, "podman", works=False)
-    with pytest.raises(RuntimeNotFound, match="no working container runtime .docker: Cannot connect to the daemon; "
-                                              "podman: Cannot connect"):
+    with pytest.raises(RuntimeNotFound, match=r"no working container runtime .docker: Cannot connect to the daemon; "
+                                              r"podman: Cannot connect"):
         ContainerRuntime.find(environ={})
     assert ContainerRuntime.find("docker", environ={}).command == docker  # named: taken as it is
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
@@ -107,7 +107,7 @@ def test_image_and_mount_point_cannot_smuggle_options() -> None:
             _image({"docker-image": bad})
     assert _mount_point("/cfs") == "/cfs" and _mount_point("data/") == "/data"
     for bad in ("/cfs:ro", "/cfs,readonly", "/a/../b"):
-        with pytest.raises(ValueError, match="invalid fs.mount"):
+        with pytest.raises(ValueError, match=r"invalid fs.mount"):
             _mount_point(bad)
 
 

@@ -140,7 +140,7 @@ def test_a_cancelled_waiter_leaves_at_once_and_passes_its_wakeup_on() -> None:
 def test_a_timed_out_waiter_leaves_the_queue() -> None:
     async def main() -> None:
         hub = Hub()
-        ((w, t),) = park(hub, ["a"], timeout=0.01)
+        ((_w, t),) = park(hub, ["a"], timeout=0.01)
         assert await t is False
         assert hub.waiting(KEY) == 0 and KEY not in hub._queues
 

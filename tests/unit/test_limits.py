@@ -123,7 +123,7 @@ def test_the_registry_has_integer_fields() -> None:
 @pytest.mark.parametrize(("name", "path", "tp"), ALL_INTS, ids=[p for _, p, _ in ALL_INTS])
 def test_every_integer_field_is_range_checked(name: str, path: str, tp: object) -> None:
     assert tp.ge is not None and tp.le is not None, f"{path} is a bare int: use models.ints.Int64"
-    assert INT64_MIN <= tp.ge and tp.le <= INT64_MAX
+    assert tp.ge >= INT64_MIN and tp.le <= INT64_MAX
 
 
 def test_out_of_range_integers_are_400_naming_the_field() -> None:
