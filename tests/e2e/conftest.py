@@ -289,7 +289,7 @@ class ExecutorLoop:
             if self.handler is not None:
                 try:
                     self.handler(p)
-                except BaseException as e:  # re-raised in the caller
+                except BaseException as e:  # collected in handler_errors
                     self.handler_errors.append(e)
             if self.max_assignments is not None and len(self.assigned) >= self.max_assignments:
                 return
