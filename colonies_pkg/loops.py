@@ -16,6 +16,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .clock import NS
@@ -31,7 +32,7 @@ CRON_RECHECK_BLOCKED = 1.0  # a cron waiting for its previous graph looks again 
 CRON_IDLE = 60.0
 
 
-async def _every(period: float, name: str, step) -> None:
+async def _every(period: float, name: str, step: Callable[[], Awaitable[object]]) -> None:
     while True:
         try:
             loop_runs[name] += 1

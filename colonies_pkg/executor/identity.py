@@ -57,15 +57,16 @@ def identify(client: Client, colonyname: str, prvkey: str) -> dict[str, Any]:
     """The approved executor whose key `prvkey` is; a clear error when there is none."""
     executorid = id_of_prvkey(prvkey)
     try:
-        executor = client.rpc(m.GetExecutorByIdMsg(colonyname=colonyname, executorid=executorid), prvkey)
+        executor: dict[str, Any] = client.rpc(m.GetExecutorByIdMsg(colonyname=colonyname, executorid=executorid), prvkey)
     except ColoniesError as exc:
         if exc.status in (403, 404):
             raise ColoniesError(f"no approved executor with id {executorid} in colony {colonyname}: add one "
                                 "with `colonies executor add --approve` (or approve it), or give the colony key "
                                 "to register this one") from exc
         raise
-    if executor.get("state") != APPROVED:
-        state = STATES.get(executor.get("state"), executor.get("state"))
+    state = executor.get("state")
+    if state != APPROVED:
+        state = STATES.get(state, state) if isinstance(state, int) else state
         raise ColoniesError(f"executor {executor.get('executorname')} is {state}, not approved: "
                             f"colonies executor approve --name {executor.get('executorname')}")
     return executor

@@ -34,7 +34,7 @@ FAST_BUCKETS = (.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 MAX_LABEL_VALUES = 200
 OTHER = "_other"
-OUTCOMES = {s: s.word for s in (ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED)}
+OUTCOMES: dict[int, str] = {s: s.word for s in (ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED)}
 # Write messages that change counts without a process event: refresh the aggregates after them.
 STATS_MSGTYPES = frozenset({
     "addcolonymsg", "removecolonymsg", "addexecutormsg", "approveexecutormsg", "rejectexecutormsg",
