@@ -23,6 +23,7 @@ from .clock import NS
 from .config import ServerConfig
 from .domain import crons, executors, generators, processes, retention
 from .hub import Hub
+from .storage import Backend
 
 log = logging.getLogger("colonies")
 # Runs and failures per loop name, process-wide (read by the metrics exporter).
@@ -45,7 +46,7 @@ async def _every(period: float, name: str, step: Callable[[], Awaitable[object]]
         await asyncio.sleep(period)
 
 
-async def cron_scheduler(db: Any, hub: Hub, is_leader: Any = lambda: True) -> None:
+async def cron_scheduler(db: Backend, hub: Hub, is_leader: Any = lambda: True) -> None:
     """Sleep until the earliest cron is due (or crons change), fire what is due, repeat."""
     while True:
         hub.crons_changed.clear()
@@ -73,7 +74,7 @@ async def cron_scheduler(db: Any, hub: Hub, is_leader: Any = lambda: True) -> No
                     await hub.crons_changed.wait()
 
 
-def start(db: Any, hub: Hub, config: ServerConfig, is_leader: Any = lambda: True) -> list[asyncio.Task[None]]:
+def start(db: Backend, hub: Hub, config: ServerConfig, is_leader: Any = lambda: True) -> list[asyncio.Task[None]]:
     async def deadlines() -> None:
         await db.write(processes.enforce_deadlines, db.now())
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from ..domain.events import LogAdded, ProcessChanged, ProcessesRemoved
 from ..models.process import ProcessState
-from ..storage import Database
+from ..storage import Backend
 from ..storage import stats as stats_store
 
 log = logging.getLogger("colonies")
@@ -79,7 +79,7 @@ class Family:
 
 
 class Observer:
-    def __init__(self, db: Database | None = None, *, min_interval: float = 0.5, reconcile: float = 10.0) -> None:
+    def __init__(self, db: Backend | None = None, *, min_interval: float = 0.5, reconcile: float = 10.0) -> None:
         self.db = db
         self.min_interval = min_interval
         self.reconcile = reconcile
@@ -327,7 +327,7 @@ def setup(services: Any) -> None:
         services.observer = Observer()
 
 
-def start(services: Any, db: Database) -> list[asyncio.Task[None]]:
+def start(services: Any, db: Backend) -> list[asyncio.Task[None]]:
     """Hook the Observer into the open database; returns its refresher task."""
     obs: Observer | None = services.observer
     if obs is None:
