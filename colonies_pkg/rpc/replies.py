@@ -1,5 +1,6 @@
-"""Reply Structs for the replies that are not a model (the rest decode into `colonies_pkg.models`).
-The client decodes into these where the CLI reads fields. Layer L2."""
+"""Reply Structs for the replies that are not a model (the rest decode into `colonies_pkg.models`),
+and for a process as a client reads it (`ProcessReply`: the server's `models.Process` carries its
+JSON columns raw). The client decodes into these where the CLI reads fields. Layer L2."""
 from __future__ import annotations
 
 from typing import Any
