@@ -250,6 +250,14 @@ def test_our_signatures_recover_to_pycolonies_id(prv: str, message: str) -> None
     assert _pure_recover_id(message, crypto.sign(message, prv)) == pycrypto.Crypto().id(prv)
 
 
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(prv=private_keys, message=messages)
+def test_our_signatures_are_byte_identical_to_pycolonies(prv: str, message: str) -> None:
+    """Both sign deterministically (RFC 6979): the tests' own envelopes (tests/e2e/conftest.py
+    `sign_envelope`) are signed with ours and are exactly what pycolonies would send."""
+    assert crypto.sign(message, prv) == pycrypto.Crypto().sign(message, prv)
+
+
 def test_pycolonies_genkey_keys_work_with_us() -> None:
     for _ in range(3):
         prv = pycrypto.Crypto().prvkey()
