@@ -72,7 +72,7 @@ def replace_blueprint(tx: Tx, b: Blueprint) -> None:
 
 
 def get_blueprint(tx: Tx, colonyname: str, name: str) -> Blueprint | None:
-    row = tx.one("SELECT data FROM blueprints WHERE colonyname = ? AND name = ?", (colonyname, name))
+    row = tx.one("SELECT data FROM blueprints WHERE colonyname = ? AND name = ?" + tx.lock, (colonyname, name))
     return _bp_decoder.decode(row[0]) if row else None
 
 

@@ -18,8 +18,10 @@ from colonies_pkg.clock import NS
 from colonies_pkg.crypto import generate_prvkey, id_of_prvkey
 from colonies_pkg.domain import colonies, executors, processes, workflows
 from colonies_pkg.models import Colony, Conditions, FunctionSpec, User
+from colonies_pkg.models.blueprint import Blueprint
 from colonies_pkg.models.executor import Executor
 from colonies_pkg.models.workflow import WorkflowSpec
+from colonies_pkg.storage import blueprints as bp_store
 from colonies_pkg.storage.postgres import PgDatabase
 
 REPO = Path(__file__).resolve().parents[2]
@@ -262,3 +264,38 @@ def test_pool_figures_for_monitoring(two) -> None:
     a, _ = two
     figures = a.db.stats()
     assert figures["pool_max"] == 4 and figures["tx_retries"] == 0 and figures["pool_size"] >= 2
+
+
+def test_a_blueprint_read_by_a_write_unit_is_locked_so_no_change_is_lost(two) -> None:
+    """A reconciler's status report (blueprints.update_status) and a forced reconcile each read the
+    blueprint and write it back whole, on two connections at once: the read locks the row, so the
+    second waits for the first to commit and keeps its change. (Unlocked, the report wrote the old
+    generation back over the bump.)"""
+    a, b = two
+    _setup(a, 0)
+    a.write(bp_store.add_blueprint, msgspec.convert(
+        {"blueprintid": "b" * 64, "kind": "K", "metadata": {"name": "n", "colonyname": "c"}, "spec": {}}, Blueprint))
+    read, bumped = threading.Event(), threading.Event()
+
+    def report(tx: Any) -> None:  # as blueprints.update_status
+        bp = bp_store.get_blueprint(tx, "c", "n")
+        read.set()
+        bumped.wait(1.0)  # the bump cannot happen while this unit holds the row
+        bp.status = {"seen": True}
+        bp.__post_init__()
+        bp_store.replace_blueprint(tx, bp)
+
+    def bump(tx: Any) -> None:  # as blueprints.reconcile(force=True)
+        assert read.wait(30)
+        bp = bp_store.get_blueprint(tx, "c", "n")
+        bp.metadata.generation = bp.metadata.gen + 1
+        bp_store.replace_blueprint(tx, bp)
+        bumped.set()
+
+    threads = [threading.Thread(target=a.write, args=(report,)), threading.Thread(target=b.write, args=(bump,))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    final = a.call(a.db.read(lambda tx: bp_store.get_blueprint(tx, "c", "n")))
+    assert (final.status, final.metadata.gen) == ({"seen": True}, 1)
