@@ -300,7 +300,7 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "blueprint", "Manage blueprints",
                   "Manage blueprints (instances of a kind with a desired spec and a reported status) and blueprint "
                   "definitions (the kinds)")

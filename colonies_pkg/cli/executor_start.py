@@ -167,7 +167,7 @@ def _start(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
-def register(g: argparse._SubParsersAction) -> None:
+def register(g: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = add_command(g, "start", "Run an executor: the sample functions (cli) or containers (container-executor)",
                     _start, description=__doc__)
     env_arg(p, "--type", env="COLONIES_EXECUTOR_TYPE",

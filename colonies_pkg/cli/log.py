@@ -78,7 +78,7 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "log", "Manage logging")
     p = add_command(g, "add", "Add a log line to a running process (as its assigned executor)", _add)
     p.add_argument("-p", "--processid", required=True, help="process id")

@@ -265,7 +265,7 @@ def _pid(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--processid", required=True, help="process id")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "process", "Manage processes")
     for name, (_, word, _, _) in LISTS.items():
         p = add_command(g, name, f"List {word} processes", _ps)
