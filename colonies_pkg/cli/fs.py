@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
 
@@ -136,7 +136,7 @@ class Progress:
 
     BAR = 20
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         try:
             self.tty = self.stream.isatty()
@@ -239,7 +239,7 @@ def _sync(args: argparse.Namespace) -> int:
 def _ls(args: argparse.Namespace) -> int:
     _, cfs = _cfs(args)
     label = normalize_label(args.label)
-    rows: list[list[Any]] = []
+    rows: list[list[object]] = []
     found: list[dict[str, Any]] = []
     for fd in cfs.files(label):
         versions = cfs.versions(label, fd.name)
@@ -258,7 +258,7 @@ def _ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _file_rows(f: File) -> list[tuple[str, Any]]:
+def _file_rows(f: File) -> list[tuple[str, object]]:
     o = f.ref.s3object
     endpoint = o.server if o.port <= 0 else f"{o.server}:{o.port}"
     mask = "*" * 30
