@@ -37,6 +37,7 @@ from ..models.executor import Executor, Function
 from ..models.process import ProcessState
 from ..objectstore.router import store_from_env
 from ..rpc import messages as m
+from ..rpc.base import Msg
 from ..rpc.replies import ProcessReply
 from .job import Job, JobStopped, LogShipper, StopReason
 from .sample import Builtin
@@ -48,7 +49,7 @@ HEARTBEAT_SECONDS = 60.0  # well under the server's stale-executor duration (600
 
 def backoff(attempt: int) -> float:
     """Seconds to wait before retry number `attempt` (1, 2, ...): 0.5, 1, 2, 4, 5, 5, ..."""
-    return min(0.5 * 2 ** max(attempt - 1, 0), 5.0)
+    return min(0.5 * 2.0 ** max(attempt - 1, 0), 5.0)
 
 
 def log_report(level: str, message: str, fields: dict[str, Any]) -> None:
@@ -120,7 +121,7 @@ class Runner:
             client.abort()
 
     # --- calls that outlive a server restart ----------------------------------------------------
-    def call(self, client: Client, msg: m.Msg, *, reply: Any = None, stop: threading.Event | None = None,
+    def call(self, client: Client, msg: Msg, *, reply: Any = None, stop: threading.Event | None = None,
              what: str = "") -> Any:
         """`client.rpc(msg, reply=reply)`, retried with backoff while the server is unreachable, until
         it answers, `stop` is set or the runner gives up (then the last ConnectionFailed is raised)."""
@@ -315,7 +316,7 @@ class Runner:
         if outcome == "stopped":
             outcome, value = "failed", str(job.reason)
         if outcome == "successful":
-            msg: m.Msg = m.CloseSuccessfulMsg(processid=pid, out=value)
+            msg: Msg = m.CloseSuccessfulMsg(processid=pid, out=value)
         else:
             msg = m.CloseFailedMsg(processid=pid, errors=[value])
         try:

@@ -133,6 +133,7 @@ def _queue_of(spec: FunctionSpec | None) -> tuple[tuple[str, str], Target | None
 
 async def _attempt(ctx: Context, msg: m.AssignProcessMsg, woken_for: ProcessChanged | None) -> processes.AssignResult:
     if woken_for is None:  # nothing to take and nothing to record: no write, no commit
+        empty: processes.AssignResult | None
         empty = await ctx.services.db.read_point(processes.assign_probe, ctx.services.db.now(), ctx.caller, msg.colonyname,
                                                  msg.availablecpu, msg.availablemem)
         if empty is not None:
