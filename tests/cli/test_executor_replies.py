@@ -150,7 +150,8 @@ def test_an_assign_reply_of_another_shape_fails_its_process_and_the_executor_goe
     error = f"invalid reply from server (HTTP 200): {names_the_field}"
     assert failed.state == ProcessState.FAILED and failed.out == [], failed
     assert failed.errors == [f"executor {executor.name} could not read the process the server assigned to it: {error}"]
-    [line] = executor.lines(pid)  # one line says it all: no "Process assigned" for what could not be read
+    # one line says it all (written once the process is failed): no "Process assigned" for what could not be read
+    [line] = wait_for(lambda: executor.lines(pid), "the warning")
     assert line.startswith("WARN[") and "Could not read an assigned process; failed it" in line, line
     assert f"Error={json.dumps(error)}" in line and f"ProcessId={pid}" in line, line
     hint = f"the server at 127.0.0.1:{proxy.port} sent a assignprocessmsg reply of another shape"
