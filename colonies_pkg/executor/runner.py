@@ -193,6 +193,8 @@ class Runner:
                 except NotFound:
                     pass  # nothing to do within the timeout
                 except InvalidReply as exc:  # before ColoniesError, of which it is one
+                    if last_error == "unreachable":
+                        self.report("info", "Server reachable again", {})
                     failures += 1
                     self._unreadable(client, exc, said=last_error == str(exc))
                     last_error = str(exc)
