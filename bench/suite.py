@@ -289,7 +289,7 @@ async def deep(server: Server, total: int) -> dict:
     marks: list[float] = []
     tasks = [asyncio.create_task(work(ex, assigned, stop, timeout=2)) for ex in exs]
     t1 = time.perf_counter()
-    cpu1 = server.cpu()
+    cpu1, threads1 = server.cpu(), server.thread_cpu()
     block = 1000
     cpus: list[float] = []
     while len(assigned) < total:
@@ -300,6 +300,8 @@ async def deep(server: Server, total: int) -> dict:
     end = time.perf_counter()
     marks.append(end)
     cpus.append(server.cpu())
+    print(f"  deep {server.kind}: drain, server CPU ms per process by thread (main first) "
+          f"{per_unit(threads1, server.thread_cpu(), total)}", file=sys.stderr)
     stop.set()
     await asyncio.gather(*tasks)
     await c.close_all()
