@@ -49,8 +49,9 @@ async def cron_scheduler(db: Any, hub: Hub, is_leader: Any = lambda: True) -> No
     while True:
         hub.crons_changed.clear()
         if not is_leader():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(hub.crons_changed.wait(), CRON_RECHECK_BLOCKED)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(CRON_RECHECK_BLOCKED):
+                    await hub.crons_changed.wait()
             continue
         try:
             loop_runs["crons"] += 1
@@ -66,8 +67,9 @@ async def cron_scheduler(db: Any, hub: Hub, is_leader: Any = lambda: True) -> No
         if due.blocked:
             delay = min(delay, CRON_RECHECK_BLOCKED)
         if delay > 0:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(hub.crons_changed.wait(), min(delay, CRON_IDLE))
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(min(delay, CRON_IDLE)):
+                    await hub.crons_changed.wait()
 
 
 def start(db: Any, hub: Hub, config: ServerConfig, is_leader: Any = lambda: True) -> list[asyncio.Task[None]]:

@@ -210,3 +210,11 @@ def test_resolver_understands_relative_imports() -> None:
     assert f"{PKG}.storage.processes" in domain_processes  # `from ..storage import processes as store`
     assert f"{PKG}.errors" in domain_processes
     assert "coincurve" in {t for t, _ in imports(MODULES[f"{PKG}.crypto"])}
+
+
+MAX_LINES = 600  # STYLE.md / issue 16: a module holds one thing a newcomer can read in one sitting
+
+
+def test_no_module_is_over_600_lines() -> None:
+    long = {name: n for name, m in MODULES.items() if (n := len(m.path.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"split these modules (lines): {long}"

@@ -113,6 +113,7 @@ class ColoniesCollector:
         queue = getattr(self.services.db, "_queue", None)
         yield GaugeMetricFamily("colonies_db_writer_queue_depth", "Units waiting for the writer",
                                 value=queue.qsize() if queue is not None else 0)
+        yield from self._replication()
         runs = CounterMetricFamily("colonies_loop_runs", "Background loop iterations", labels=["loop"])
         errors = CounterMetricFamily("colonies_loop_errors", "Background loop iterations that failed", labels=["loop"])
         for name in sorted(set(loops.loop_runs) | set(loops.loop_errors)):
@@ -125,6 +126,36 @@ class ColoniesCollector:
         info = GaugeMetricFamily("colonies_build_info", "Build of this server", labels=["version", "python"])
         info.add_metric([self.services.config.build_version or __version__, sys.version.split()[0]], 1)
         yield info
+
+    def _replication(self) -> Iterator[Metric]:
+        """With PostgreSQL: the connection pool, retried units, the NOTIFY bridge and the lease."""
+        services = self.services
+        db = services.db
+        if db is None or not getattr(db, "replicated", False):
+            return
+        pool = db.stats()
+        yield GaugeMetricFamily("colonies_db_pool_size", "Open connections in the PostgreSQL pool",
+                                value=pool.get("pool_size", 0))
+        yield GaugeMetricFamily("colonies_db_pool_available", "Idle connections in the PostgreSQL pool",
+                                value=pool.get("pool_available", 0))
+        yield GaugeMetricFamily("colonies_db_pool_requests_waiting", "Units waiting for a pool connection",
+                                value=pool.get("requests_waiting", 0))
+        yield CounterMetricFamily("colonies_db_pool_timeouts", "Units that gave up waiting for a pool connection",
+                                  value=pool.get("requests_errors", 0))
+        yield CounterMetricFamily("colonies_db_tx_retries", "Units run again after a serialization failure or deadlock",
+                                  value=pool.get("tx_retries", 0))
+        bridge = services.bridge
+        if bridge is not None:
+            yield CounterMetricFamily("colonies_replica_notifications_sent",
+                                      "NOTIFY payloads sent to other replicas", value=bridge.sent)
+            yield CounterMetricFamily("colonies_replica_notifications_received",
+                                      "Notifications received from other replicas", value=bridge.received)
+            yield CounterMetricFamily("colonies_replica_listener_reconnects",
+                                      "Times the LISTEN connection was re-established", value=bridge.reconnects)
+        if services.leader is not None:
+            yield GaugeMetricFamily("colonies_replica_leader",
+                                    "1 while this replica holds the leader lease (crons, generators, retention)",
+                                    value=int(services.leader.is_leader()))
 
     def _fleet(self, obs: Observer, hub: Any) -> Iterator[Metric]:
         snap = obs.snapshot

@@ -319,8 +319,9 @@ class Observer:
 
     async def wait_changed(self, timeout: float) -> None:
         """Return after the next change anywhere, or after `timeout` seconds."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), timeout)
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await self._changed.wait()
 
 
 def _queue_row(executortype: str) -> dict[str, Any]:

@@ -37,7 +37,8 @@ async def _forward(ws: WebSocket, services: Services, queue: asyncio.Queue, stat
     loop = asyncio.get_running_loop()
     while (remaining := deadline - loop.time()) > 0:
         try:
-            event = await asyncio.wait_for(queue.get(), remaining)
+            async with asyncio.timeout(remaining):
+                event = await queue.get()
         except TimeoutError:
             break
         if event is None:

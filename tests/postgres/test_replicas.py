@@ -122,6 +122,13 @@ def sql(url: str, query: str, params: tuple = ()) -> list[tuple]:
         return conn.execute(query, params).fetchall()
 
 
+def metrics(replica: Replica) -> dict[str, float]:
+    """The unlabelled samples of a replica's /metrics, by name."""
+    text = requests.get(f"http://127.0.0.1:{replica.port}/metrics", timeout=10).text
+    return {name: float(value) for name, _, value in
+            (line.partition(" ") for line in text.splitlines() if line and not line.startswith("#") and "{" not in line)}
+
+
 @pytest.fixture
 def replicas(pg_cluster, tmp_path) -> Iterator[tuple[Replica, Replica, str]]:
     url = pg_cluster.new_database()
@@ -153,6 +160,17 @@ def test_a_submit_on_a_wakes_a_long_poll_parked_on_b(replicas) -> None:
           "to assignment on B")
     assert got and got[0] is not None and got[0]["processid"] == pid
     assert got[0]["assignedexecutorid"] == id_of_prvkey(prv)
+    # what /metrics says about the pool, the bridge and the lease on each replica
+    on_a, on_b = metrics(a), metrics(b)
+    assert on_a["colonies_replica_leader"] + on_b["colonies_replica_leader"] == 1
+    assert on_a["colonies_replica_notifications_sent_total"] >= 1  # the submit's wake-up
+    assert on_b["colonies_replica_notifications_received_total"] >= 1
+    for m in (on_a, on_b):
+        assert 2 <= m["colonies_db_pool_size"] <= 10
+        assert 0 <= m["colonies_db_pool_available"] <= m["colonies_db_pool_size"]
+        assert m["colonies_db_pool_requests_waiting"] == 0
+        assert m["colonies_replica_listener_reconnects_total"] == 0
+        assert m["colonies_db_tx_retries_total"] >= 0 and m["colonies_db_pool_timeouts_total"] == 0
 
 
 def test_wait_on_a_sees_a_close_done_on_b(replicas) -> None:
@@ -311,6 +329,7 @@ def test_a_lost_listening_connection_is_restored_and_waiters_rechecked(replicas)
             break
         time.sleep(0.2)
     assert "re-checking every waiter" in b.log.read_text()
+    assert metrics(b)["colonies_replica_listener_reconnects_total"] >= 1
     got: list[Any] = []
     parked = threading.Thread(target=lambda: got.append(assign(b.client(), "c", prv, 30)))
     parked.start()
