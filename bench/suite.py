@@ -18,7 +18,12 @@ Scenarios (all over loopback; the load generator is this one asyncio process):
     python bench/suite.py [--only drain,throughput,...] [--executors 500] [--processes 2000]
                           [--deep 100000] [--rounds 200]
 
-`BENCH_PYSPY=profile.txt` runs our server under `py-spy record --gil` (raw collapsed stacks).
+`BENCH_PYSPY=profile.txt` runs our server under `py-spy record --gil` (raw collapsed stacks;
+`BENCH_PYSPY_ARGS="--threads"` instead of `--gil` samples every thread); `BENCH_WRAP=script.py`
+runs our server as `python script.py colonies.py dev …` (e.g. a script that profiles every thread
+with cProfile). The drain, throughput and deep scenarios also print (to stderr) the server's CPU
+per process by thread: the event loop first, then the database writer, then the readers
+(`BENCH_STIME=1` adds each thread's system time after it).
 """
 from __future__ import annotations
 
