@@ -40,6 +40,14 @@ class ConnectionFailed(ColoniesError):
     hint: str | None = None
 
 
+class InvalidReply(ColoniesError):
+    """A reply (or /pubsub push) that does not decode into the shape its message has: a missing
+    field, a wrong type, or no reply envelope at all."""
+
+    status = 502  # as a gateway says of an upstream reply it cannot use; never sent by a server
+    hint: str | None = None
+
+
 # state-setting calls: sending one twice leaves the same state as sending it once
 _IDEMPOTENT = frozenset({"versionmsg", "searchlogsmsg", "resolvegeneratormsg", "approveexecutormsg",
                          "rejectexecutormsg", "pauseassignmentsmsg", "resumeassignmentsmsg"})
@@ -145,7 +153,24 @@ class Client:
         An error reply raises the `errors.py` class of its status. A mapping is sent as given:
         only tests use that, to send what no Struct can hold."""
         msgtype = msgtype_of(msg)
-        body = envelope(msg, prvkey)
+        raw, status = self._post(msgtype, envelope(msg, prvkey), timeout)
+        return self._decode(msgtype, raw, status, reply)
+
+    @overload
+    def rpc_json(self, msg: Msg, prvkey: str | None, reply: type[T], timeout: float | None = None) -> tuple[T, Any]: ...
+
+    @overload
+    def rpc_json(self, msg: Msg, prvkey: str | None, reply: object, timeout: float | None = None) -> tuple[Any, Any]: ...
+
+    def rpc_json(self, msg: Msg, prvkey: str | None, reply: Any, timeout: float | None = None) -> tuple[Any, Any]:
+        """`rpc`, returning the reply both decoded into `reply` and as the plain JSON the server
+        sent (for printing it as it is: `--json`). Invalid as `reply` raises InvalidReply."""
+        msgtype = msgtype_of(msg)
+        raw, status = self._post(msgtype, envelope(msg, prvkey), timeout)
+        return self._decode(msgtype, raw, status, reply), decode_reply(raw, status)
+
+    def _post(self, msgtype: str, body: bytes, timeout: float | None) -> tuple[bytes, int]:
+        """POST one signed body; the raw reply and its HTTP status (with the retry rules above)."""
         wait = timeout if timeout is not None else self.timeout
         retry_safe = is_retry_safe(msgtype)
         if not retry_safe and not self._fresh_enough():
@@ -175,7 +200,15 @@ class Client:
                     raise lost from exc
                 if attempt == 2 or isinstance(exc, TimeoutError):
                     raise ConnectionFailed(f"cannot reach Colonies server at {self.host}:{self.port}: {exc}") from exc
-        return decode_reply(raw, resp.status, reply)
+        return raw, resp.status
+
+    def _decode(self, msgtype: str, raw: bytes, status: int, reply: Any) -> Any:
+        try:
+            return decode_reply(raw, status, reply)
+        except InvalidReply as exc:
+            exc.hint = (f"the server at {self.host}:{self.port} sent a {msgtype} reply of another shape: is it "
+                        "a Colonies server of a version this client speaks?")
+            raise
 
     def _fresh_enough(self) -> bool:
         """The kept-alive connection was used a moment ago and the server has not closed it."""
@@ -210,9 +243,11 @@ class _Failure(msgspec.Struct):
     message: str = "error"
 
 
-def decode_reply(raw: bytes | str, http_status: int, reply: Any = None) -> Any:
+def decode_reply(raw: bytes | str, http_status: int, reply: Any = None, *, where: str | None = None) -> Any:
     """The payload of a reply envelope, decoded into `reply` (plain JSON if None); an error
-    envelope raises the exception class of its status (`errors.error_for_status`)."""
+    envelope raises the exception class of its status (`errors.error_for_status`), anything that
+    is not the envelope of a `reply` raises InvalidReply. `where` names a reply that came other
+    than over HTTP (a /pubsub push)."""
     try:
         env = msgspec.json.decode(raw, type=_Envelope)
         data = base64.b64decode(env.payload)
@@ -223,5 +258,5 @@ def decode_reply(raw: bytes | str, http_status: int, reply: Any = None) -> Any:
         else:
             return msgspec.json.decode(data, type=reply)
     except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-        raise ColoniesError(f"invalid reply from server (HTTP {http_status}): {exc}") from exc
+        raise InvalidReply(f"invalid reply from server ({where or f'HTTP {http_status}'}): {exc}") from exc
     raise error_for_status(failure.status or http_status, failure.message)

@@ -16,12 +16,14 @@ import asyncio
 import collections
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .clock import NS
 from .config import ServerConfig
 from .domain import crons, executors, generators, processes, retention
 from .hub import Hub
+from .storage import Backend
 
 log = logging.getLogger("colonies")
 # Runs and failures per loop name, process-wide (read by the metrics exporter).
@@ -31,7 +33,7 @@ CRON_RECHECK_BLOCKED = 1.0  # a cron waiting for its previous graph looks again 
 CRON_IDLE = 60.0
 
 
-async def _every(period: float, name: str, step) -> None:
+async def _every(period: float, name: str, step: Callable[[], Awaitable[object]]) -> None:
     while True:
         try:
             loop_runs[name] += 1
@@ -44,7 +46,7 @@ async def _every(period: float, name: str, step) -> None:
         await asyncio.sleep(period)
 
 
-async def cron_scheduler(db: Any, hub: Hub, is_leader: Any = lambda: True) -> None:
+async def cron_scheduler(db: Backend, hub: Hub, is_leader: Any = lambda: True) -> None:
     """Sleep until the earliest cron is due (or crons change), fire what is due, repeat."""
     while True:
         hub.crons_changed.clear()
@@ -72,7 +74,7 @@ async def cron_scheduler(db: Any, hub: Hub, is_leader: Any = lambda: True) -> No
                     await hub.crons_changed.wait()
 
 
-def start(db: Any, hub: Hub, config: ServerConfig, is_leader: Any = lambda: True) -> list[asyncio.Task[None]]:
+def start(db: Backend, hub: Hub, config: ServerConfig, is_leader: Any = lambda: True) -> list[asyncio.Task[None]]:
     async def deadlines() -> None:
         await db.write(processes.enforce_deadlines, db.now())
 

@@ -4,16 +4,19 @@ update, set one spec field, remove, trigger a reconcile, and show the change his
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 from typing import Any
 
-import msgspec
-
-from ..models.blueprint import Blueprint, BlueprintDefinition
+from ..errors import ColoniesError
+from ..models.blueprint import Blueprint, BlueprintDefinition, BlueprintHistory
+from ..models.colony import User
+from ..models.executor import Executor
 from ..rpc import blueprints as bm
 from ..rpc import messages as m
+from ..rpc.replies import ProcessReply
 from .common import CliError, Session, add_colony_key, add_command, add_group, add_json
-from .output import fmt_time, info, parse_time, print_json, warn
+from .output import fmt_datetime, info, print_json, warn
 from .specs import read_json, to_model
 from .table import kv_table, list_table, truncate
 
@@ -52,11 +55,11 @@ def _def_add(args: argparse.Namespace) -> int:
 
 def _def_get(args: argparse.Namespace) -> int:
     s = Session(args)
+    d, plain = s.rpc_json(bm.GetBlueprintDefinitionMsg(colonyname=s.colonyname, name=args.name), s.prvkey,
+                          BlueprintDefinition)
     if args.json:
-        print_json(s.rpc(bm.GetBlueprintDefinitionMsg(colonyname=s.colonyname, name=args.name), s.prvkey))
+        print_json(plain)  # as the server sent it
         return 0
-    d = s.rpc(bm.GetBlueprintDefinitionMsg(colonyname=s.colonyname, name=args.name), s.prvkey,
-              reply=BlueprintDefinition)
     spec = d.spec
     names, handler = spec.names, spec.handler
     kv_table([("Name", d.metadata.name), ("ID", d.blueprintdefinitionid), ("Kind", names.kind),
@@ -80,16 +83,16 @@ def _def_get(args: argparse.Namespace) -> int:
 
 def _def_ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    defs = s.rpc(bm.GetBlueprintDefinitionsMsg(colonyname=s.colonyname), s.prvkey) or []
+    defs, plain = s.rpc_json(bm.GetBlueprintDefinitionsMsg(colonyname=s.colonyname), s.prvkey,
+                             list[BlueprintDefinition] | None)
     if not defs:
         info("No blueprint definitions found")
         return 0
     if args.json:
-        print_json(defs)
+        print_json(plain)  # as the server sent them
         return 0
-    typed = msgspec.convert(defs, list[BlueprintDefinition])
     list_table(["NAME", "KIND", "FUNCTIONNAME"],
-               [(d.metadata.name, d.spec.names.kind, d.spec.handler.functionName) for d in typed])
+               [(d.metadata.name, d.spec.names.kind, d.spec.handler.functionName) for d in defs])
     return 0
 
 
@@ -101,20 +104,20 @@ def _def_remove(args: argparse.Namespace) -> int:
 
 
 # --- blueprints -------------------------------------------------------------------------------
-def _get_bp(s: Session, name: str) -> dict[str, Any]:
-    return s.rpc(bm.GetBlueprintMsg(namespace=s.colonyname, name=name), s.prvkey)
+def _get_bp(s: Session, name: str) -> Blueprint:
+    return s.rpc(bm.GetBlueprintMsg(namespace=s.colonyname, name=name), s.prvkey, reply=Blueprint)
 
 
-def _update(s: Session, bp: dict[str, Any], where: str, force: bool = False) -> dict[str, Any]:
-    return s.rpc(bm.UpdateBlueprintMsg(blueprint=to_model(bp, Blueprint, where), forcegeneration=force), s.prvkey)
+def _update(s: Session, bp: Blueprint, force: bool = False) -> Blueprint:
+    return s.rpc(bm.UpdateBlueprintMsg(blueprint=bp, forcegeneration=force), s.prvkey, reply=Blueprint)
 
 
 def _add(args: argparse.Namespace) -> int:
     s = Session(args)
-    bp = _load(args.spec, s.colonyname, "blueprint")
-    added = s.rpc(bm.AddBlueprintMsg(blueprint=to_model(bp, Blueprint, args.spec)), s.prvkey)
-    info("Blueprint added", BlueprintID=added.get("blueprintid", ""), Name=added["metadata"].get("name", ""),
-         Kind=added.get("kind", ""), Namespace=added["metadata"].get("colonyname", ""))
+    bp = to_model(_load(args.spec, s.colonyname, "blueprint"), Blueprint, args.spec)
+    added = s.rpc(bm.AddBlueprintMsg(blueprint=bp), s.prvkey, reply=Blueprint)
+    info("Blueprint added", BlueprintID=added.blueprintid, Name=added.metadata.name, Kind=added.kind,
+         Namespace=added.metadata.colonyname)
     return 0
 
 
@@ -134,54 +137,55 @@ def _spec_tables(spec: dict[str, Any], title: str) -> None:
 
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
-    bp = _get_bp(s, args.name)
+    bp, plain = s.rpc_json(bm.GetBlueprintMsg(namespace=s.colonyname, name=args.name), s.prvkey, Blueprint)
     if args.json:
-        print_json(bp)
+        print_json(plain)  # as the server sent it
         return 0
-    md = bp.get("metadata") or {}
-    rows = [("Name", md.get("name", "")), ("ID", bp.get("blueprintid", "")), ("Kind", bp.get("kind", "")),
-            ("Generation", md.get("generation", 0)), ("Location", md.get("locationname") or "-")]
-    for key, label in (("lastReconciliationTime", "Last Reconciliation"), ("createdAt", "Created At"),
-                       ("updatedAt", "Updated At")):
-        if parse_time(md.get(key)):  # Go's zero time: never set
-            rows.append((label, fmt_time(md.get(key))))
+    md = bp.metadata
+    rows: list[tuple[str, Any]] = [("Name", md.name), ("ID", bp.blueprintid), ("Kind", bp.kind),
+                                   ("Generation", md.gen), ("Location", md.location or "-")]
+    for when, label in ((md.lastReconciliationTime, "Last Reconciliation"), (md.createdAt, "Created At"),
+                        (md.updatedAt, "Updated At")):
+        if when.year > 1:  # Go's zero time: never set
+            rows.append((label, fmt_datetime(when)))
     kv_table(rows, title="Blueprint")
-    for key, title in (("labels", "Labels"), ("annotations", "Annotations")):
-        if md.get(key):
-            kv_table(list(md[key].items()), title=title)
-    if bp.get("spec"):
-        _spec_tables(bp["spec"], "Spec")
-    if bp.get("status"):
-        kv_table([(k, truncate(_value(v), 60)) for k, v in bp["status"].items()], title="Status")
+    for pairs, title in ((md.labels, "Labels"), (md.annotations, "Annotations")):
+        if pairs:
+            kv_table(list(pairs.items()), title=title)
+    # spec and status are the kind's own JSON (its definition's schema, the reconciler's report)
+    if bp.spec:
+        _spec_tables(bp.spec, "Spec")
+    if bp.status:
+        kv_table([(k, truncate(_value(v), 60)) for k, v in bp.status.items()], title="Status")
     return 0
 
 
 def _ls(args: argparse.Namespace) -> int:
     s = Session(args)
-    bps = s.rpc(bm.GetBlueprintsMsg(namespace=s.colonyname, kind=args.kind or ""), s.prvkey) or []
+    bps, plain = s.rpc_json(bm.GetBlueprintsMsg(namespace=s.colonyname, kind=args.kind or ""), s.prvkey,
+                            list[Blueprint] | None)
     if not bps:
         info("No blueprints found")
         return 0
     if args.json:
-        print_json(bps)
+        print_json(plain)  # as the server sent them
         return 0
-    try:
-        defs = s.rpc(bm.GetBlueprintDefinitionsMsg(colonyname=s.colonyname), s.prvkey) or []
-    except Exception:  # only the Executor Type column needs them
-        defs = []
-    types = {((d.get("spec") or {}).get("names") or {}).get("kind"): ((d.get("spec") or {}).get("handler") or {})
-             .get("executorType") for d in defs}
+    defs: list[BlueprintDefinition] = []
+    with contextlib.suppress(ColoniesError):  # only the Executor Type column needs them
+        defs = s.rpc(bm.GetBlueprintDefinitionsMsg(colonyname=s.colonyname), s.prvkey,
+                     reply=list[BlueprintDefinition] | None) or []
+    types = {d.spec.names.kind: d.spec.handler.executorType for d in defs}
     list_table(["NAME", "KIND", "LOCATION", "EXECUTOR TYPE", "GEN"],
-               [(b["metadata"].get("name", ""), b.get("kind", ""), b["metadata"].get("locationname") or "-",
-                 types.get(b.get("kind")) or "-", b["metadata"].get("generation", 0)) for b in bps])
+               [(b.metadata.name, b.kind, b.metadata.location or "-", types.get(b.kind) or "-", b.metadata.gen)
+                for b in bps])
     return 0
 
 
 def _update_cmd(args: argparse.Namespace) -> int:
     s = Session(args)
-    updated = _update(s, _load(args.spec, s.colonyname, "blueprint"), args.spec)
-    info("Blueprint updated", BlueprintID=updated.get("blueprintid", ""), Name=updated["metadata"].get("name", ""),
-         Kind=updated.get("kind", ""), Generation=updated["metadata"].get("generation", 0))
+    updated = _update(s, to_model(_load(args.spec, s.colonyname, "blueprint"), Blueprint, args.spec))
+    info("Blueprint updated", BlueprintID=updated.blueprintid, Name=updated.metadata.name, Kind=updated.kind,
+         Generation=updated.metadata.gen)
     return 0
 
 
@@ -189,7 +193,7 @@ def _set(args: argparse.Namespace) -> int:
     """Change one existing spec field (dot path; `spec.` optional), then ask for a reconcile."""
     s = Session(args)
     bp = _get_bp(s, args.name)
-    spec = bp.get("spec") or {}
+    spec = bp.spec or {}  # the kind's own JSON: walked as the user names it
     path = args.key[len("spec."):] if args.key.startswith("spec.") else args.key
     parts = path.split(".")
     current = spec
@@ -205,16 +209,17 @@ def _set(args: argparse.Namespace) -> int:
         current[parts[-1]] = json.loads(args.value)  # numbers, booleans, objects …
     except ValueError:
         current[parts[-1]] = args.value  # … else a string
-    bp["spec"] = spec
-    updated = _update(s, bp, f"blueprint {args.name}")
-    info("Blueprint field updated", BlueprintID=updated.get("blueprintid", ""), Name=updated["metadata"].get("name"),
-         Kind=updated.get("kind", ""), Key=args.key, Value=args.value)
+    bp.spec = spec
+    updated = _update(s, bp)
+    info("Blueprint field updated", BlueprintID=updated.blueprintid, Name=updated.metadata.name, Kind=updated.kind,
+         Key=args.key, Value=args.value)
     try:
-        process = s.rpc(bm.ReconcileBlueprintMsg(namespace=s.colonyname, name=args.name, force=False), s.prvkey)
-    except Exception as exc:  # the update stands; a reconcile also comes from the cron
+        process = s.rpc(bm.ReconcileBlueprintMsg(namespace=s.colonyname, name=args.name, force=False), s.prvkey,
+                        reply=ProcessReply)
+    except ColoniesError as exc:  # the update stands; a reconcile also comes from the cron
         warn("Failed to trigger reconciliation", Error=str(exc))
     else:
-        info("Reconciliation triggered", ProcessID=process.get("processid", ""))
+        info("Reconciliation triggered", ProcessID=process.processid)
     return 0
 
 
@@ -227,8 +232,9 @@ def _remove(args: argparse.Namespace) -> int:
 
 def _reconcile(args: argparse.Namespace) -> int:
     s = Session(args)
-    process = s.rpc(bm.ReconcileBlueprintMsg(namespace=s.colonyname, name=args.name, force=args.force), s.prvkey)
-    pid = process.get("processid", "")
+    process = s.rpc(bm.ReconcileBlueprintMsg(namespace=s.colonyname, name=args.name, force=args.force), s.prvkey,
+                    reply=ProcessReply)
+    pid = process.processid
     info("Submitted reconciliation process", BlueprintName=args.name, ProcessID=pid, Force=str(args.force).lower())
     print(f"Reconciliation process submitted: {pid}")
     print(f"Use 'colonies log get -p {pid}' to view progress")
@@ -238,50 +244,59 @@ def _reconcile(args: argparse.Namespace) -> int:
 def _changed_by(s: Session, caller: str, cache: dict[str, str]) -> str:
     if caller not in cache:
         cache[caller] = caller[:9] + "..." if len(caller) > 12 else caller
-        lookups: tuple[tuple[m.Msg, str], ...] = (
-            (m.GetExecutorByIdMsg(colonyname=s.colonyname, executorid=caller), "executor"),
-            (m.GetUserByIdMsg(colonyname=s.colonyname, userid=caller), "user"))
-        for msg, label in lookups:
+        for label, lookup in (("executor", _executor_name), ("user", _user_name)):
             try:
-                found = s.rpc(msg, s.prvkey)
-            except Exception:
+                name = lookup(s, caller)
+            except ColoniesError:
                 continue
-            name = (found or {}).get("executorname" if label == "executor" else "name")
             if name:
                 cache[caller] = f"{label}: {name}"
                 break
     return cache[caller]
 
 
+def _executor_name(s: Session, executorid: str) -> str:
+    found = s.rpc(m.GetExecutorByIdMsg(colonyname=s.colonyname, executorid=executorid), s.prvkey,
+                  reply=Executor | None)
+    return found.executorname if found is not None else ""
+
+
+def _user_name(s: Session, userid: str) -> str:
+    found = s.rpc(m.GetUserByIdMsg(colonyname=s.colonyname, userid=userid), s.prvkey, reply=User | None)
+    return found.name if found is not None else ""
+
+
 def _history(args: argparse.Namespace) -> int:
     s = Session(args)
     bp = _get_bp(s, args.name)
-    hist = s.rpc(bm.GetBlueprintHistoryMsg(blueprintid=bp["blueprintid"], limit=args.limit), s.prvkey) or []
+    hist, plain = s.rpc_json(bm.GetBlueprintHistoryMsg(blueprintid=bp.blueprintid, limit=args.limit), s.prvkey,
+                             list[BlueprintHistory] | None)
     if not hist:
         info("No history found for this blueprint")
         return 0
     if args.generation >= 0:
-        entry = next((h for h in hist if h.get("generation", 0) == args.generation), None)
-        if entry is None:
+        found = next((i for i, h in enumerate(hist) if h.generation == args.generation), None)
+        if found is None:
             raise CliError(f"Generation {args.generation} not found in history")
         if args.json:
-            print_json(entry)
+            print_json(plain[found])  # as the server sent it
             return 0
-        kv_table([("Blueprint ID", entry.get("blueprintid", "")), ("Kind", entry.get("kind", "")),
-                  ("Name", entry.get("name", "")), ("Namespace", entry.get("namespace", "")),
-                  ("Generation", entry.get("generation", 0)), ("Timestamp", fmt_time(entry.get("timestamp"))),
-                  ("Change Type", entry.get("changetype", "")), ("Changed By", entry.get("changedby", ""))],
-                 title=f"Blueprint History - Generation {entry.get('generation', 0)}")
-        if entry.get("spec"):
-            _spec_tables(entry["spec"], "Spec")
+        entry = hist[found]
+        kv_table([("Blueprint ID", entry.blueprintid), ("Kind", entry.kind), ("Name", entry.name),
+                  ("Namespace", entry.namespace), ("Generation", entry.generation),
+                  ("Timestamp", fmt_datetime(entry.timestamp)), ("Change Type", entry.changetype),
+                  ("Changed By", entry.changedby)],
+                 title=f"Blueprint History - Generation {entry.generation}")
+        if entry.spec:
+            _spec_tables(entry.spec, "Spec")
         return 0
     if args.json:
-        print_json(hist)
+        print_json(plain)  # as the server sent them
         return 0
     cache: dict[str, str] = {}
     list_table(["GENERATION", "TIMESTAMP", "CHANGE TYPE", "CHANGED BY"],
-               [(h.get("generation", 0), fmt_time(h.get("timestamp")), h.get("changetype", ""),
-                 _changed_by(s, h.get("changedby", ""), cache)) for h in hist])
+               [(h.generation, fmt_datetime(h.timestamp), h.changetype, _changed_by(s, h.changedby, cache))
+                for h in hist])
     return 0
 
 

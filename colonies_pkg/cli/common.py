@@ -7,15 +7,17 @@ never depend on, or leak, the caller's environment: --help shows the variable na
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..config import env_bool
 
 if TYPE_CHECKING:
+    from ..client import Client
     from ..rpc.base import Msg
 
 T = TypeVar("T")
@@ -59,7 +61,7 @@ class EnvDefault:
     __repr__ = __str__
 
 
-def env_arg(parser: argparse.ArgumentParser, *flags: str, env: str | Sequence[str], default: Any = None,
+def env_arg(parser: argparse._ActionsContainer, *flags: str, env: str | Sequence[str], default: Any = None,
             help: str = "", **kwargs: Any) -> argparse.Action:
     """Add a flag whose default comes from the environment variable(s) `env` (first set wins)."""
     envs = (env,) if isinstance(env, str) else tuple(env)
@@ -117,11 +119,11 @@ def add_global_flags(parser: argparse.ArgumentParser) -> None:
             help="print every request and its duration to stderr")
 
 
-def add_colony_key(p: argparse.ArgumentParser) -> None:
+def add_colony_key(p: argparse._ActionsContainer) -> None:
     env_arg(p, "--colonyprvkey", env="COLONIES_COLONY_PRVKEY", help="private key of the colony owner")
 
 
-def add_server_key(p: argparse.ArgumentParser) -> None:
+def add_server_key(p: argparse._ActionsContainer) -> None:
     env_arg(p, "--serverprvkey", env="COLONIES_SERVER_PRVKEY", help="private key of the server owner")
 
 
@@ -136,7 +138,7 @@ class Session:
         self.tls = bool(getattr(args, "tls", False)) and not insecure
         self.verify = not (getattr(args, "skip_tls_verify", False) or getattr(args, "global_skip_tls_verify", False))
         self.verbose = bool(getattr(args, "verbose", False))
-        self._client: Any = None
+        self._client: Client | None = None
 
     # keys and names, required only where used
     def _need(self, attr: str, env: str, flag: str, what: str) -> str:
@@ -170,7 +172,7 @@ class Session:
         return f"{'wss' if self.tls else 'ws'}://{self.host}:{self.port}/pubsub"
 
     @property
-    def client(self) -> Any:
+    def client(self) -> Client:
         if self._client is None:
             from ..client import Client
 
@@ -188,13 +190,32 @@ class Session:
 
     def rpc(self, msg: Msg, prvkey: str | None, timeout: float | None = None, *, reply: Any = None) -> Any:
         """`Client.rpc`: send a request Struct, get the reply (decoded into `reply` if given)."""
-        if not self.verbose:
+        with self._timed(msg):
             return self.client.rpc(msg, prvkey, timeout=timeout, reply=reply)
+
+    @overload
+    def rpc_json(self, msg: Msg, prvkey: str | None, reply: type[T], timeout: float | None = None) -> tuple[T, Any]: ...
+
+    @overload
+    def rpc_json(self, msg: Msg, prvkey: str | None, reply: object, timeout: float | None = None) -> tuple[Any, Any]: ...
+
+    def rpc_json(self, msg: Msg, prvkey: str | None, reply: Any, timeout: float | None = None) -> tuple[Any, Any]:
+        """`Client.rpc_json`: the reply decoded into `reply`, and as the JSON the server sent (which
+        `--json` prints as it is)."""
+        with self._timed(msg):
+            return self.client.rpc_json(msg, prvkey, reply, timeout=timeout)
+
+    @contextlib.contextmanager
+    def _timed(self, msg: Msg) -> Iterator[None]:
+        """With --verbose: one DEBU line per request, with its duration."""
+        if not self.verbose:
+            yield
+            return
         from .output import debug
 
         started = time.monotonic()
         try:
-            return self.client.rpc(msg, prvkey, timeout=timeout, reply=reply)
+            yield
         finally:
             debug("RPC", Duration=f"{(time.monotonic() - started) * 1000:.1f}ms",
                   MsgType=msg.__struct_config__.tag, Server=self.address)

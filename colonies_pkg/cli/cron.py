@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any
+
+import msgspec
 
 from ..config import parse_bool
 from ..models.cron import Cron, CronRequest
+from ..models.process import FunctionSpec
+from ..models.workflow import WorkflowSpec
 from ..rpc.messages import AddCronMsg, GetCronMsg, GetCronsMsg, RemoveCronMsg, RunCronMsg
 from .common import CliError, Session, add_command, add_group, add_json
 from .output import fmt_time, info, print_json, warn
@@ -16,13 +19,13 @@ from .specs import load_workflow
 from .table import kv_table, list_table
 
 
-def workflow_specs(workflowspec: str) -> list[dict[str, Any]]:
-    """The function specs inside a cron's or generator's `workflowspec` JSON string."""
+def workflow_specs(workflowspec: str) -> list[FunctionSpec]:
+    """The function specs inside a cron's or generator's `workflowspec` JSON string (a WorkflowSpec);
+    none if it is not one: the cron or generator is still shown."""
     try:
-        spec = json.loads(workflowspec or "{}")
-    except ValueError:
+        return msgspec.json.decode(workflowspec or "{}", type=WorkflowSpec).functionspecs or []
+    except (msgspec.DecodeError, msgspec.ValidationError):
         return []
-    return [s for s in (spec.get("functionspecs") or []) if isinstance(s, dict)]
 
 
 def _random(value: str) -> bool:

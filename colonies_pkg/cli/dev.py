@@ -86,9 +86,10 @@ def bootstrap(tx, now: int, setup: DevSetup, sample: bool, containers: bool = Fa
     from ..storage import colonies as colony_store
     from ..storage import executors as executor_store
 
-    if colony_store.get_colony(tx, s.colonyname) is None:
+    colony = colony_store.get_colony(tx, s.colonyname)
+    if colony is None:
         colonies.add_colony(tx, now, s.server_id, Colony(colonyid=s.colony_id, name=s.colonyname))
-    elif colony_store.get_colony(tx, s.colonyname).colonyid != s.colony_id:
+    elif colony.colonyid != s.colony_id:
         raise BadRequest(f"colony {s.colonyname} in this data dir belongs to another colony key")
     if colony_store.get_user_by_id(tx, s.colonyname, s.user_id) is None:
         colonies.add_user(tx, now, s.colony_id, User(colonyname=s.colonyname, userid=s.user_id, name="myuser"))

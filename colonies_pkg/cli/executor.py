@@ -3,18 +3,23 @@ executors (colony owner); list and show them (members); change the calling execu
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, TypeVar
+
+import msgspec
 
 from ..models.executor import Executor, ExecutorState
+from ..models.process import GPU
 from ..rpc import messages as m
+from ..rpc.replies import Hardware, Software
 from . import executor_start
 from .common import CliError, Session, add_colony_key, add_command, add_group, add_json
 from .output import fmt_time, info, print_json, warn
 from .specs import load_executor, to_model
 from .table import kv_table, list_table
 
-STATES = {state: state.word.capitalize() for state in ExecutorState}
+STATES: dict[int, str] = {state: state.word.capitalize() for state in ExecutorState}
 UNREGISTERED = 3
+T = TypeVar("T")
 
 
 def _add(args: argparse.Namespace) -> int:
@@ -32,13 +37,13 @@ def _add(args: argparse.Namespace) -> int:
             alternative = "" if flag == "--executorid" else " or --spec"
             raise CliError(f"the executor needs an {field}: use {flag}{alternative}")
     key = s.colony_prvkey
-    added = s.rpc(m.AddExecutorMsg(executor=to_model(executor, Executor, args.spec or "executor")), key,
-                  reply=Executor)
-    info("Executor added", ColonyName=s.colonyname, ExecutorID=added.executorid or executor["executorid"],
-         ExecutorName=executor["executorname"], ExecutorType=executor["executortype"])
+    new = to_model(executor, Executor, args.spec or "executor")
+    added = s.rpc(m.AddExecutorMsg(executor=new), key, reply=Executor)
+    info("Executor added", ColonyName=s.colonyname, ExecutorID=added.executorid or new.executorid,
+         ExecutorName=new.executorname, ExecutorType=new.executortype)
     if args.approve:
-        s.rpc(m.ApproveExecutorMsg(colonyname=s.colonyname, executorname=executor["executorname"]), key)
-        info("Executor approved", ColonyName=s.colonyname, ExecutorName=executor["executorname"])
+        s.rpc(m.ApproveExecutorMsg(colonyname=s.colonyname, executorname=new.executorname), key)
+        info("Executor approved", ColonyName=s.colonyname, ExecutorName=new.executorname)
     return 0
 
 
@@ -78,6 +83,18 @@ def _ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _capabilities(entries: list[Any] | None, shape: type[T], what: str) -> list[T]:
+    """`Executor` keeps capabilities as the JSON they were registered with (a client other than Go's
+    may have sent any shape): read each entry as Go's Struct; one that is not is named and skipped."""
+    out = []
+    for i, entry in enumerate(entries or []):
+        try:
+            out.append(msgspec.convert(entry, shape))
+        except msgspec.ValidationError as exc:
+            warn(f"Skipping capabilities.{what}[{i}]: not a {shape.__name__} ({exc})")
+    return out
+
+
 def executor_tables(e: Executor) -> None:
     kv_table([
         ("Name", e.executorname),
@@ -90,15 +107,13 @@ def executor_tables(e: Executor) -> None:
         ("LastHeardFrom", fmt_time(e.lastheardfromtime)),
     ])
     kv_table([("Description", e.locationname)], title="Location")
-    for hw in e.capabilities.hardware or []:
-        gpu = hw.get("gpu") or {}
-        kv_table([("Nodes", hw.get("nodes", 0)), ("Model", hw.get("model", "")), ("CPU", hw.get("cpu", "")),
-                  ("Memory", hw.get("mem", "")), ("Storage", hw.get("storage", "")), ("GPU", gpu.get("name", "")),
-                  ("GPUs", gpu.get("count", 0)), ("GPU/Node", gpu.get("nodecount", 0)),
-                  ("GPU Memory", gpu.get("mem", ""))], title="Hardware")
-    for sw in e.capabilities.software or []:
-        kv_table([("Name", sw.get("name", "")), ("Type", sw.get("type", "")), ("Version", sw.get("version", ""))],
-                 title="Software")
+    for hw in _capabilities(e.capabilities.hardware, Hardware, "hardware"):
+        gpu = hw.gpu or GPU()
+        kv_table([("Nodes", hw.nodes), ("Model", hw.model), ("CPU", hw.cpu), ("Memory", hw.mem),
+                  ("Storage", hw.storage), ("GPU", gpu.name), ("GPUs", gpu.count), ("GPU/Node", gpu.nodecount),
+                  ("GPU Memory", gpu.mem)], title="Hardware")
+    for sw in _capabilities(e.capabilities.software, Software, "software"):
+        kv_table([("Name", sw.name), ("Type", sw.type), ("Version", sw.version)], title="Software")
 
 
 def _get(args: argparse.Namespace) -> int:

@@ -125,11 +125,11 @@ def _start(args: argparse.Namespace) -> int:
             executor = _until_reachable(lambda: identity.identify(client, colonyname, prvkey), stop, s.address)
             if executor is None:
                 return 0
-            name = executor.get("executorname", "")
+            name = executor.executorname
             if args.name and args.name != name:
                 raise CliError(f"this key belongs to executor {name}, not {args.name}")
-            if executor.get("executortype") != args.type:
-                raise CliError(f"executor {name} has type {executor.get('executortype')}, not {args.type}")
+            if executor.executortype != args.type:
+                raise CliError(f"executor {name} has type {executor.executortype}, not {args.type}")
             again = None  # type: ignore[assignment]
         runner = Runner(connect, colonyname, prvkey, name, functions, concurrency=args.concurrency,
                         cfs_root=args.mount_dir, report=_report, on_forbidden=again)

@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..models.executor import Function
+from ..models.executor import Executor, Function
+from ..models.log import Log
 from ..models.process import FunctionSpec
 from ..rpc.messages import (
     AddFunctionMsg,
@@ -18,6 +19,7 @@ from ..rpc.messages import (
     RemoveFunctionMsg,
     SubmitFuncSpecMsg,
 )
+from ..rpc.replies import ProcessReply
 from .common import CliError, Session, add_command, add_group, add_json, env_arg
 from .output import error, info, print_json, print_values, write_logs
 from .specs import funcspec, load_funcspec, to_model
@@ -32,21 +34,21 @@ def print_new_logs(session: Session, processid: str, since: int) -> int:
     """Print the process's log entries newer than `since` (ns); returns the newest timestamp."""
     while True:
         logs = session.rpc(GetLogsMsg(colonyname=session.colonyname, processid=processid, count=LOG_PAGE,
-                                      since=since, latest=False), session.prvkey) or []
+                                      since=since, latest=False), session.prvkey, reply=list[Log] | None) or []
         write_logs(logs)
         for entry in logs:
-            since = max(since, int(entry.get("timestamp", 0)))
+            since = max(since, entry.timestamp)
         if len(logs) < LOG_PAGE:
             return since
 
 
-def follow(session: Session, process: dict[str, Any], pace: float = 1.0) -> dict[str, Any]:
+def follow(session: Session, process: ProcessReply, pace: float = 1.0) -> ProcessReply:
     """Stream the logs of `process` until it is successful, failed or cancelled; returns it.
 
     The pushes of a background subscription end the loop; between fetches the loop sleeps on
     that subscription for `pace` seconds, so an idle process costs one small request a second.
     """
-    pid = process["processid"]
+    pid = process.processid
     waiter = ProcessWaiter(session, process)
     since = 0
     try:
@@ -60,9 +62,9 @@ def follow(session: Session, process: dict[str, Any], pace: float = 1.0) -> dict
         waiter.close()
 
 
-def finish(session: Session, process: dict[str, Any], args: argparse.Namespace) -> int:
+def finish(session: Session, process: ProcessReply, args: argparse.Namespace) -> int:
     """After a submit: wait or follow if asked, report the outcome, print --out."""
-    pid = process["processid"]
+    pid = process.processid
     if args.follow:
         info("Printing logs from process", ProcessId=pid)
         process = follow(session, process)
@@ -70,27 +72,27 @@ def finish(session: Session, process: dict[str, Any], args: argparse.Namespace) 
         process = wait_for(session, process)
     else:
         return 0
-    state = process.get("state")
-    if state == SUCCESS:
+    if process.state == SUCCESS:
         if args.out:
-            print_values(process.get("out"))
+            print_values(process.out)
         else:
             info("Process finished successfully", ProcessId=pid)
         return 0
-    if state == CANCELLED:
+    if process.state == CANCELLED:
         error("Process was cancelled", ProcessId=pid)
     else:
-        error("Process failed", Errors=" ".join(process.get("errors") or []), ProcessId=pid)
+        error("Process failed", Errors=" ".join(process.errors), ProcessId=pid)
     return 1
 
 
 def _submit_spec(session: Session, spec: dict[str, Any], args: argparse.Namespace, where: str) -> int:
     if args.label:
         spec["label"] = args.label
-    process = session.rpc(SubmitFuncSpecMsg(spec=to_model(spec, FunctionSpec, where)), session.prvkey)
-    info("Process submitted", ProcessId=process["processid"])
+    process, plain = session.rpc_json(SubmitFuncSpecMsg(spec=to_model(spec, FunctionSpec, where)), session.prvkey,
+                                      ProcessReply)
+    info("Process submitted", ProcessId=process.processid)
     if getattr(args, "json", False):
-        print_json(process)
+        print_json(plain)  # as the server sent it
     return finish(session, process, args)
 
 
@@ -150,8 +152,8 @@ def _ls(args: argparse.Namespace) -> int:
         return 0
     types: dict[str, str] = {}
     try:
-        for e in s.rpc(GetExecutorsMsg(colonyname=s.colonyname), s.prvkey) or []:
-            types[e.get("executorname", "")] = e.get("executortype", "")
+        for e in s.rpc(GetExecutorsMsg(colonyname=s.colonyname), s.prvkey, reply=list[Executor] | None) or []:
+            types[e.executorname] = e.executortype
     except Exception:
         pass
     for f in functions:

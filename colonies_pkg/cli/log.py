@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..models.log import Log
 from ..rpc.messages import AddLogMsg, GetLogsMsg, SearchLogsMsg
 from .common import CliError, Session, add_command, add_group, add_json
 from .function import follow
@@ -35,11 +36,11 @@ def _get(args: argparse.Namespace) -> int:
         return 0
     msg = GetLogsMsg(colonyname=s.colonyname, processid=args.processid or "", executorname=args.executorname or "",
                      count=args.count, since=args.since, latest=not args.first and not args.since)
-    logs = s.rpc(msg, s.prvkey) or []
+    logs, plain = s.rpc_json(msg, s.prvkey, list[Log] | None)
     if args.json:
-        print_json(logs)
+        print_json(plain or [])  # as the server sent them
     else:
-        write_logs(logs)
+        write_logs(logs or [])
     return 0
 
 
@@ -49,29 +50,30 @@ def _search(args: argparse.Namespace) -> int:
     if args.print:
         fields["Seconds"] = args.seconds
     info("Searching for logs", **fields)
-    logs = s.rpc(SearchLogsMsg(colonyname=s.colonyname, text=args.text, days=args.days, count=args.count),
-                 s.prvkey) or []
-    logs.sort(key=lambda entry: int(entry.get("timestamp", 0)), reverse=True)
+    typed, plain = s.rpc_json(SearchLogsMsg(colonyname=s.colonyname, text=args.text, days=args.days,
+                                            count=args.count), s.prvkey, list[Log] | None)
+    pairs = sorted(zip(typed or [], plain or [], strict=True), key=lambda pair: pair[0].timestamp, reverse=True)
     if args.json:
-        print_json(logs)
+        print_json([raw for _, raw in pairs])  # newest first, each as the server sent it
         return 0
+    logs = [entry for entry, _ in pairs]
     if not logs:
         warn("No logs found")
         return 0
     for entry in logs:
-        ts = int(entry.get("timestamp", 0))
+        ts = entry.timestamp
         if not args.print:
-            kv_table([("Timestamp", fmt_ns(ts)), ("ExecutorName", entry.get("executorname", "")),
-                      ("ProcessID", entry.get("processid", "")), ("Text", entry.get("message", "").strip())])
+            kv_table([("Timestamp", fmt_ns(ts)), ("ExecutorName", entry.executorname),
+                      ("ProcessID", entry.processid), ("Text", entry.message.strip())])
             continue
         print(f"Timestamp: {fmt_ns(ts)}")
-        print(f"ProcessID: {entry.get('processid', '')}")
-        print(f"ExecutorName: {entry.get('executorname', '')}")
+        print(f"ProcessID: {entry.processid}")
+        print(f"ExecutorName: {entry.executorname}")
         print("=================== LOGS ====================")
         since = ts - args.seconds * 1_000_000_000 - 1
-        around = s.rpc(GetLogsMsg(colonyname=s.colonyname, processid=entry.get("processid", ""), count=MAX_LOGS,
-                                  since=max(since, 1), latest=False), s.prvkey) or []
-        write_logs([e for e in around if int(e.get("timestamp", 0)) <= ts])
+        around = s.rpc(GetLogsMsg(colonyname=s.colonyname, processid=entry.processid, count=MAX_LOGS,
+                                  since=max(since, 1), latest=False), s.prvkey, reply=list[Log] | None) or []
+        write_logs([e for e in around if e.timestamp <= ts])
         print("================= END LOGS ==================")
     return 0
 

@@ -11,10 +11,15 @@ import argparse
 import sys
 import threading
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
+from ..models.colony import Statistics
 from ..rpc.messages import GetStatisticsMsg
 from .common import CliError, Session, add_command, add_group, add_server_key, env_arg
+
+if TYPE_CHECKING:
+    from prometheus_client.metrics_core import Metric
 
 GAUGES = (
     ("colonies_server_colonies", "colonies"), ("colonies_server_executors", "executors"),
@@ -32,14 +37,14 @@ GAUGES = (
 class Poller:
     def __init__(self, session: Session, prvkey: str) -> None:
         self.session, self.prvkey = session, prvkey
-        self.stats: dict[str, Any] | None = None
+        self.stats: Statistics | None = None
         self.up = False
         self.last_success = 0.0
         self.errors = 0
 
     def poll(self) -> None:
         try:
-            self.stats = self.session.rpc(GetStatisticsMsg(), self.prvkey)
+            self.stats = self.session.rpc(GetStatisticsMsg(), self.prvkey, reply=Statistics)
             self.up, self.last_success = True, time.time()
         except Exception as exc:  # keep serving; say why on stderr
             self.up = False
@@ -47,12 +52,12 @@ class Poller:
             print(f"monitor: failed to fetch statistics from {self.session.address}: {exc}", file=sys.stderr,
                   flush=True)
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
         if self.stats is not None:
             for name, field in GAUGES:
-                yield GaugeMetricFamily(name, f"{field} (from getstatisticsmsg)", value=self.stats.get(field, 0))
+                yield GaugeMetricFamily(name, f"{field} (from getstatisticsmsg)", value=getattr(self.stats, field))
         yield GaugeMetricFamily("colonies_monitor_up", "1 when the last poll of the server succeeded",
                                 value=int(self.up))
         yield GaugeMetricFamily("colonies_monitor_last_success_timestamp_seconds", "Time of the last successful poll",

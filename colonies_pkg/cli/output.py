@@ -9,8 +9,12 @@ import json
 import re
 import sys
 import time
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..models.log import Log
 
 _START = time.monotonic()
 _PLAIN = re.compile(r"^[A-Za-z0-9\-._/@^+]*$")
@@ -81,6 +85,13 @@ def fmt_time(text: str | None) -> str:
     return t.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+def fmt_datetime(when: datetime) -> str:
+    """`fmt_time` of a decoded timestamp (a reply Struct's `Time` field)."""
+    if when.year <= 1:
+        return ZERO_TIME_TEXT
+    return when.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
 def fmt_ns(ns: int) -> str:
     """Unix nanoseconds (log timestamps) as local time."""
     if not ns:
@@ -141,10 +152,10 @@ def fmt_list(values: Any, empty: str = "") -> str:
     return " ".join(scalar(v) for v in values)
 
 
-def write_logs(logs: list[dict[str, Any]]) -> None:
+def write_logs(logs: Sequence[Log]) -> None:
     """Log messages as they are, each ending a line (`log add -m text` stores no newline)."""
     for entry in logs:
-        message = str(entry.get("message", ""))
+        message = entry.message
         sys.stdout.write(message if message.endswith("\n") else message + "\n")
     sys.stdout.flush()
 

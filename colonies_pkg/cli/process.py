@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from ..models.process import ProcessState
+from ..models.process import GPU, Conditions, FunctionSpec, ProcessState
 from ..rpc.messages import (
     AssignProcessMsg,
     CancelProcessMsg,
@@ -22,7 +22,7 @@ from ..rpc.messages import (
     RemoveProcessMsg,
     ResumeAssignmentsMsg,
 )
-from ..rpc.replies import PauseStatusReply
+from ..rpc.replies import PauseStatusReply, ProcessReply
 from .common import Session, add_colony_key, add_command, add_group, add_json, confirm
 from .output import (
     elapsed,
@@ -52,89 +52,84 @@ SERVER_MAX_COUNT = 100  # the most processes one getprocessesmsg may ask for
 
 
 # --- rendering (also used by `function`, `workflow`, `cron` and `generator`) -------------------
-def spec_table(spec: dict[str, Any]) -> None:
+def spec_table(spec: FunctionSpec) -> None:
     kv_table([
-        ("Func", spec.get("funcname", "")),
-        ("Args", fmt_args(spec.get("args"))),
-        ("KwArgs", fmt_kwargs(spec.get("kwargs"))),
-        ("MaxWaitTime", spec.get("maxwaittime", 0)),
-        ("MaxExecTime", spec.get("maxexectime", 0)),
-        ("MaxRetries", spec.get("maxretries", 0)),
-        ("Priority", spec.get("priority", 0)),
-        ("Label", spec.get("label", "")),
+        ("Func", spec.funcname),
+        ("Args", fmt_args(spec.args)),
+        ("KwArgs", fmt_kwargs(spec.kwargs)),
+        ("MaxWaitTime", spec.maxwaittime),
+        ("MaxExecTime", spec.maxexectime),
+        ("MaxRetries", spec.maxretries),
+        ("Priority", spec.priority),
+        ("Label", spec.label),
     ], title="Function Specification")
 
 
-def conditions_table(conditions: dict[str, Any]) -> None:
-    gpu = conditions.get("gpu") or {}
+def conditions_table(conditions: Conditions) -> None:
+    gpu = conditions.gpu or GPU()
     kv_table([
-        ("Colony", conditions.get("colonyname", "")),
-        ("ExecutorNames", fmt_list(conditions.get("executornames"), "None")),
-        ("ExecutorType", conditions.get("executortype", "")),
-        ("Dependencies", fmt_list(conditions.get("dependencies"))),
-        ("Nodes", conditions.get("nodes", 0)),
-        ("CPU", conditions.get("cpu", "")),
-        ("Memory", conditions.get("mem", "")),
-        ("Processes", conditions.get("processes", 0)),
-        ("ProcessesPerNode", conditions.get("processespernode", 0)),
-        ("Storage", conditions.get("storage", "")),
-        ("Walltime", conditions.get("walltime", 0)),
-        ("GPUName", gpu.get("name", "")),
-        ("GPUs", gpu.get("count", 0)),
-        ("GPUPerNode", gpu.get("nodecount", 0)),
-        ("GPUMemory", gpu.get("mem", "")),
+        ("Colony", conditions.colonyname),
+        ("ExecutorNames", fmt_list(conditions.executornames, "None")),
+        ("ExecutorType", conditions.executortype),
+        ("Dependencies", fmt_list(conditions.dependencies)),
+        ("Nodes", conditions.nodes),
+        ("CPU", conditions.cpu),
+        ("Memory", conditions.mem),
+        ("Processes", conditions.processes),
+        ("ProcessesPerNode", conditions.processespernode),
+        ("Storage", conditions.storage),
+        ("Walltime", conditions.walltime),
+        ("GPUName", gpu.name),
+        ("GPUs", gpu.count),
+        ("GPUPerNode", gpu.nodecount),
+        ("GPUMemory", gpu.mem),
     ], title="Conditions")
 
 
-def process_tables(p: dict[str, Any]) -> None:
-    spec = p.get("spec") or {}
-    started = p.get("starttime")
+def process_tables(p: ProcessReply) -> None:
     kv_table([
-        ("Id", p.get("processid", "")),
-        ("IsAssigned", p.get("isassigned", False)),
-        ("InitiatorID", p.get("initiatorid", "")),
-        ("Initiator", p.get("initiatorname", "")),
-        ("AssignedExecutorID", p.get("assignedexecutorid", "")),
-        ("State", STATE_NAMES.get(p.get("state", -1), p.get("state"))),
-        ("PriorityTime", p.get("prioritytime", 0)),
-        ("SubmissionTime", fmt_time(p.get("submissiontime"))),
-        ("StartTime", fmt_time(started)),
-        ("EndTime", fmt_time(p.get("endtime"))),
-        ("WaitDeadline", fmt_time(p.get("waitdeadline"))),
-        ("ExecDeadline", fmt_time(p.get("execdeadline"))),
-        ("WaitingTime", elapsed(p.get("submissiontime"), started)),
-        ("ProcessingTime", elapsed(started, p.get("endtime")) if p.get("state") != WAITING else "0s"),
-        ("Retries", p.get("retries", 0)),
-        ("Input", truncate(fmt_list(p.get("in")), 64)),
-        ("Output", truncate(fmt_list(p.get("out")), 64)),
-        ("Errors", truncate(fmt_list(p.get("errors")), 64)),
+        ("Id", p.processid),
+        ("IsAssigned", p.isassigned),
+        ("InitiatorID", p.initiatorid),
+        ("Initiator", p.initiatorname),
+        ("AssignedExecutorID", p.assignedexecutorid),
+        ("State", STATE_NAMES.get(p.state, p.state)),
+        ("PriorityTime", p.prioritytime),
+        ("SubmissionTime", fmt_time(p.submissiontime)),
+        ("StartTime", fmt_time(p.starttime)),
+        ("EndTime", fmt_time(p.endtime)),
+        ("WaitDeadline", fmt_time(p.waitdeadline)),
+        ("ExecDeadline", fmt_time(p.execdeadline)),
+        ("WaitingTime", elapsed(p.submissiontime, p.starttime)),
+        ("ProcessingTime", elapsed(p.starttime, p.endtime) if p.state != WAITING else "0s"),
+        ("Retries", p.retries),
+        ("Input", truncate(fmt_list(p.in_), 64)),
+        ("Output", truncate(fmt_list(p.out), 64)),
+        ("Errors", truncate(fmt_list(p.errors), 64)),
     ], title="Process")
-    spec_table(spec)
-    conditions_table(spec.get("conditions") or {})
-    attributes = p.get("attributes") or []
-    if attributes:
+    spec_table(p.spec)
+    conditions_table(p.conditions)
+    if p.attributes:
         list_table(["ATTRIBUTEID", "KEY", "VALUE", "TYPE"],
-                   [(a.get("attributeid", ""), a.get("key", ""), truncate(str(a.get("value", "")), 40),
-                     ATTRIBUTE_TYPES.get(a.get("attributetype", -1), a.get("attributetype")))
-                    for a in attributes], title="Attributes")
+                   [(a.attributeid, a.key, truncate(a.value, 40), ATTRIBUTE_TYPES.get(a.attributetype, a.attributetype))
+                    for a in p.attributes], title="Attributes")
     else:
         print("No attributes found")
 
 
-def process_rows(processes: list[dict[str, Any]], time_field: str, ids: bool) -> list[list[Any]]:
+def process_rows(processes: list[ProcessReply], time_field: str, ids: bool) -> list[list[Any]]:
     rows = []
     for p in processes:
-        spec = p.get("spec") or {}
-        row = [spec.get("funcname", ""), truncate(fmt_list(spec.get("args")), CELL),
-               truncate(fmt_kwargs(spec.get("kwargs")) if spec.get("kwargs") else "", CELL),
-               fmt_time(p.get(time_field)), (spec.get("conditions") or {}).get("executortype", ""),
-               p.get("initiatorname", ""), spec.get("label", "")]
-        rows.append(([p.get("processid", "")] if ids else []) + row)
+        spec = p.spec
+        row = [spec.funcname, truncate(fmt_list(spec.args), CELL),
+               truncate(fmt_kwargs(spec.kwargs) if spec.kwargs else "", CELL),
+               fmt_time(getattr(p, time_field)), p.conditions.executortype, p.initiatorname, spec.label]
+        rows.append(([p.processid] if ids else []) + row)
     return rows
 
 
-def get_process(session: Session, processid: str) -> dict[str, Any]:
-    return session.rpc(GetProcessMsg(processid=processid), session.prvkey)
+def get_process(session: Session, processid: str) -> ProcessReply:
+    return session.rpc(GetProcessMsg(processid=processid), session.prvkey, reply=ProcessReply)
 
 
 # --- commands ----------------------------------------------------------------------------------
@@ -146,12 +141,14 @@ def _ps(args: argparse.Namespace) -> int:
     msg = GetProcessesMsg(colonyname=s.colonyname, count=max(args.count, SERVER_MAX_COUNT) if args.funcname else args.count,
                           state=state, executortype=args.executortype or "", label=args.label or "",
                           initiator=args.initiator or "")
-    processes = s.rpc(msg, s.prvkey) or []
+    typed, plain = s.rpc_json(msg, s.prvkey, list[ProcessReply] | None)
+    pairs = list(zip(typed or [], plain or [], strict=True))
     if args.funcname:
-        processes = [p for p in processes if (p.get("spec") or {}).get("funcname") == args.funcname][:args.count]
+        pairs = [(p, raw) for p, raw in pairs if p.spec.funcname == args.funcname][:args.count]
     if args.json:
-        print_json(processes)
+        print_json([raw for _, raw in pairs])  # as the server sent them
         return 0
+    processes = [p for p, _ in pairs]
     if not processes:
         warn(f"No {word} processes found")
         return 0
@@ -162,11 +159,11 @@ def _ps(args: argparse.Namespace) -> int:
 
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
-    p = get_process(s, args.processid)
+    p, plain = s.rpc_json(GetProcessMsg(processid=args.processid), s.prvkey, ProcessReply)
     if args.out:
-        print_values(p.get("out"))
+        print_values(p.out)
     elif args.json:
-        print_json(p)
+        print_json(plain)  # as the server sent it
     else:
         process_tables(p)
     return 0
@@ -174,11 +171,12 @@ def _get(args: argparse.Namespace) -> int:
 
 def _assign(args: argparse.Namespace) -> int:
     s = Session(args)
-    p = s.rpc(AssignProcessMsg(colonyname=s.colonyname, timeout=args.timeout, availablecpu=args.cpu or "",
-                               availablemem=args.mem or ""), s.prvkey, timeout=max(args.timeout, 0) + 30)
-    info("Assigned process to executor", ExecutorId=p.get("assignedexecutorid", ""), ProcessId=p["processid"])
+    p, plain = s.rpc_json(AssignProcessMsg(colonyname=s.colonyname, timeout=args.timeout, availablecpu=args.cpu or "",
+                                           availablemem=args.mem or ""), s.prvkey, ProcessReply,
+                          timeout=max(args.timeout, 0) + 30)
+    info("Assigned process to executor", ExecutorId=p.assignedexecutorid, ProcessId=p.processid)
     if args.json:
-        print_json(p)
+        print_json(plain)
     return 0
 
 

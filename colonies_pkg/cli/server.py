@@ -22,12 +22,10 @@ from .table import kv_table
 def _uvicorn_config(app, config: ServerConfig):
     import uvicorn
 
-    kwargs = {}
-    if config.tls_cert and config.tls_key:
-        kwargs = {"ssl_certfile": config.tls_cert, "ssl_keyfile": config.tls_key}
+    tls = bool(config.tls_cert and config.tls_key)
     return uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False,
                           lifespan="on", timeout_graceful_shutdown=1, ws_ping_interval=None, proxy_headers=False,
-                          **kwargs)
+                          ssl_certfile=config.tls_cert if tls else None, ssl_keyfile=config.tls_key if tls else None)
 
 
 def bind(config: ServerConfig) -> tuple[socket.socket, ServerConfig]:
@@ -76,7 +74,7 @@ def _server_class():
                 stopping = self.on_stopping()
                 if stopping is not None:
                     await stopping
-            services = getattr(self.config.app.state, "services", None)
+            services = getattr(getattr(self.config.app, "state", None), "services", None)
             if services is not None:
                 self.drained = services.close_subscriptions()
                 loop = asyncio.get_running_loop()
@@ -151,10 +149,10 @@ def _status(args: argparse.Namespace) -> int:
     from ..rpc.replies import ServerInfo
 
     s = Session(args)
+    server, plain = s.rpc_json(GetServerInfoMsg(), None, ServerInfo)
     if args.json:
-        print_json(s.rpc(GetServerInfoMsg(), None))  # as the server sent it
+        print_json(plain)  # as the server sent it
         return 0
-    server = s.rpc(GetServerInfoMsg(), None, reply=ServerInfo)
     rows = [("Server", s.address), ("BuildVersion", server.buildversion), ("BuildTime", server.buildtime)]
     rows += [("Backend", f"{b.type} {b.host}:{b.port}" + (" (TLS)" if b.tls else "")) for b in server.backends]
     kv_table(rows, title="Server status")

@@ -7,39 +7,38 @@ when the server closes them at their timeout. `result(timeout)` blocks until the
 """
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import queue
 import threading
 import time
 from typing import Any
 
-from ..client import envelope
+from ..client import InvalidReply, decode_reply, envelope
+from ..errors import ColoniesError
 from ..models.process import ProcessState
 from ..rpc.messages import SubscribeProcessMsg
+from ..rpc.replies import ProcessReply
 from ..tls import client_context
 from .common import CliError, Session
 
 SUCCESS, FAILED, CANCELLED = ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED
 FINAL_STATES = (SUCCESS, FAILED, CANCELLED)
-STATE_NAMES = {state: state.word.capitalize() for state in ProcessState}
+STATE_NAMES: dict[int, str] = {state: state.word.capitalize() for state in ProcessState}
 SUBSCRIPTION_SECONDS = 60
 
 
 class ProcessWaiter:
-    def __init__(self, session: Session, process: dict[str, Any], states: tuple[int, ...] = FINAL_STATES,
+    def __init__(self, session: Session, process: ProcessReply, states: tuple[int, ...] = FINAL_STATES,
                  subscription_seconds: int = SUBSCRIPTION_SECONDS) -> None:
         self.session = session
-        self.processid = process["processid"]
-        conditions = (process.get("spec") or {}).get("conditions") or {}
-        self.executortype = conditions.get("executortype", "")
-        self.colonyname = conditions.get("colonyname", "")
+        self.processid = process.processid
+        self.executortype = process.conditions.executortype
+        self.colonyname = process.conditions.colonyname
         self.seconds = subscription_seconds
         self.prvkey = session.prvkey  # raises here, in the caller's thread, when missing
-        self._results: queue.Queue[Any] = queue.Queue()
+        self._results: queue.Queue[ProcessReply | CliError] = queue.Queue()
         self._stop = threading.Event()
-        self._sockets: list[Any] = []
+        self._sockets: list[Any] = []  # websockets' ClientConnection (imported on use)
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._subscribe, args=(state,), daemon=True,
                                           name=f"wait-{state}") for state in states]
@@ -64,13 +63,7 @@ class ProcessWaiter:
                     ws.send(envelope(msg, self.prvkey).decode())
                     failures = 0
                     for raw in ws:  # ends when the server closes the subscription at its timeout
-                        reply = json.loads(raw)
-                        data = json.loads(base64.b64decode(reply.get("payload") or "e30="))
-                        if reply.get("error"):
-                            self._results.put(CliError(f"cannot wait for process {self.processid}: "
-                                                       f"{data.get('message', 'error')}"))
-                        else:
-                            self._results.put(data)
+                        self._results.put(self._decode(raw))
                         return
             except ConnectionClosed:
                 pass
@@ -87,7 +80,18 @@ class ProcessWaiter:
             if time.monotonic() - started < 1.0:  # closed early: never spin
                 self._stop.wait(1.0)
 
-    def result(self, timeout: float | None = None) -> dict[str, Any] | None:
+    def _decode(self, raw: str | bytes) -> ProcessReply | CliError:
+        """A push: the process, or the error it carries (or the error of a push that is no process)."""
+        try:
+            return decode_reply(raw, 200, ProcessReply, where="push on /pubsub")
+        except InvalidReply as exc:
+            return CliError(f"cannot wait for process {self.processid}: {exc}",
+                            hint=f"the server at {self.session.address} pushed a process of another shape: is it a "
+                                 "Colonies server of a version this client speaks?")
+        except ColoniesError as exc:  # an error push, e.g. 403 for a process of another colony
+            return CliError(f"cannot wait for process {self.processid}: {exc}")
+
+    def result(self, timeout: float | None = None) -> ProcessReply | None:
         """The process once it reached one of the states; None if `timeout` passed first."""
         try:
             item = self._results.get(timeout=timeout)
@@ -107,7 +111,7 @@ class ProcessWaiter:
                 ws.close()
 
 
-def wait_for(session: Session, process: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
+def wait_for(session: Session, process: ProcessReply, timeout: float | None = None) -> ProcessReply:
     """Block until `process` is successful, failed or cancelled; returns it as the server has it."""
     waiter = ProcessWaiter(session, process)
     try:
@@ -115,5 +119,5 @@ def wait_for(session: Session, process: dict[str, Any], timeout: float | None = 
     finally:
         waiter.close()
     if done is None:
-        raise CliError(f"timed out waiting for process {process['processid']}")
+        raise CliError(f"timed out waiting for process {process.processid}")
     return done

@@ -14,9 +14,10 @@ from ..rpc.messages import (
     RemoveProcessGraphMsg,
     SubmitWorkflowSpecMsg,
 )
+from ..rpc.replies import ProcessReply
 from .common import Session, add_colony_key, add_command, add_group, add_json, confirm
 from .output import error, fmt_args, fmt_kwargs, fmt_list, fmt_time, info, print_json, warn
-from .process import CANCELLED, FAILED, RUNNING, SUCCESS, WAITING, add_removeall_flags, removeall_state
+from .process import CANCELLED, FAILED, RUNNING, SUCCESS, WAITING, add_removeall_flags, get_process, removeall_state
 from .specs import load_workflow, to_model
 from .table import kv_table, list_table
 from .wait import STATE_NAMES, wait_for
@@ -42,9 +43,8 @@ def _wait(s: Session, graph: ProcessGraph) -> int:
     for pid in graph.processids:
         if pid in parents:
             continue
-        process = s.rpc(GetProcessMsg(processid=pid), s.prvkey)
-        done = wait_for(s, process)
-        if done.get("state") != SUCCESS:
+        done = wait_for(s, get_process(s, pid))
+        if done.state != SUCCESS:
             break
     graph = get_graph(s, graphid)
     if graph.state == SUCCESS:
@@ -82,11 +82,11 @@ def _ps(args: argparse.Namespace) -> int:
 def _get(args: argparse.Namespace) -> int:
     s = Session(args)
     graph = get_graph(s, args.workflowid)
-    processes = [s.rpc(GetProcessMsg(processid=pid), s.prvkey) for pid in graph.processids]
+    replies = [s.rpc_json(GetProcessMsg(processid=pid), s.prvkey, ProcessReply) for pid in graph.processids]
     if args.json:
         import msgspec
 
-        print_json({**msgspec.to_builtins(graph), "processes": processes})
+        print_json({**msgspec.to_builtins(graph), "processes": [plain for _, plain in replies]})
         return 0
     kv_table([
         ("WorkflowId", graph.processgraphid),
@@ -99,21 +99,19 @@ def _get(args: argparse.Namespace) -> int:
     ], title="Workflow")
     print()
     print("Processes:")
-    for p in processes:
-        spec = p.get("spec") or {}
-        conditions = spec.get("conditions") or {}
+    for p, _ in replies:
         kv_table([
-            ("WaitingForParents", str(bool(p.get("waitforparents"))).lower()),
-            ("State", STATE_NAMES.get(p.get("state", -1), p.get("state"))),
-            ("ProcessId", p.get("processid", "")),
-            ("NodeName", spec.get("nodename", "")),
-            ("KwArgs", fmt_kwargs(spec.get("kwargs"))),
-            ("InitiatorId", p.get("initiatorid", "")),
-            ("Initiator", p.get("initiatorname", "")),
-            ("FuncName", spec.get("funcname", "")),
-            ("ExecutorType", conditions.get("executortype", "")),
-            ("Dependencies", fmt_list(conditions.get("dependencies"), "None")),
-            ("Args", fmt_args(spec.get("args"))),
+            ("WaitingForParents", str(p.waitforparents).lower()),
+            ("State", STATE_NAMES.get(p.state, p.state)),
+            ("ProcessId", p.processid),
+            ("NodeName", p.spec.nodename),
+            ("KwArgs", fmt_kwargs(p.spec.kwargs)),
+            ("InitiatorId", p.initiatorid),
+            ("Initiator", p.initiatorname),
+            ("FuncName", p.spec.funcname),
+            ("ExecutorType", p.conditions.executortype),
+            ("Dependencies", fmt_list(p.conditions.dependencies, "None")),
+            ("Args", fmt_args(p.spec.args)),
         ])
     return 0
 

@@ -6,6 +6,8 @@ to removals list the stored objects no metadata refers to any more, which client
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import msgspec
 
 from ..errors import BadRequest, NotFound
@@ -168,7 +170,7 @@ def _purge_hidden(tx: Tx, colonyname: str) -> Removed:
     return _drop(tx, store.hidden_unreferenced(tx, colonyname))
 
 
-def delete_object(tx: Tx, now: int, caller: str, colonyname: str, sha256: str, unlink) -> bool:
+def delete_object(tx: Tx, now: int, caller: str, colonyname: str, sha256: str, unlink: Callable[[], bool]) -> bool:
     """Delete an embedded-store object unless a file or snapshot still refers to it.
 
     Runs as a writer unit so that no addfilemsg can register the object between the check and

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..errors import Forbidden
+from ..models.colony import Colony
 from ..models.executor import ExecutorState
 from ..storage import colonies as colony_store
 from ..storage import executors as executor_store
@@ -25,7 +26,7 @@ def require_server_owner(tx: Tx, caller: str) -> None:
         raise Forbidden("Access denied, not server owner")
 
 
-def _colony(tx: Tx, colonyname: str):
+def _colony(tx: Tx, colonyname: str) -> Colony:
     if not colonyname:
         raise Forbidden("Empty Colony name")
     colony = colony_store.get_colony(tx, colonyname)

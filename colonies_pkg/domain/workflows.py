@@ -38,17 +38,21 @@ def validate(spec: WorkflowSpec) -> list[FunctionSpec]:
             raise BadRequest(f"Duplicate nodename: {s.nodename}")
         names.add(s.nodename)
     for s in specs:
-        assert s.conditions is not None and s.conditions.dependencies is not None
-        for dep in s.conditions.dependencies:
+        for dep in _dependencies(s):
             if dep not in names:
                 raise BadRequest(f"Failed to submit workflow, invalid dependencies, {s.nodename} depends on unknown "
                                  f"nodename {dep}")
             if dep == s.nodename:
                 raise BadRequest(f"Failed to submit workflow, {s.nodename} depends on itself")
-    cycle = find_cycle({s.nodename: list(s.conditions.dependencies) for s in specs})  # type: ignore[union-attr,arg-type]
+    cycle = find_cycle({s.nodename: _dependencies(s) for s in specs})
     if cycle:
         raise BadRequest(f"Failed to submit workflow, the dependencies form a cycle: {' -> '.join(cycle)}")
     return specs
+
+
+def _dependencies(spec: FunctionSpec) -> list[str]:
+    """The node names a spec depends on (none when its conditions or their list are null)."""
+    return (spec.conditions.dependencies or []) if spec.conditions is not None else []
 
 
 def find_cycle(deps: dict[str, list[str]]) -> list[str]:
@@ -97,12 +101,12 @@ def create_graph(tx: Tx, now: int, initiatorid: str, initiatorname: str, spec: W
                                            waitforparents=not is_root)
     children: dict[str, list[str]] = {name: [] for name in rows}
     for s in specs:
-        for dep in s.conditions.dependencies:  # type: ignore[union-attr]
+        for dep in _dependencies(s):
             children[dep].append(rows[s.nodename]["processid"])
     roots = []
     for s in specs:
         row = rows[s.nodename]
-        deps = s.conditions.dependencies  # type: ignore[union-attr]
+        deps = _dependencies(s)
         row["parents"] = _enc([rows[d]["processid"] for d in deps]).decode()
         row["children"] = _enc(children[s.nodename]).decode()
         if not deps:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import socket
 import uuid
-from typing import Any
 
 from ..client import Client
 from ..crypto import generate_prvkey, id_of_prvkey
@@ -53,19 +52,20 @@ def unregister(client: Client, colonyname: str, colony_prvkey: str, name: str) -
     client.rpc(m.RemoveExecutorMsg(colonyname=colonyname, executorname=name), colony_prvkey, timeout=10)
 
 
-def identify(client: Client, colonyname: str, prvkey: str) -> dict[str, Any]:
+def identify(client: Client, colonyname: str, prvkey: str) -> Executor:
     """The approved executor whose key `prvkey` is; a clear error when there is none."""
     executorid = id_of_prvkey(prvkey)
     try:
-        executor = client.rpc(m.GetExecutorByIdMsg(colonyname=colonyname, executorid=executorid), prvkey)
+        executor = client.rpc(m.GetExecutorByIdMsg(colonyname=colonyname, executorid=executorid), prvkey,
+                              reply=Executor)
     except ColoniesError as exc:
         if exc.status in (403, 404):
             raise ColoniesError(f"no approved executor with id {executorid} in colony {colonyname}: add one "
                                 "with `colonies executor add --approve` (or approve it), or give the colony key "
                                 "to register this one") from exc
         raise
-    if executor.get("state") != APPROVED:
-        state = STATES.get(executor.get("state"), executor.get("state"))
-        raise ColoniesError(f"executor {executor.get('executorname')} is {state}, not approved: "
-                            f"colonies executor approve --name {executor.get('executorname')}")
+    if executor.state != APPROVED:
+        state = STATES.get(executor.state, executor.state)
+        raise ColoniesError(f"executor {executor.executorname} is {state}, not approved: "
+                            f"colonies executor approve --name {executor.executorname}")
     return executor

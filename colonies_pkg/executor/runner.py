@@ -32,6 +32,7 @@ from ..errors import BadRequest, ColoniesError, Forbidden, NotFound
 from ..models.executor import Allocations, Function
 from ..objectstore.router import store_from_env
 from ..rpc import messages as m
+from ..rpc.base import Msg
 from .job import Job, JobStopped, LogShipper, StopReason
 from .sample import Builtin
 
@@ -43,7 +44,7 @@ STATE_NAMES = {0: "waiting", 1: "running", 2: "successful", 3: "failed", 4: "can
 
 def backoff(attempt: int) -> float:
     """Seconds to wait before retry number `attempt` (1, 2, ...): 0.5, 1, 2, 4, 5, 5, ..."""
-    return min(0.5 * 2 ** max(attempt - 1, 0), 5.0)
+    return min(0.5 * 2.0 ** max(attempt - 1, 0), 5.0)
 
 
 def log_report(level: str, message: str, fields: dict[str, Any]) -> None:
@@ -107,7 +108,7 @@ class Runner:
             client.abort()
 
     # --- calls that outlive a server restart ----------------------------------------------------
-    def call(self, client: Client, msg: m.Msg, *, stop: threading.Event | None = None,
+    def call(self, client: Client, msg: Msg, *, stop: threading.Event | None = None,
              what: str = "") -> Any:
         """`client.rpc(msg)`, retried with backoff while the server is unreachable, until it answers,
         `stop` is set or the runner gives up (then the last ConnectionFailed is raised)."""
@@ -276,7 +277,7 @@ class Runner:
         if outcome == "stopped":
             outcome, value = "failed", str(job.reason)
         if outcome == "successful":
-            msg: m.Msg = m.CloseSuccessfulMsg(processid=pid, out=value)
+            msg: Msg = m.CloseSuccessfulMsg(processid=pid, out=value)
         else:
             msg = m.CloseFailedMsg(processid=pid, errors=[value])
         try:

@@ -39,16 +39,16 @@ def _numbers(values: list[Any]) -> list[float | int]:
     return out
 
 
-def helloworld(args, kwargs, inputs, job):
+def helloworld(args: list[Any], kwargs: dict[str, Any], inputs: list[Any], job: Job) -> list[Any]:
     job.log("Hello from the colonies-py sample executor\n")
     return ["helloworld"]
 
 
-def echo(args, kwargs, inputs, job):
+def echo(args: list[Any], kwargs: dict[str, Any], inputs: list[Any], job: Job) -> list[Any]:
     return list(args) if args else list(inputs)
 
 
-def sleep(args, kwargs, inputs, job):
+def sleep(args: list[Any], kwargs: dict[str, Any], inputs: list[Any], job: Job) -> list[Any]:
     seconds = float(_numbers(args[:1])[0]) if args else 1.0
     if not 0 <= seconds <= 3600:
         raise ValueError("sleep takes 0 to 3600 seconds")
@@ -58,7 +58,7 @@ def sleep(args, kwargs, inputs, job):
     return []
 
 
-def fibonacci(args, kwargs, inputs, job):
+def fibonacci(args: list[Any], kwargs: dict[str, Any], inputs: list[Any], job: Job) -> list[Any]:
     n = int(_numbers(args[:1] or inputs[:1])[0]) if (args or inputs) else 10
     if not 0 <= n <= 10_000:
         raise ValueError("fibonacci takes n in [0, 10000]")
@@ -68,14 +68,14 @@ def fibonacci(args, kwargs, inputs, job):
     return [a]
 
 
-def gen(args, kwargs, inputs, job):
+def gen(args: list[Any], kwargs: dict[str, Any], inputs: list[Any], job: Job) -> list[Any]:
     count = int(_numbers(args[:1])[0]) if args else 5
     if not 0 <= count <= 10_000:
         raise ValueError("gen takes a count in [0, 10000]")
     return [random.randint(1, 100) for _ in range(count)]
 
 
-def total(args, kwargs, inputs, job):
+def total(args: list[Any], kwargs: dict[str, Any], inputs: list[Any], job: Job) -> list[Any]:
     return [sum(_numbers(list(inputs) + list(args)))]
 
 
@@ -84,7 +84,7 @@ BUILTINS: dict[str, Builtin] = {
 }
 
 
-def shell(args, kwargs, inputs, job):
+def shell(args: list[Any], kwargs: dict[str, Any], inputs: list[Any], job: Job) -> list[Any]:
     """Run args as a command line (no shell interpretation); only when explicitly enabled."""
     if not args:
         raise ValueError("execute needs a command in args")

@@ -19,7 +19,7 @@ from ..models.workflow import WorkflowSpec
 from . import blueprints as _blueprints  # noqa: F401  (messages kept in their own modules, registered below)
 from . import channels as _channels  # noqa: F401
 from . import locations as _locations  # noqa: F401
-from .base import Msg
+from .base import Msg as Msg  # re-exported: `messages.Msg` is the base of every message here
 
 
 # --- server -----------------------------------------------------------------------------------

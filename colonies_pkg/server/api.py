@@ -38,7 +38,7 @@ def is_long_poll(msg: object) -> bool:
 
 async def handle_message(services: Services, msg: Any, caller: str, started: float) -> tuple[int, bytes]:
     """Run a decoded, authenticated message; returns (HTTP status, reply body). Never raises."""
-    msgtype = msg.__struct_config__.tag  # type: ignore[attr-defined]
+    msgtype = msg.__struct_config__.tag
     try:
         handler = HANDLERS.get(type(msg))
         if handler is None:  # a known message type this server does not handle

@@ -6,11 +6,13 @@ import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Send
 
 from .. import loops
 from ..config import ServerConfig
@@ -44,7 +46,7 @@ def create_app(config: ServerConfig, *, start_loops: bool = True,
                on_stopping: Callable[[], Awaitable[None] | None] | None = None) -> ApiFirst:
     """The app opens its database in the lifespan and closes it (writes drained) on shutdown;
     `on_stopping()` (which may be a coroutine function) runs before, with the database still open."""
-    services = Services(config, None, Hub())  # type: ignore[arg-type]
+    services = Services(config, None, Hub())  # the database is opened in the lifespan
     observe.setup(services)
 
     @contextlib.asynccontextmanager
@@ -115,7 +117,7 @@ class ApiFirst:
         self.api = api
         self.app = app
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+    async def __call__(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == "/api" and scope["method"] == "POST":
             await self.api(scope, receive, send)
         else:

@@ -9,7 +9,8 @@ from typing import Any
 
 from ..domain import blueprints
 from ..rpc import blueprints as m
-from .context import Context
+from ..rpc.base import Msg
+from .context import Context, Handler
 
 
 async def add_definition(ctx: Context, msg: m.AddBlueprintDefinitionMsg) -> Any:
@@ -60,7 +61,7 @@ async def history(ctx: Context, msg: m.GetBlueprintHistoryMsg) -> Any:
     return await ctx.read(blueprints.history, msg.blueprintid, msg.limit)
 
 
-HANDLERS = {
+HANDLERS: dict[type[Msg], Handler] = {
     m.AddBlueprintDefinitionMsg: add_definition,
     m.GetBlueprintDefinitionMsg: get_definition,
     m.GetBlueprintDefinitionsMsg: list_definitions,

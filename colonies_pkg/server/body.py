@@ -9,7 +9,7 @@ connection instead of draining what the client still sends.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from ..errors import BadRequest, ColoniesError, Timeout
@@ -25,7 +25,7 @@ class ClientGone(Exception):
     """The client disconnected before its request was complete."""
 
 
-def declared_length(scope: dict[str, Any]) -> int | None:
+def declared_length(scope: Mapping[str, Any]) -> int | None:
     for name, value in scope.get("headers", ()):
         if name == b"content-length":
             if not value.isdigit():

@@ -21,7 +21,8 @@ from ..domain.channels import Access, json_array
 from ..errors import ColoniesError
 from ..rpc import channels as msgs
 from ..rpc import envelope
-from .context import Context, Services
+from ..rpc.base import Msg
+from .context import Context, Handler, Services
 
 DEFAULT_TIMEOUT = 30.0  # a subscription with timeout 0 lasts this long, as in Go
 PAYLOADTYPE = "subscribechannelmsg"
@@ -43,7 +44,7 @@ async def read(ctx: Context, msg: msgs.ChannelReadMsg) -> Any:
     return ctx.services.channels.read(acc, ctx.caller, msg.name, msg.afterseq, msg.limit)
 
 
-HANDLERS = {msgs.ChannelAppendMsg: append, msgs.ChannelReadMsg: read}
+HANDLERS: dict[type[Msg], Handler] = {msgs.ChannelAppendMsg: append, msgs.ChannelReadMsg: read}
 
 
 # --- WebSocket subscription -------------------------------------------------------------------
@@ -97,7 +98,8 @@ async def _forward(ws: WebSocket, sub: Subscriber, gone: asyncio.Future[None], d
         if sub.queue or sub.ended or sub.overflowed:
             continue
         waiter = asyncio.ensure_future(sub.event.wait())
-        done, _ = await asyncio.wait({waiter, gone}, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {waiter, gone}  # a Task[bool] and a Future[None]
+        done, _ = await asyncio.wait(either, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
         if waiter not in done:
             waiter.cancel()
 

@@ -1,7 +1,7 @@
 """What a handler gets: the database, the hub, the config and the authenticated caller."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from ..channelhub import ChannelHub
@@ -51,8 +51,14 @@ class Context:
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a domain unit of work fn(tx, now, caller, *args) in the single writer."""
         db = self.services.db
-        return await db.write(fn, db.now(), self.caller, *args)
+        value: T = await db.write(fn, db.now(), self.caller, *args)
+        return value
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         db = self.services.db
-        return await db.read(fn, db.now(), self.caller, *args)
+        value: T = await db.read(fn, db.now(), self.caller, *args)
+        return value
+
+
+# A request handler: `handler(ctx, msg)` for the Struct its HANDLERS entry is keyed by.
+Handler = Callable[[Context, Any], Awaitable[Any]]

@@ -5,22 +5,19 @@ and returns the reply: a Struct, a list, None (→ `{}`), or a `Reply` with anot
 """
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from ..domain import attributes, colonies, crons, executors, files, generators, logs, processes, workflows
 from ..rpc import messages as m
+from ..rpc.base import Msg
 from ..rpc.replies import PauseStatusReply
 from . import longpoll
-from .context import Context
+from .context import Context, Handler
 
 
 class Reply(NamedTuple):
     payloadtype: str
     body: Any
-
-
-Handler = Callable[[Context, Any], Awaitable[Any]]
 
 
 # --- server -----------------------------------------------------------------------------------
@@ -360,7 +357,7 @@ async def search_logs(ctx: Context, msg: m.SearchLogsMsg) -> Any:
     return await ctx.read(logs.search_logs, msg.colonyname, msg.text, msg.days, msg.count)
 
 
-HANDLERS: dict[type[m.Msg], Handler] = {
+HANDLERS: dict[type[Msg], Handler] = {
     m.VersionMsg: version,
     m.GetServerInfoMsg: server_info,
     m.GetStatisticsMsg: statistics,

@@ -5,7 +5,8 @@ from typing import Any
 
 from ..domain import locations
 from ..rpc import locations as msgs
-from .context import Context
+from ..rpc.base import Msg
+from .context import Context, Handler
 
 
 async def add_location(ctx: Context, msg: msgs.AddLocationMsg) -> Any:
@@ -24,7 +25,7 @@ async def remove_location(ctx: Context, msg: msgs.RemoveLocationMsg) -> Any:
     await ctx.write(locations.remove, msg.colonyname, msg.name)
 
 
-HANDLERS = {
+HANDLERS: dict[type[Msg], Handler] = {
     msgs.AddLocationMsg: add_location,
     msgs.GetLocationsMsg: get_locations,
     msgs.GetLocationMsg: get_location,

@@ -135,6 +135,7 @@ def _queue_of(spec: FunctionSpec | None) -> tuple[tuple[str, str], Target | None
 async def _attempt(ctx: Context, msg: m.AssignProcessMsg, woken_for: ProcessChanged | None) -> processes.AssignResult:
     busy = ctx.services.hub.busy
     if woken_for is None and ctx.caller not in busy:  # nothing to take and nothing to record: no write
+        empty: processes.AssignResult | None
         empty = await ctx.services.db.read_point(processes.assign_probe, ctx.services.db.now(), ctx.caller, msg.colonyname,
                                                  msg.availablecpu, msg.availablemem)
         if empty is not None:

@@ -18,6 +18,7 @@ from prometheus_client.process_collector import ProcessCollector
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import request_response
+from starlette.types import ASGIApp
 
 from .. import loops
 from ..models.executor import ExecutorState
@@ -206,7 +207,7 @@ def make_registry(services: Services, observer: Observer) -> CollectorRegistry:
     return registry
 
 
-def build(services: Services):
+def build(services: Services) -> ASGIApp:
     """The ASGI endpoint for GET /metrics, with a registry of its own (one per server)."""
     registry = make_registry(services, services.observer)
 

@@ -12,6 +12,7 @@ import asyncio
 import os
 import re
 import time
+from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
@@ -50,7 +51,7 @@ def _error(exc: ColoniesError) -> Response:
     return Response(body, status_code=status, media_type="text/plain")
 
 
-def endpoint(services: Services, root: str):
+def endpoint(services: Services, root: str) -> Callable[[Request], Awaitable[Response]]:
     async def handle(request: Request) -> Response:
         colony, obj = request.path_params["colony"], request.path_params["object"]
         method = request.method

@@ -24,7 +24,7 @@ from typing import Any
 
 from ..domain.events import LogAdded, ProcessChanged, ProcessesRemoved
 from ..models.process import ProcessState
-from ..storage import Database
+from ..storage import Backend
 from ..storage import stats as stats_store
 
 log = logging.getLogger("colonies")
@@ -35,7 +35,7 @@ FAST_BUCKETS = (.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 MAX_LABEL_VALUES = 200
 OTHER = "_other"
-OUTCOMES = {s: s.word for s in (ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED)}
+OUTCOMES: dict[int, str] = {s: s.word for s in (ProcessState.SUCCESS, ProcessState.FAILED, ProcessState.CANCELLED)}
 # Write messages that change counts without a process event: refresh the aggregates after them.
 STATS_MSGTYPES = frozenset({
     "addcolonymsg", "removecolonymsg", "addexecutormsg", "approveexecutormsg", "rejectexecutormsg",
@@ -83,7 +83,7 @@ REFRESH_DUTY = 20  # after a refresh that took t seconds, the next one waits at 
 
 
 class Observer:
-    def __init__(self, db: Database | None = None, *, min_interval: float = 0.5, reconcile: float = 10.0) -> None:
+    def __init__(self, db: Backend | None = None, *, min_interval: float = 0.5, reconcile: float = 10.0) -> None:
         self.db = db
         self.min_interval = min_interval
         self.reconcile = reconcile
@@ -335,7 +335,7 @@ def setup(services: Any) -> None:
         services.observer = Observer()
 
 
-def start(services: Any, db: Database) -> list[asyncio.Task[None]]:
+def start(services: Any, db: Backend) -> list[asyncio.Task[None]]:
     """Hook the Observer into the open database; returns its refresher task."""
     obs: Observer | None = services.observer
     if obs is None:

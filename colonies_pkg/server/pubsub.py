@@ -8,14 +8,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from ..clock import now_ns
 from ..domain import processes, security
+from ..domain.events import ProcessChanged
 from ..errors import ColoniesError, Forbidden, Timeout
 from ..rpc import envelope
 from ..rpc import messages as m
+from ..rpc.base import Msg
 from ..rpc.channels import SubscribeChannelMsg
 from . import channels
 from .context import Services
@@ -31,7 +35,8 @@ async def _push_error(ws: WebSocket, exc: ColoniesError) -> None:
     await ws.send_text(envelope.error_reply(exc)[1].decode())
 
 
-async def _forward(ws: WebSocket, services: Services, queue: asyncio.Queue, state: int, deadline: float) -> None:
+async def _forward(ws: WebSocket, services: Services, queue: asyncio.Queue[ProcessChanged | None], state: int,
+                   deadline: float) -> None:
     """Push the process of every event in `state` until the deadline (then the caller closes);
     a None from the hub means the server is stopping: close with a normal close frame now."""
     loop = asyncio.get_running_loop()
@@ -90,14 +95,15 @@ async def _subscribe_processes(ws: WebSocket, services: Services, caller: str, m
 
 
 # Where each WebSocket-only message (rpc.messages.WEBSOCKET_ONLY) is handled.
-HANDLERS = {
+# Each takes the Struct its entry is keyed by.
+HANDLERS: dict[type[Msg], Callable[[WebSocket, Services, str, Any], Awaitable[None]]] = {
     m.SubscribeProcessMsg: _subscribe_process,
     m.SubscribeProcessesMsg: _subscribe_processes,
     SubscribeChannelMsg: channels.subscribe,
 }
 
 
-def endpoint(services: Services):
+def endpoint(services: Services) -> Callable[[WebSocket], Awaitable[None]]:
     async def pubsub(ws: WebSocket) -> None:
         await ws.accept()
         counted = False

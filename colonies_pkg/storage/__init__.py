@@ -3,14 +3,34 @@ transactions) and per-area SQL modules returning typed rows or models.
 Layer L2: imports errors and models only. SQL lives nowhere else."""
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
 
 from .db import Database, Tx
 
-__all__ = ["Database", "Tx", "open_database"]
+__all__ = ["Backend", "Database", "Tx", "open_database"]
+
+T = TypeVar("T")
 
 
-async def open_database(path: str, *, url: str = "", synchronous: str = "FULL", pool_size: int = 10) -> Any:
+class Backend(Protocol):
+    """What the server and its loops use of a database, whichever it is: `Database` (SQLite) or
+    `postgres.PgDatabase`. Units of work are `fn(tx, *args)`; time is the database's `now()`."""
+
+    replicated: bool  # several servers share it: cross-replica wake-ups and a leader lease
+    recheck_seconds: float  # how often parked assigners look again
+    schema_version: int
+    on_commit: Callable[[list[Any]], None] | None  # after each commit, with the events of its units
+    on_batch: Callable[[int, float], None] | None  # (units, seconds) per commit
+
+    def now(self) -> int: ...
+    async def write(self, fn: Callable[..., T], *args: Any) -> T: ...
+    async def read(self, fn: Callable[..., T], *args: Any) -> T: ...
+    async def read_point(self, fn: Callable[..., T], *args: Any) -> T: ...
+    async def close(self) -> None: ...
+
+
+async def open_database(path: str, *, url: str = "", synchronous: str = "FULL", pool_size: int = 10) -> Backend:
     """PostgreSQL when `url` is given (psycopg imported only then), else SQLite at `path`."""
     if url:
         from .postgres import PgDatabase

@@ -7,7 +7,7 @@ from __future__ import annotations
 import msgspec
 
 from ..models.blueprint import Blueprint, BlueprintDefinition, BlueprintHistory
-from .db import Tx
+from .db import SqlValue, Tx, scalar
 
 _def_decoder = msgspec.json.Decoder(BlueprintDefinition)
 _bp_decoder = msgspec.json.Decoder(Blueprint)
@@ -99,7 +99,7 @@ def count_of_kind(tx: Tx, colonyname: str, kind: str, locationname: str | None =
     if locationname is not None:
         sql += " AND locationname = ?"
         params.append(locationname)
-    return tx.one(sql, params)[0]
+    return scalar(tx, sql, params)
 
 
 def remove_blueprint(tx: Tx, blueprintid: str) -> None:
@@ -114,6 +114,7 @@ def add_history(tx: Tx, colonyname: str, h: BlueprintHistory) -> None:
 
 def history(tx: Tx, blueprintid: str, limit: int) -> list[BlueprintHistory]:
     """Newest first; `limit` <= 0 = all."""
+    params: list[SqlValue]
     sql, params = "SELECT data FROM blueprinthistory WHERE blueprintid = ? ORDER BY id DESC", [blueprintid]
     if limit > 0:
         sql += " LIMIT ?"

@@ -1,10 +1,8 @@
 """SQL for the server id, colonies and users."""
 from __future__ import annotations
 
-from typing import Any
-
 from ..models.colony import Colony, User
-from .db import Tx
+from .db import DbRow, Tx, scalar
 
 
 def get_server_id(tx: Tx) -> str:
@@ -48,13 +46,13 @@ def set_paused(tx: Tx, name: str, paused: bool) -> None:
 
 
 def count_colonies(tx: Tx) -> int:
-    return tx.one("SELECT COUNT(*) FROM colonies")[0]
+    return scalar(tx, "SELECT COUNT(*) FROM colonies")
 
 
 _USER_COLS = "colonyname, userid, name, email, phone"
 
 
-def _user(row: Any) -> User:
+def _user(row: DbRow) -> User:
     colonyname, userid, name, email, phone = row
     return User(colonyname=colonyname, userid=userid, name=name, email=email, phone=phone)
 

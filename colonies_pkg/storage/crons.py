@@ -5,7 +5,7 @@ from typing import Any
 
 from ..clock import format_time
 from ..models.cron import Cron
-from .db import Tx
+from .db import DbRow, SqlValue, Tx, scalar
 from .rows import CronRow, columns
 
 _CCOLS = columns(CronRow)
@@ -25,7 +25,7 @@ def add_cron(tx: Tx, c: dict[str, Any]) -> None:
            [c[k] for k in CronRow._fields])
 
 
-def _cron(row: Any) -> CronRow | None:
+def _cron(row: DbRow | None) -> CronRow | None:
     return CronRow._make(row) if row else None
 
 
@@ -56,11 +56,11 @@ def due_crons(tx: Tx, now: int) -> list[CronRow]:
 
 
 def earliest_nextrun(tx: Tx) -> int:
-    row = tx.one("SELECT MIN(nextrun) FROM crons WHERE nextrun > 0")
-    return row[0] or 0
+    return scalar(tx, "SELECT MIN(nextrun) FROM crons WHERE nextrun > 0")
 
 
 def set_cron_run(tx: Tx, cronid: str, nextrun: int, lastrun: int | None = None, prevgraph: str | None = None) -> None:
+    params: list[SqlValue]
     sets, params = ["nextrun = ?"], [nextrun]
     if lastrun is not None:
         sets.append("lastrun = ?")

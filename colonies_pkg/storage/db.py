@@ -16,7 +16,7 @@ import contextlib
 import itertools
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -27,6 +27,9 @@ from ..errors import ColoniesError
 from .dialects import sqlite as sqlite_sql
 
 T = TypeVar("T")
+SqlValue = str | int | float | bytes | None
+Params = Sequence[SqlValue]  # the parameters of one statement (both backends)
+DbRow = sqlite3.Row | tuple[Any, ...]  # a driver row: sqlite3's, or psycopg's tuple
 _STOP = object()
 MAX_BATCH = 256
 LOOP_READ_BUSY_MS = 50  # a read on the event loop never waits long for a lock
@@ -54,17 +57,18 @@ class Tx:
     def lock_skip(self) -> str:
         return ""
 
-    def one(self, sql: str, params: tuple | list = ()) -> sqlite3.Row | None:
-        return self.conn.execute(sql, params).fetchone()
+    def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
+        return row
 
-    def all(self, sql: str, params: tuple | list = ()) -> list[sqlite3.Row]:
+    def all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 
-    def run(self, sql: str, params: tuple | list = ()) -> int:
+    def run(self, sql: str, params: Params = ()) -> int:
         """Execute a statement; returns the number of changed rows."""
         return self.conn.execute(sql, params).rowcount
 
-    def many(self, sql: str, seq: list[tuple | list]) -> None:
+    def many(self, sql: str, seq: Sequence[Params]) -> None:
         """Execute one statement for each parameter tuple."""
         self.conn.executemany(sql, seq)
 
@@ -81,6 +85,15 @@ class Tx:
             del self.events[mark:]
             raise
         self.conn.execute("RELEASE part")
+
+
+def scalar(tx: Tx, sql: str, params: Params = ()) -> int:
+    """The int in the first column of the one row `sql` yields: a one-row aggregate (COUNT, MIN)
+    or a sequence value, on either backend; SQL NULL (MIN over no rows) is 0."""
+    row = tx.one(sql, params)
+    if row is None:  # an aggregate always yields a row; a missing sequence row is a broken schema
+        raise LookupError(f"no row for {sql!r}")
+    return int(row[0] or 0)
 
 
 def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
@@ -102,7 +115,7 @@ def migrate(conn: sqlite3.Connection) -> int:
         (f for f in resources.files(__package__).joinpath("migrations").joinpath("sqlite").iterdir() if f.name.endswith(".sql")),
         key=lambda f: f.name,
     )
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    current: int = conn.execute("PRAGMA user_version").fetchone()[0]
     pending = [(int(f.name.split("_", 1)[0]), f) for f in files]
     pending = [(version, f) for version, f in pending if version > current]
     if not pending:
@@ -200,13 +213,15 @@ class Database:
         if self._closed:
             raise RuntimeError("database is closed")
         reader = self._readers[next(self._next_reader)]
-        return await reader._execute(_run_read, reader._conn, fn, args)
+        value: T = await reader._execute(_run_read, reader._conn, fn, args)
+        return value
 
     async def read_point(self, fn: Callable[..., T], *args: Any) -> T:
         """`read` for a small indexed read on the critical path of a push: run on the event loop
         itself, with no thread hop (falls back to `read` if the database is busy)."""
         if self._closed:
             raise RuntimeError("database is closed")
+        assert self._loop_reader is not None  # opened with the writer
         try:
             return _run_read(self._loop_reader, fn, args)
         except sqlite3.OperationalError as exc:
@@ -270,7 +285,7 @@ class Database:
             self._loop_reader.close()
 
 
-def _run_read(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple) -> T:
+def _run_read(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
     conn.execute("BEGIN")
     try:
         return fn(Tx(conn), *args)
@@ -278,7 +293,8 @@ def _run_read(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple) -> T:
         conn.execute("COMMIT")
 
 
-def _run_batch(conn: sqlite3.Connection, units: list[tuple[Callable[..., Any], tuple]]) -> list[tuple[bool, Any, list[Any]]]:
+def _run_batch(conn: sqlite3.Connection,
+               units: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[tuple[bool, Any, list[Any]]]:
     """Runs in the writer thread: all units in one transaction, each in a savepoint."""
     outcomes: list[tuple[bool, Any, list[Any]]] = []
     conn.execute("BEGIN IMMEDIATE")

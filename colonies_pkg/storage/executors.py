@@ -1,13 +1,11 @@
 """SQL for executors and their registered functions."""
 from __future__ import annotations
 
-from typing import Any
-
 import msgspec
 
 from ..clock import format_time
 from ..models.executor import Allocations, Capabilities, Executor, Function, FunctionArg
-from .db import Tx
+from .db import DbRow, Tx
 
 _enc = msgspec.json.encode
 _caps = msgspec.json.Decoder(Capabilities)
@@ -18,7 +16,7 @@ _COLS = ("colonyname, executorname, executorid, executortype, state, requirefunc
          "lastheardfromtime, locationname, capabilities, allocations")
 
 
-def _executor(row: Any) -> Executor:
+def _executor(row: DbRow) -> Executor:
     (colonyname, executorname, executorid, executortype, state, requirefuncreg, commissiontime, lastheard,
      locationname, capabilities, allocations) = row
     return Executor(
@@ -112,6 +110,7 @@ def counts(tx: Tx, colonyname: str | None) -> tuple[int, int, int]:
     where, params = ("WHERE colonyname = ?", (colonyname,)) if colonyname is not None else ("", ())
     row = tx.one("SELECT COUNT(*), COALESCE(SUM(CASE WHEN state = 1 THEN 1 ELSE 0 END), 0), "
                  f"COALESCE(SUM(CASE WHEN state = 3 THEN 1 ELSE 0 END), 0) FROM executors {where}", params)
+    assert row is not None  # an aggregate without GROUP BY yields one row
     return row[0], row[1], row[2]
 
 
@@ -120,7 +119,7 @@ _FCOLS = ("functionid, colonyname, executorname, executortype, funcname, descrip
           "maxwaittime, minexectime, maxexectime, avgwaittime, avgexectime, locationname")
 
 
-def _function(r: Any) -> Function:
+def _function(r: DbRow) -> Function:
     (functionid, colonyname, executorname, executortype, funcname, description, args, counter, minwaittime,
      maxwaittime, minexectime, maxexectime, avgwaittime, avgexectime, locationname) = r
     return Function(

@@ -6,7 +6,7 @@ import msgspec
 from ..clock import format_time
 from ..errors import BadRequest
 from ..models.file import File, FileData, Label, Reference, Snapshot
-from .db import Tx
+from .db import Tx, scalar
 from .rows import FileRow, SnapshotRow, columns
 
 _ref = msgspec.json.Decoder(Reference)
@@ -23,7 +23,7 @@ def to_wire(r: FileRow) -> File:
 
 def next_sequence(tx: Tx) -> int:
     tx.run("UPDATE sequences SET value = value + 1 WHERE name = 'files'")  # also locks the row until commit
-    return tx.one("SELECT value FROM sequences WHERE name = 'files'")[0]
+    return scalar(tx, "SELECT value FROM sequences WHERE name = 'files'")
 
 
 def add(tx: Tx, f: File, objectkey: str, added: int) -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 from ..clock import format_time
 from ..models.cron import Generator
-from .db import Tx
+from .db import DbRow, Tx, scalar
 from .rows import GeneratorRow, columns
 
 _GCOLS = columns(GeneratorRow)
@@ -23,7 +23,7 @@ def add_generator(tx: Tx, g: dict[str, Any]) -> None:
            [g[k] for k in GeneratorRow._fields])
 
 
-def _generator(row: Any) -> GeneratorRow | None:
+def _generator(row: DbRow | None) -> GeneratorRow | None:
     return GeneratorRow._make(row) if row else None
 
 
@@ -59,12 +59,11 @@ def pack(tx: Tx, generatorid: str, arg: str, now: int) -> None:
 
 
 def queue_size(tx: Tx, generatorid: str) -> int:
-    return tx.one("SELECT COUNT(*) FROM generatorargs WHERE generatorid = ?", (generatorid,))[0]
+    return scalar(tx, "SELECT COUNT(*) FROM generatorargs WHERE generatorid = ?", (generatorid,))
 
 
 def oldest_arg_time(tx: Tx, generatorid: str) -> int:
-    row = tx.one("SELECT MIN(added) FROM generatorargs WHERE generatorid = ?", (generatorid,))
-    return row[0] or 0
+    return scalar(tx, "SELECT MIN(added) FROM generatorargs WHERE generatorid = ?", (generatorid,))
 
 
 def take_args(tx: Tx, generatorid: str, limit: int) -> list[str]:

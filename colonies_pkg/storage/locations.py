@@ -1,15 +1,13 @@
 """SQL for locations (per colony, unique by name; removed with their colony by the foreign key)."""
 from __future__ import annotations
 
-from typing import Any
-
 from ..models.location import Location
-from .db import Tx
+from .db import DbRow, Tx
 
 _COLS = "locationid, name, colonyname, description, long, lat"
 
 
-def _location(row: Any) -> Location:
+def _location(row: DbRow) -> Location:
     locationid, name, colonyname, description, long, lat = row
     return Location(locationid=locationid, name=name, colonyname=colonyname, description=description, long=long,
                     lat=lat)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 from ..models.log import Log
-from .db import Tx
+from .db import DbRow, Tx
 
 _COLS = "processid, colonyname, executorname, message, timestamp"
 
 
-def _log(r) -> Log:
+def _log(r: DbRow) -> Log:
     return Log(processid=r[0], colonyname=r[1], executorname=r[2], message=r[3], timestamp=r[4])
 
 

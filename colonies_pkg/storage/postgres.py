@@ -24,7 +24,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from importlib import resources
 from typing import Any, TypeVar
@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 
 from ..clock import now_ns
 from ..errors import BadRequest, ColoniesError, Unavailable
+from .db import Params
 from .dialects import postgres as postgres_sql
 
 T = TypeVar("T")
@@ -97,7 +98,7 @@ def _pg(sql: str) -> str:
     return sql.replace("?", "%s")
 
 
-def _params(params: tuple | list) -> list[Any]:
+def _params(params: Params) -> list[Any]:
     # msgspec JSON comes as bytes; the columns are TEXT (as in SQLite), so send text
     return [p.decode() if isinstance(p, bytes | bytearray) else p for p in params]
 
@@ -114,17 +115,20 @@ class PgTx:
         self.lock = postgres_sql.LOCK if writing else ""
         self.lock_skip = postgres_sql.LOCK_SKIP if writing else ""
 
-    def one(self, sql: str, params: tuple | list = ()) -> Any:
-        return self.conn.execute(_pg(sql), _params(params)).fetchone()
+    def one(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self.conn.execute(_pg(sql), _params(params)).fetchone()
+        return row
 
-    def all(self, sql: str, params: tuple | list = ()) -> list[Any]:
-        return self.conn.execute(_pg(sql), _params(params)).fetchall()
+    def all(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self.conn.execute(_pg(sql), _params(params)).fetchall()
+        return rows
 
-    def run(self, sql: str, params: tuple | list = ()) -> int:
+    def run(self, sql: str, params: Params = ()) -> int:
         """Execute a statement; returns the number of changed rows."""
-        return self.conn.execute(_pg(sql), _params(params)).rowcount
+        count: int = self.conn.execute(_pg(sql), _params(params)).rowcount
+        return count
 
-    def many(self, sql: str, seq: list[tuple | list]) -> None:
+    def many(self, sql: str, seq: Sequence[Params]) -> None:
         with self.conn.cursor() as cur:
             cur.executemany(_pg(sql), [_params(p) for p in seq])
 
@@ -247,7 +251,7 @@ class PgDatabase:
 
     read_point = read  # SQLite reads some points on the event loop; here every read is a round trip
 
-    def _run(self, fn: Callable[..., T], args: tuple, writing: bool) -> tuple[T, list[Any]]:
+    def _run(self, fn: Callable[..., T], args: tuple[Any, ...], writing: bool) -> tuple[T, list[Any]]:
         import psycopg
         from psycopg import errors as pgerr
 

@@ -8,7 +8,7 @@ import msgspec
 from ..clock import format_time
 from ..models.process import Attribute, Process
 from .attributes import of_process as attributes_of
-from .db import Tx
+from .db import SqlValue, Tx
 from .rows import ExpiredRow, ProcessRow, QueueRow, columns
 
 _enc = msgspec.json.encode
@@ -88,6 +88,7 @@ def outputs_of(tx: Tx, processids: list[str]) -> dict[str, bytes]:
 
 
 def close(tx: Tx, processid: str, state: int, now: int, output: list[Any] | None, errors: list[str] | None) -> None:
+    params: list[SqlValue]
     sets, params = ["state = ?", "endtime = ?"], [state, now]
     if output:
         sets.append("output = ?")
@@ -131,6 +132,7 @@ _ORDER = {0: "prioritytime ASC", 1: "starttime ASC", 2: "endtime DESC", 3: "endt
 
 def find(tx: Tx, colonyname: str, state: int, count: int, *, executortype: str = "", initiatorid: str = "",
          label: str = "", processgraphid: str = "") -> list[Process]:
+    params: list[SqlValue]
     where, params = ["colonyname = ?"], [colonyname]
     if state >= 0:
         where.append("state = ?")
@@ -153,6 +155,7 @@ def find(tx: Tx, colonyname: str, state: int, count: int, *, executortype: str =
 
 
 def history(tx: Tx, colonyname: str, executorid: str, since: int, state: int) -> list[Process]:
+    params: list[SqlValue]
     where, params = ["colonyname = ?", "submissiontime >= ?", "state = ?"], [colonyname, since, state]
     if executorid:
         where.append("assignedexecutorid = ?")

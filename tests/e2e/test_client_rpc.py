@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import msgspec
 import pytest
 from server_process import DEV_COLONY_PRV, DEV_USER_PRV, SERVER_PRV, ThreadServer
 
-from colonies_pkg.client import Client
+from colonies_pkg.client import Client, InvalidReply
 from colonies_pkg.crypto import generate_prvkey, id_of_prvkey
 from colonies_pkg.errors import BadRequest, ColoniesError, Forbidden, NotFound
 from colonies_pkg.models.colony import Colony, Statistics, User
 from colonies_pkg.models.executor import Executor, Function
-from colonies_pkg.models.process import Conditions, FunctionSpec
+from colonies_pkg.models.process import Attribute, Conditions, FunctionSpec
 from colonies_pkg.rpc import messages as m
-from colonies_pkg.rpc.replies import PauseStatusReply
+from colonies_pkg.rpc.replies import PauseStatusReply, ProcessReply
 
 COLONY = "crpc"
 EXECUTOR_PRV = generate_prvkey()
@@ -83,3 +84,33 @@ def test_an_unsigned_message_needs_no_key(client: Client) -> None:
     assert version.buildversion == info["buildversion"]
     with pytest.raises(ColoniesError):
         client.rpc(m.GetColonyMsg(colonyname=COLONY), None)  # signed messages need a signature
+
+
+def test_process_replies_decode_into_process_reply_key_for_key(client: Client) -> None:
+    """ProcessReply is the wire shape of a process: every key the server sends is a field of it and
+    every field is a key the server sends (the spec is the request's FunctionSpec)."""
+    spec = FunctionSpec(funcname="echo", args=[1], kwargs={"k": "v"}, maxexectime=-1, maxwaittime=-1,
+                        conditions=Conditions(colonyname=COLONY, executortype="t"))
+    pid = client.rpc(m.SubmitFuncSpecMsg(spec=spec), DEV_USER_PRV, reply=ProcessReply).processid
+    assert client.rpc(m.AssignProcessMsg(colonyname=COLONY, timeout=5), EXECUTOR_PRV, timeout=30,
+                      reply=ProcessReply).processid == pid
+    client.rpc(m.AddAttributeMsg(attribute=Attribute(targetid=pid, key="k", value="v", attributetype=1)),
+               EXECUTOR_PRV)
+    typed, plain = client.rpc_json(m.GetProcessMsg(processid=pid), DEV_USER_PRV, ProcessReply)
+    client.rpc(m.CloseSuccessfulMsg(processid=pid, out=[]), EXECUTOR_PRV)
+    fields = {f.encode_name for f in msgspec.structs.fields(ProcessReply)}
+    assert fields == set(plain)
+    assert {f.encode_name for f in msgspec.structs.fields(FunctionSpec)} >= set(plain["spec"])
+    assert (typed.processid, typed.spec.funcname, typed.spec.args, typed.spec.kwargs) == (pid, "echo", [1], {"k": "v"})
+    assert typed.conditions.executortype == "t" and typed.in_ == [] and typed.errors == []
+    assert typed.attributes is not None and [(a.key, a.value) for a in typed.attributes] == [("k", "v")]
+    assert typed.submissiontime == plain["submissiontime"] and typed.endtime == "0001-01-01T00:00:00Z"
+    assert typed.isassigned and typed.state == 1 and typed.starttime == plain["starttime"]
+
+
+def test_a_reply_of_another_shape_raises_invalid_reply_with_a_hint(client: Client) -> None:
+    with pytest.raises(InvalidReply) as caught:
+        client.rpc_json(m.GetColonyMsg(colonyname=COLONY), DEV_USER_PRV, ProcessReply)
+    assert str(caught.value) == "invalid reply from server (HTTP 200): Object missing required field `processid`"
+    assert caught.value.hint is not None and "sent a getcolonymsg reply of another shape" in caught.value.hint
+    assert isinstance(caught.value, ColoniesError)  # callers catching ColoniesError still see it

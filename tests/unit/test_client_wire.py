@@ -10,12 +10,13 @@ import json
 import pytest
 
 from colonies_pkg import errors
-from colonies_pkg.client import decode_reply, envelope, is_retry_safe, msgtype_of, to_wire
+from colonies_pkg.client import InvalidReply, decode_reply, envelope, is_retry_safe, msgtype_of, to_wire
 from colonies_pkg.crypto import generate_prvkey, id_of_prvkey
 from colonies_pkg.models.colony import Colony
 from colonies_pkg.models.process import Conditions, FunctionSpec
 from colonies_pkg.rpc import envelope as server_envelope
 from colonies_pkg.rpc import messages as m
+from colonies_pkg.rpc.replies import ProcessReply
 
 KEY = generate_prvkey()
 
@@ -117,3 +118,11 @@ def test_unset_and_omitted_defaults_stay_off_the_wire() -> None:
     assert wire["metadata"]["createdAt"] == "0001-01-01T00:00:00Z"
     parsed, _ = server_envelope.parse_request(body)
     assert parsed == msg
+
+
+def test_a_push_that_is_no_process_names_where_it_came_from() -> None:
+    body = server_envelope.ok_reply("subscribeprocessmsg", {"processid": "p", "errors": "boom"})
+    with pytest.raises(InvalidReply, match=r"^invalid reply from server \(push on /pubsub\): Expected `array`, "
+                                           r"got `str` - at `\$.errors`$"):
+        decode_reply(body, 200, ProcessReply, where="push on /pubsub")
+    assert decode_reply(body, 200, where="push on /pubsub") == {"processid": "p", "errors": "boom"}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs
@@ -21,6 +22,7 @@ from starlette.routing import Route
 
 from ...errors import BadRequest, ColoniesError, Forbidden, NotFound
 from ...rpc import messages as m
+from ...rpc.base import Msg
 from ..context import Context, Services
 from ..dispatch import HANDLERS, Reply
 from . import auth, pages
@@ -35,6 +37,7 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' 
        "frame-ancestors 'none'; form-action 'self'; base-uri 'none'")
 SECURITY_HEADERS = {"content-security-policy": CSP, "x-content-type-options": "nosniff",
                     "referrer-policy": "same-origin", "cache-control": "no-store", "x-frame-options": "DENY"}
+Endpoint = Callable[[Request], Awaitable[Response]]
 STATIC_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 
 
@@ -45,7 +48,7 @@ class Ui:
         self.streams = 0
 
     # --- calling the RPC handlers as the session ----------------------------------------------------
-    async def call(self, session: auth.Session, msg: m.Msg) -> Any:
+    async def call(self, session: auth.Session, msg: Msg) -> Any:
         handler = HANDLERS[type(msg)]
         refused: ColoniesError | None = None
         for identity in session.identities:
@@ -61,7 +64,7 @@ class Ui:
             return msgspec.json.decode(result if isinstance(result, bytes) else msgspec.json.encode(result))
         raise refused or Forbidden("Access denied")
 
-    async def maybe(self, session: auth.Session, msg: m.Msg, default: Any = None) -> Any:
+    async def maybe(self, session: auth.Session, msg: Msg, default: Any = None) -> Any:
         """Like call, but Forbidden gives `default` (optional parts of a page)."""
         try:
             return await self.call(session, msg)
@@ -106,7 +109,7 @@ def _rpc_error_page(exc: ColoniesError) -> Response:
 def make_app(services: Services) -> Starlette:
     ui = Ui(services)
 
-    def gated(render):
+    def gated(render: Callable[[Ui, Request, auth.Session], Awaitable[Response]]) -> Endpoint:
         """A page handler with a live session; RPC errors become error pages."""
         async def endpoint(request: Request) -> Response:
             session = ui.session_of(request)
@@ -119,7 +122,7 @@ def make_app(services: Services) -> Starlette:
                 return _rpc_error_page(exc)
         return endpoint
 
-    def action(perform):
+    def action(perform: Callable[[Ui, Request, auth.Session, dict[str, str]], Awaitable[str]]) -> Endpoint:
         """A POST handler: session + CSRF token + same origin, then the RPC, then back to the page."""
         async def endpoint(request: Request) -> Response:
             session = ui.session_of(request)
@@ -183,7 +186,7 @@ async def _home(ui: Ui, request: Request, session: auth.Session) -> Response:
     return RedirectResponse("/ui/server", status_code=303)
 
 
-def _login_endpoint(ui: Ui):
+def _login_endpoint(ui: Ui) -> Endpoint:
     async def login(request: Request) -> Response:
         q = request.query_params
         try:
@@ -214,7 +217,7 @@ def _login_endpoint(ui: Ui):
     return login
 
 
-def _logout_endpoint(ui: Ui):
+def _logout_endpoint(ui: Ui) -> Endpoint:
     async def logout(request: Request) -> Response:
         session = ui.session_of(request)
         try:
@@ -243,7 +246,7 @@ async def _static(request: Request) -> Response:
     return Response(data, media_type=kind, headers={"cache-control": "max-age=300", "x-content-type-options": "nosniff"})
 
 
-def _events_endpoint(ui: Ui):
+def _events_endpoint(ui: Ui) -> Endpoint:
     """`GET /ui/events?colony=C[&process=P]`: server-sent `changed` signals for one tab."""
     async def events(request: Request) -> Response:
         session = ui.session_of(request)
@@ -263,7 +266,7 @@ def _events_endpoint(ui: Ui):
         if observer is None or ui.streams >= MAX_STREAMS:
             return Response("too many live streams; polling instead", status_code=503)
 
-        async def stream():
+        async def stream() -> AsyncIterator[str]:
             ui.streams += 1
             if processid:
                 observer.watch(processid)

@@ -2,6 +2,7 @@
 as the graph RPC lays it out), nodes coloured by state and linked to their process page."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from .html import STATES, Safe, esc
@@ -9,7 +10,7 @@ from .html import STATES, Safe, esc
 NODE_W, NODE_H, GAP_X, GAP_Y, PAD = 170, 44, 30, 46, 16
 
 
-def svg(graph: dict[str, Any], processes: dict[str, dict[str, Any]], href) -> Safe:
+def svg(graph: dict[str, Any], processes: dict[str, dict[str, Any]], href: Callable[[str], str]) -> Safe:
     """`graph`: the getprocessgraphmsg reply (nodes with positions, edges); `processes`: by id."""
     nodes = graph.get("nodes") or []
     if not nodes:

@@ -3,7 +3,7 @@ renders HTML with the helpers of `html`. Actions return the URL to go back to.""
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -11,6 +11,7 @@ from starlette.responses import Response
 from ...errors import BadRequest
 from ...rpc import messages as m
 from . import dag
+from .auth import Session
 from .html import (
     EXECUTOR_STATES,
     STATES,
@@ -30,6 +31,9 @@ from .html import (
     when,
 )
 
+if TYPE_CHECKING:  # app imports this module for its routes
+    from .app import Ui
+
 LIST_COUNT = 100
 
 
@@ -42,7 +46,7 @@ def _int(value: str | None, default: int, low: int, high: int) -> int:
 
 
 def _colony(request: Request) -> str:
-    return request.path_params["colony"]
+    return str(request.path_params["colony"])
 
 
 def _stat_tiles(stats: dict[str, Any], colony: str) -> Safe:
@@ -69,7 +73,7 @@ def _process_rows(colony: str, procs: list[dict[str, Any]]) -> list[list[Any]]:
 PROCESS_HEADERS = ("Process", "Function", "Executor type", "Label", "State", "Submitted", "Retries")
 
 
-async def overview(ui, request: Request, session) -> Response:
+async def overview(ui: Ui, request: Request, session: Session) -> Response:
     colony = _colony(request)
     stats = await ui.call(session, m.GetColonyStatsMsg(colonyname=colony))
     colonies = await ui.colonies_of(session)
@@ -111,7 +115,7 @@ async def overview(ui, request: Request, session) -> Response:
                       live=f"colony={colony}")
 
 
-async def processes(ui, request: Request, session) -> Response:
+async def processes(ui: Ui, request: Request, session: Session) -> Response:
     colony = _colony(request)
     q = request.query_params
     state = _int(q.get("state"), 0, 0, 4)
@@ -134,7 +138,7 @@ async def processes(ui, request: Request, session) -> Response:
                       colonies=await ui.colonies_of(session), live=f"colony={colony}", controls=controls)
 
 
-async def process(ui, request: Request, session) -> Response:
+async def process(ui: Ui, request: Request, session: Session) -> Response:
     colony = _colony(request)
     pid = request.path_params["processid"]
     p = await ui.call(session, m.GetProcessMsg(processid=pid))
@@ -184,7 +188,7 @@ async def process(ui, request: Request, session) -> Response:
                       colonies=await ui.colonies_of(session), live=f"colony={colony}&process={pid}")
 
 
-async def process_action(ui, request: Request, session, form) -> str:
+async def process_action(ui: Ui, request: Request, session: Session, form: dict[str, str]) -> str:
     colony, pid, verb = _colony(request), request.path_params["processid"], request.path_params["verb"]
     if verb == "cancel":
         await ui.call(session, m.CancelProcessMsg(processid=pid))
@@ -195,7 +199,7 @@ async def process_action(ui, request: Request, session, form) -> str:
     raise BadRequest(f"Unknown action {verb}")
 
 
-async def workflows(ui, request: Request, session) -> Response:
+async def workflows(ui: Ui, request: Request, session: Session) -> Response:
     colony = _colony(request)
     state = _int(request.query_params.get("state"), 1, 0, 4)
     graphs = await ui.call(session, m.GetProcessGraphsMsg(colonyname=colony, count=LIST_COUNT, state=state)) or []
@@ -211,7 +215,7 @@ async def workflows(ui, request: Request, session) -> Response:
                       controls=tag("div", tabs, class_="tabs"))
 
 
-async def workflow(ui, request: Request, session) -> Response:
+async def workflow(ui: Ui, request: Request, session: Session) -> Response:
     colony, gid = _colony(request), request.path_params["graphid"]
     graph = await ui.call(session, m.GetProcessGraphMsg(processgraphid=gid))
     if graph.get("colonyname") != colony:
@@ -237,7 +241,7 @@ async def workflow(ui, request: Request, session) -> Response:
                       colonies=await ui.colonies_of(session), live=f"colony={colony}")
 
 
-async def workflow_action(ui, request: Request, session, form) -> str:
+async def workflow_action(ui: Ui, request: Request, session: Session, form: dict[str, str]) -> str:
     colony, gid, verb = _colony(request), request.path_params["graphid"], request.path_params["verb"]
     if verb == "cancel":
         await ui.call(session, m.CancelProcessGraphMsg(processgraphid=gid))
@@ -248,7 +252,7 @@ async def workflow_action(ui, request: Request, session, form) -> str:
     raise BadRequest(f"Unknown action {verb}")
 
 
-async def executors(ui, request: Request, session) -> Response:
+async def executors(ui: Ui, request: Request, session: Session) -> Response:
     colony = _colony(request)
     execs = await ui.call(session, m.GetExecutorsMsg(colonyname=colony)) or []
     info = await ui.call(session, m.GetColonyMsg(colonyname=colony))
@@ -276,7 +280,7 @@ async def executors(ui, request: Request, session) -> Response:
                       colonies=await ui.colonies_of(session), live=f"colony={colony}")
 
 
-async def executor_action(ui, request: Request, session, form) -> str:
+async def executor_action(ui: Ui, request: Request, session: Session, form: dict[str, str]) -> str:
     colony, name, verb = _colony(request), request.path_params["name"], request.path_params["verb"]
     msg = {"approve": m.ApproveExecutorMsg, "reject": m.RejectExecutorMsg, "remove": m.RemoveExecutorMsg}.get(verb)
     if msg is None:
@@ -285,7 +289,7 @@ async def executor_action(ui, request: Request, session, form) -> str:
     return url(colony, "executors")
 
 
-async def functions(ui, request: Request, session) -> Response:
+async def functions(ui: Ui, request: Request, session: Session) -> Response:
     colony = _colony(request)
     funcs = await ui.call(session, m.GetFunctionsMsg(colonyname=colony, executorname="")) or []
     rows = [[f.get("funcname", ""), f.get("executorname", ""), f.get("executortype", ""), f.get("counter", 0),
@@ -297,7 +301,7 @@ async def functions(ui, request: Request, session) -> Response:
                       colonies=await ui.colonies_of(session), live=f"colony={colony}")
 
 
-async def crons(ui, request: Request, session) -> Response:
+async def crons(ui: Ui, request: Request, session: Session) -> Response:
     colony = _colony(request)
     cron_list = await ui.call(session, m.GetCronsMsg(colonyname=colony, count=LIST_COUNT)) or []
     gens = await ui.call(session, m.GetGeneratorsMsg(colonyname=colony, count=LIST_COUNT)) or []
@@ -315,7 +319,7 @@ async def crons(ui, request: Request, session) -> Response:
                       colonies=await ui.colonies_of(session), live=f"colony={colony}")
 
 
-async def logs(ui, request: Request, session) -> Response:
+async def logs(ui: Ui, request: Request, session: Session) -> Response:
     colony = _colony(request)
     text = request.query_params.get("q", "")
     days = _int(request.query_params.get("days"), 1, 1, 30)
@@ -333,7 +337,7 @@ async def logs(ui, request: Request, session) -> Response:
                       colonies=await ui.colonies_of(session), controls=controls)
 
 
-async def files(ui, request: Request, session) -> Response:
+async def files(ui: Ui, request: Request, session: Session) -> Response:
     colony = _colony(request)
     label = request.query_params.get("label", "")
     labels = await ui.call(session, m.GetFileLabelsMsg(colonyname=colony, name="", exact=False)) or []
@@ -353,7 +357,7 @@ async def files(ui, request: Request, session) -> Response:
                       colonies=await ui.colonies_of(session))
 
 
-async def server(ui, request: Request, session) -> Response:
+async def server(ui: Ui, request: Request, session: Session) -> Response:
     info = await ui.call(session, m.GetServerInfoMsg())
     stats = await ui.maybe(session, m.GetStatisticsMsg())
     colonies = await ui.colonies_of(session)
@@ -372,12 +376,12 @@ async def server(ui, request: Request, session) -> Response:
         parts.append(tag("section", join([tag("h2", "All colonies"), table(("Statistic", "Value"), sorted(
             stats.items()))]), class_="card"))
         if observer is not None:
-            rows = []
+            counts = []
             for c in colonies:
                 cs = observer.statistics(c)
-                rows.append([link(url(c), c), *(cs[f"{n}processes"] for n in STATES), cs["activeexecutors"]])
+                counts.append([link(url(c), c), *(cs[f"{n}processes"] for n in STATES), cs["activeexecutors"]])
             parts.append(tag("section", join([tag("h2", "Colonies"), table(
-                ("Colony", *STATES, "Approved executors"), rows, id="colony-counts")]), class_="card"))
+                ("Colony", *STATES, "Approved executors"), counts, id="colony-counts")]), class_="card"))
     parts.append(tag("section", join([tag("h2", "Your colonies"), table(
         ("Colony",), [[link(url(c), c)] for c in colonies], empty="None.")]), class_="card"))
     return ui.respond(request, session, "Server", join(parts), colony=colonies[0] if colonies else "",
