@@ -34,7 +34,7 @@ def _get(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "attribute", "Manage process attributes")
     p = add_command(g, "add", "Add an attribute to a running process (as its assigned executor)", _add)
     p.add_argument("--key", required=True, help="attribute key")

@@ -37,7 +37,7 @@ def _load(path: str, colonyname: str, what: str) -> dict[str, Any]:
     return doc
 
 
-def _value(v: Any) -> str:
+def _value(v: object) -> str:
     return json.dumps(v) if isinstance(v, (dict, list, bool)) or v is None else str(v)
 
 
@@ -142,7 +142,7 @@ def _get(args: argparse.Namespace) -> int:
         print_json(plain)  # as the server sent it
         return 0
     md = bp.metadata
-    rows: list[tuple[str, Any]] = [("Name", md.name), ("ID", bp.blueprintid), ("Kind", bp.kind),
+    rows: list[tuple[str, object]] = [("Name", md.name), ("ID", bp.blueprintid), ("Kind", bp.kind),
                                    ("Generation", md.gen), ("Location", md.location or "-")]
     for when, label in ((md.lastReconciliationTime, "Last Reconciliation"), (md.createdAt, "Created At"),
                         (md.updatedAt, "Updated At")):
@@ -300,7 +300,7 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "blueprint", "Manage blueprints",
                   "Manage blueprints (instances of a kind with a desired spec and a reported status) and blueprint "
                   "definitions (the kinds)")

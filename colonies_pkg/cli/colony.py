@@ -91,7 +91,7 @@ def _chid(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "colony", "Manage colonies")
     p = add_command(g, "add", "Add a colony (server owner)", _add)
     p.add_argument("--name", required=True, help="colony name")

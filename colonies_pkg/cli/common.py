@@ -229,8 +229,9 @@ class Session:
 Func = Callable[[argparse.Namespace], "int | None"]
 
 
-def add_group(sub: argparse._SubParsersAction, name: str, help: str, description: str | None = None,
-              aliases: Sequence[str] = ()) -> argparse._SubParsersAction:
+def add_group(sub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str,
+              description: str | None = None,
+              aliases: Sequence[str] = ()) -> argparse._SubParsersAction[argparse.ArgumentParser]:
     """A command group (`colonies NAME SUBCOMMAND`); returns its subparsers."""
     group = sub.add_parser(name, help=help, description=description or help, formatter_class=HelpFormatter,
                            aliases=list(aliases))
@@ -247,8 +248,8 @@ def print_help_of(parser: argparse.ArgumentParser) -> Func:
     return show_help
 
 
-def add_command(gsub: argparse._SubParsersAction, name: str, help: str, func: Func, *, client: bool = True,
-                description: str | None = None, aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
+def add_command(gsub: argparse._SubParsersAction[argparse.ArgumentParser], name: str, help: str, func: Func, *,
+                client: bool = True, description: str | None = None, aliases: Sequence[str] = ()) -> argparse.ArgumentParser:
     """A leaf command; `client=True` adds the connection/key flags."""
     parents = [client_parent()] if client else []
     p = gsub.add_parser(name, help=help, description=description or help, parents=parents,

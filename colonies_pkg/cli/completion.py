@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 FILE_FLAGS = ("--spec",)
@@ -60,7 +61,8 @@ def _fq(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _case(name: str, tree: dict[str, Node], pick, quote=_sq) -> str:
+def _case(name: str, tree: dict[str, Node], pick: Callable[[Node], list[str]],
+          quote: Callable[[str], str] = _sq) -> str:
     lines = [f"{name}() {{", '    case "$1" in']
     for path, node in sorted(tree.items()):
         items = pick(node)
@@ -165,7 +167,7 @@ _DRIVER_ZSH = r'''_colonies() {
 
 
 def fish(tree: dict[str, Node], prog: str) -> str:
-    def switch(name: str, pick) -> str:
+    def switch(name: str, pick: Callable[[Node], list[str]]) -> str:
         lines = [f"function {name}", "    switch $argv[1]"]
         for path, node in sorted(tree.items()):
             items = pick(node)
@@ -240,7 +242,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("completion", help="Generate the autocompletion script for the specified shell",
                        description="Print a completion script for bash, zsh or fish. Examples:\n"
                                    "  source <(colonies completion bash)\n"

@@ -24,7 +24,7 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("config", help="Show currently used configuration", parents=[client_parent()],
                        description="Show the server, TLS setting and colony the commands use, and which "
                                    "private keys are set (their values are never printed).",

@@ -105,7 +105,7 @@ def _remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "cron", "Manage cron")
     p = add_command(g, "add", "Add a cron that starts a workflow", _add)
     p.add_argument("--spec", required=True, help="workflow JSON file (array of function specs)")

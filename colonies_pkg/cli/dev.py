@@ -14,12 +14,12 @@ import contextlib
 import os
 import sys
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ..clock import now_ns
-from ..config import from_env
+from ..config import ServerConfig, from_env
 from ..crypto import generate_prvkey, id_of_prvkey
 from ..domain import colonies, executors
 from ..errors import BadRequest, ColoniesError
@@ -27,6 +27,13 @@ from ..models.colony import Colony, User
 from ..models.executor import Executor
 from .common import CliError, env_arg
 from .executor_start import add_runtime_flags
+
+if TYPE_CHECKING:
+    from ..executor.container import ContainerRuntime
+    from ..executor.runner import Runner
+    from ..executor.sample import Builtin
+    from ..server.context import Services
+    from ..storage.db import Tx
 
 # The well-known docker-compose.env development keys (PROTOCOL §7.2): never use them in production.
 DEV_SERVER_PRVKEY = "fcc79953d8a751bf41db661592dc34d30004b1a651ffa0725b03ac227641499d"
@@ -80,7 +87,7 @@ class DevSetup:
         return "\n".join(f"export {k}={v}" for k, v in lines.items())
 
 
-def bootstrap(tx, now: int, setup: DevSetup, sample: bool, containers: bool = False) -> None:
+def bootstrap(tx: Tx, now: int, setup: DevSetup, sample: bool, containers: bool = False) -> None:
     """One unit of work: make the dev colony, user and executors exist (idempotent)."""
     s = setup
     from ..storage import colonies as colony_store
@@ -118,7 +125,7 @@ def _run(args: argparse.Namespace) -> int:
     config = from_env(os.environ, host=args.host, port=args.port, data_dir=data_dir,
                       database_url=args.database_url or None, metrics=False if args.no_metrics else None)
     check_database(config)
-    containers: tuple[dict[str, Any], Any] | None = None
+    containers: tuple[dict[str, Builtin], ContainerRuntime] | None = None
     if args.containers:
         try:
             containers = container_functions(args)
@@ -132,12 +139,12 @@ def _run(args: argparse.Namespace) -> int:
     threads: list[threading.Thread] = []
     runners: list[Runner] = []
     unclosed: list[tuple[str, str, str]] = []  # (executor id, process id, error)
-    services: list[Any] = []
+    services: list[Services] = []
 
     def connect() -> Client:
         return Client(config.host, config.port)
 
-    async def on_started(started) -> None:
+    async def on_started(started: Services) -> None:
         services.append(started)
         await started.db.write(bootstrap, now_ns(), setup, not args.no_executor, containers is not None)
         where = config.database if config.database_url else data_dir
@@ -175,7 +182,7 @@ def _run(args: argparse.Namespace) -> int:
     return rc
 
 
-def _announce_dashboard(services, config, setup: DevSetup) -> None:
+def _announce_dashboard(services: Services, config: ServerConfig, setup: DevSetup) -> None:
     """Print the one-time dashboard login URL (rights of the dev user, colony owner and server owner)."""
     if services.observer is not None:
         services.observer.mark_dirty()  # the bootstrap unit changed counts without an event
@@ -200,7 +207,7 @@ def _report(level: str, message: str, fields: dict[str, Any]) -> None:
         log_report(level, message, fields)
 
 
-def _fail_unclosed(tx, now: int, unclosed: list[tuple[str, str, str]]) -> None:
+def _fail_unclosed(tx: Tx, now: int, unclosed: list[tuple[str, str, str]]) -> None:
     from ..domain import processes
 
     for executorid, processid, error in unclosed:
@@ -208,8 +215,8 @@ def _fail_unclosed(tx, now: int, unclosed: list[tuple[str, str, str]]) -> None:
             processes.close_failed(tx, now, executorid, processid, [error])
 
 
-def _executor_main(runner, kind: str, stop: threading.Event, unclosed: list[tuple[str, str, str]],
-                   runtime: Any = None) -> None:
+def _executor_main(runner: Runner, kind: str, stop: threading.Event, unclosed: list[tuple[str, str, str]],
+                   runtime: ContainerRuntime | None = None) -> None:
     probe = runner.connect()
     while not probe.health():  # the server is starting: it listens once the dev colony exists
         if stop.wait(0.1):
@@ -227,7 +234,7 @@ def _executor_main(runner, kind: str, stop: threading.Event, unclosed: list[tupl
     unclosed.extend((runner.executorid, pid, error) for pid, error in runner.finish(close_timeout=0))
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from .server import add_database_url
 
     p = sub.add_parser("dev", help="Start a local dev server with colony 'dev' and a sample executor",

@@ -12,7 +12,7 @@ from ..models.process import GPU
 from ..rpc import messages as m
 from ..rpc.replies import Hardware, Software
 from . import executor_start
-from .common import CliError, Session, add_colony_key, add_command, add_group, add_json
+from .common import CliError, Func, Session, add_colony_key, add_command, add_group, add_json
 from .output import fmt_time, info, print_json, warn
 from .specs import load_executor, to_model
 from .table import kv_table, list_table
@@ -47,7 +47,7 @@ def _add(args: argparse.Namespace) -> int:
     return 0
 
 
-def _by_name(msg: type[m.ApproveExecutorMsg | m.RejectExecutorMsg | m.RemoveExecutorMsg], done: str):
+def _by_name(msg: type[m.ApproveExecutorMsg | m.RejectExecutorMsg | m.RemoveExecutorMsg], done: str) -> Func:
     def run(args: argparse.Namespace) -> int:
         s = Session(args)
         s.rpc(msg(colonyname=s.colonyname, executorname=args.name), s.colony_prvkey)
@@ -133,7 +133,7 @@ def _chid(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "executor", "Manage executors")
     p = add_command(g, "add", "Register an executor (colony owner)", _add)
     p.add_argument("--spec", help="executor spec JSON file (executorname, executortype, location, capabilities)")

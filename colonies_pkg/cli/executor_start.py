@@ -13,12 +13,18 @@ import argparse
 import signal
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from types import FrameType
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..client import Client, ConnectionFailed
 from ..errors import ColoniesError
 from .common import CliError, Session, add_colony_key, add_command, env_arg
 from .output import info, warn
+
+if TYPE_CHECKING:
+    from ..executor.container import ContainerRuntime
+    from ..executor.job import Job
+    from ..executor.sample import Builtin
 
 TYPES = ("cli", "container-executor")
 T = TypeVar("T")
@@ -54,7 +60,7 @@ def add_runtime_flags(p: argparse.ArgumentParser) -> None:
             help="seconds a stopped container gets between SIGTERM and SIGKILL")
 
 
-def container_functions(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
+def container_functions(args: argparse.Namespace) -> tuple[dict[str, Builtin], ContainerRuntime]:
     """The `execute` function of a container executor, and its ContainerRuntime."""
     from ..executor.container import ContainerRuntime, execute
 
@@ -63,7 +69,7 @@ def container_functions(args: argparse.Namespace) -> tuple[dict[str, Any], Any]:
     except ColoniesError as exc:
         raise CliError(str(exc)) from exc
 
-    def run(fargs: list[Any], kwargs: dict[str, Any], inputs: list[Any], job: Any) -> list[Any]:
+    def run(fargs: list[Any], kwargs: dict[str, Any], inputs: list[Any], job: Job) -> list[Any]:
         return execute(runtime, fargs, kwargs, inputs, job)
 
     return {"execute": run}, runtime
@@ -84,7 +90,8 @@ def _start(args: argparse.Namespace) -> int:
         raise CliError("--concurrency must be 1 to 256")
     if not 0.1 <= args.heartbeat <= 86400:
         raise CliError("--heartbeat must be 0.1 to 86400 seconds")
-    runtime: Any = None
+    runtime: ContainerRuntime | None = None
+    functions: dict[str, Builtin]
     if args.type == "container-executor":
         functions, runtime = container_functions(args)
     else:
@@ -95,7 +102,7 @@ def _start(args: argparse.Namespace) -> int:
 
     stop, force = threading.Event(), threading.Event()
 
-    def on_signal(signum: int, frame: Any) -> None:
+    def on_signal(signum: int, frame: FrameType | None) -> None:
         if stop.is_set():
             force.set()
         stop.set()
@@ -113,10 +120,12 @@ def _start(args: argparse.Namespace) -> int:
             prvkey = registered
             info("Executor registered and approved", ExecutorName=name, ExecutorType=args.type)
 
-            def again() -> None:  # the server forgot us (a new database, or unregistered as stale)
+            def register_again() -> None:  # the server forgot us (a new database, or unregistered as stale)
                 identity.register_self(client, colonyname, colony_prvkey, name, args.type, prvkey)
                 runner.register_functions(stop)
                 info("Executor registered again", ExecutorName=name)
+
+            again: Callable[[], None] | None = register_again
         else:
             if not args.prvkey:
                 raise CliError("no key: set COLONIES_COLONY_PRVKEY (or --colonyprvkey) to register a new executor, "
@@ -130,7 +139,7 @@ def _start(args: argparse.Namespace) -> int:
                 raise CliError(f"this key belongs to executor {name}, not {args.name}")
             if executor.executortype != args.type:
                 raise CliError(f"executor {name} has type {executor.executortype}, not {args.type}")
-            again = None  # type: ignore[assignment]
+            again = None
         runner = Runner(connect, colonyname, prvkey, name, functions, concurrency=args.concurrency,
                         cfs_root=args.mount_dir, report=_report, on_forbidden=again)
         runner.heartbeat_interval = args.heartbeat
@@ -167,7 +176,7 @@ def _start(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
 
 
-def register(g: argparse._SubParsersAction) -> None:
+def register(g: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = add_command(g, "start", "Run an executor: the sample functions (cli) or containers (container-executor)",
                     _start, description=__doc__)
     env_arg(p, "--type", env="COLONIES_EXECUTOR_TYPE",

@@ -16,7 +16,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
 
@@ -29,7 +29,8 @@ from .table import list_table, render
 
 if TYPE_CHECKING:  # the CFS client and object stores load with the first `fs` command that needs them
     from ..cfs import CFS, SyncPlan, Transfer
-    from ..objectstore import Stored
+    from ..objectstore import ObjectStore, Stored
+    from ..objectstore import Progress as BytesProgress  # not this module's Progress (transfer lines)
 
 DESCRIPTION = """Manage the Colonies file system (CFS).
 
@@ -52,18 +53,20 @@ S3_ENV_HELP = """object store (contents): S3 when AWS_S3_ENDPOINT is set, else t
 class _NoStore:
     """For metadata-only commands: no object store is configured until one is needed."""
 
-    def __init__(self, make: Callable[[], Any]) -> None:
-        self._make, self._store = make, None
+    def __init__(self, make: Callable[[], ObjectStore]) -> None:
+        self._make = make
+        self._store: ObjectStore | None = None
 
-    def _get(self) -> Any:
+    def _get(self) -> ObjectStore:
         if self._store is None:
             self._store = self._make()
         return self._store
 
-    def put_file(self, path: str, progress: Any = None) -> Stored:
+    def put_file(self, path: str, progress: BytesProgress | None = None) -> Stored:
         return self._get().put_file(path, progress)
 
-    def get_file(self, ref: Reference, dest: str, sha256: str | None = None, progress: Any = None) -> str:
+    def get_file(self, ref: Reference, dest: str, sha256: str | None = None,
+                 progress: BytesProgress | None = None) -> str:
         return self._get().get_file(ref, dest, sha256, progress)
 
     def exists(self, ref: Reference) -> bool:
@@ -133,7 +136,7 @@ class Progress:
 
     BAR = 20
 
-    def __init__(self, stream: Any = None) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream or sys.stdout
         try:
             self.tty = self.stream.isatty()
@@ -178,6 +181,10 @@ def _warn_failures(failures: list[str]) -> None:
 
 
 # --- sync ------------------------------------------------------------------------------------
+def _transfer_rows(ts: list[Transfer]) -> list[list[str]]:
+    return [[t.name, kib(t.size), t.label] for t in ts]
+
+
 def print_sync_plans(plan: SyncPlan) -> None:
     for i, d in enumerate(plan.dirs):
         if d.empty:
@@ -186,21 +193,20 @@ def print_sync_plans(plan: SyncPlan) -> None:
             print()
         print(d.label + ":")
         print("=" * (len(d.label) + 1))
-        rows = lambda ts: [[t.name, kib(t.size), t.label] for t in ts]  # noqa: E731
         if d.uploads:
             print("These files will be uploaded:")
-            list_table(["FILE", "SIZE", "LABEL"], rows(d.uploads))
+            list_table(["FILE", "SIZE", "LABEL"], _transfer_rows(d.uploads))
         else:
             print("No files will be uploaded")
         if d.downloads:
             print(f"These files will be downloaded to directory: {d.dir}")
-            list_table(["FILE", "SIZE", "LABEL"], rows(d.downloads))
+            list_table(["FILE", "SIZE", "LABEL"], _transfer_rows(d.downloads))
         else:
             print("No files will be downloaded")
         if d.conflicts:
             print("These files will be replaced at the server:" if plan.keeplocal
                   else f"These files will be replaced at directory: {d.dir}")
-            list_table(["FILE", "SIZE", "LABEL"], rows(d.conflicts))
+            list_table(["FILE", "SIZE", "LABEL"], _transfer_rows(d.conflicts))
 
 
 @_command
@@ -233,7 +239,7 @@ def _sync(args: argparse.Namespace) -> int:
 def _ls(args: argparse.Namespace) -> int:
     _, cfs = _cfs(args)
     label = normalize_label(args.label)
-    rows: list[list[Any]] = []
+    rows: list[list[object]] = []
     found: list[dict[str, Any]] = []
     for fd in cfs.files(label):
         versions = cfs.versions(label, fd.name)
@@ -252,7 +258,7 @@ def _ls(args: argparse.Namespace) -> int:
     return 0
 
 
-def _file_rows(f: File) -> list[tuple[str, Any]]:
+def _file_rows(f: File) -> list[tuple[str, object]]:
     o = f.ref.s3object
     endpoint = o.server if o.port <= 0 else f"{o.server}:{o.port}"
     mask = "*" * 30
@@ -453,7 +459,7 @@ def _snapshot_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--name", "--snapshotname", dest="name", help="snapshot name")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     fs = add_group(sub, "fs", "Manage the Colonies file system (CFS)", description=DESCRIPTION + "\n" + S3_ENV_HELP)
 
     p = add_command(fs, "sync", "Synchronize a local directory with a label", _sync,

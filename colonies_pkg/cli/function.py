@@ -188,7 +188,7 @@ def _follow_flags(p: argparse.ArgumentParser) -> None:
     add_json(p)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "function", "Manage functions")
     p = add_command(g, "submit", "Submit a function spec (JSON file)", _submit)
     p.add_argument("--spec", required=True, help="function spec JSON file")

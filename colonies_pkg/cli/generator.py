@@ -84,7 +84,7 @@ def _remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "generator", "Manage generators")
     p = add_command(g, "add", "Add a generator that starts a workflow from packed args", _add)
     p.add_argument("--spec", required=True, help="workflow JSON file (array of function specs)")

@@ -36,7 +36,7 @@ def _id(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "key", "Manage private keys", aliases=["security"])
     p = g.add_parser("generate", help="Generate a new private key and print it with its id",
                      description="Generate a new private key and print it with its id")

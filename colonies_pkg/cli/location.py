@@ -58,7 +58,7 @@ def _remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "location", "Manage locations", aliases=["locations"])
     p = add_command(g, "add", "Add a new location to the colony (colony owner)", _add)
     p.add_argument("--name", required=True, help="location name (unique in the colony)")

@@ -3,7 +3,6 @@ logs (optionally following them until the process ends), and search logs by text
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ..models.log import Log
 from ..rpc.messages import AddLogMsg, GetLogsMsg, SearchLogsMsg
@@ -46,7 +45,7 @@ def _get(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     s = Session(args)
-    fields: dict[str, Any] = {"Count": args.count, "Days": args.days, "Text": args.text}
+    fields: dict[str, object] = {"Count": args.count, "Days": args.days, "Text": args.text}
     if args.print:
         fields["Seconds"] = args.seconds
     info("Searching for logs", **fields)
@@ -78,7 +77,7 @@ def _search(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "log", "Manage logging")
     p = add_command(g, "add", "Add a log line to a running process (as its assigned executor)", _add)
     p.add_argument("-p", "--processid", required=True, help="process id")

@@ -94,7 +94,7 @@ def _start(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gsub = add_group(sub, "monitor", "Export a server's statistics to Prometheus")
     p = add_command(gsub, "start", "Poll a server's statistics and serve them at /metrics", _start, client=False,
                     description=__doc__)

@@ -9,9 +9,9 @@ import json
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..models.log import Log
@@ -20,12 +20,12 @@ _START = time.monotonic()
 _PLAIN = re.compile(r"^[A-Za-z0-9\-._/@^+]*$")
 
 
-def _value(v: Any) -> str:
+def _value(v: object) -> str:
     text = v if isinstance(v, str) else json.dumps(v) if isinstance(v, (list, dict)) else str(v)
     return text if text and _PLAIN.match(text) else json.dumps(text)
 
 
-def _log(level: str, msg: str, fields: dict[str, Any]) -> None:
+def _log(level: str, msg: str, fields: Mapping[str, object]) -> None:
     elapsed = int(time.monotonic() - _START)
     line = f"{level}[{elapsed:04d}] {msg}"
     if fields:
@@ -33,23 +33,23 @@ def _log(level: str, msg: str, fields: dict[str, Any]) -> None:
     print(line.rstrip(), file=sys.stderr, flush=True)
 
 
-def info(msg: str, **fields: Any) -> None:
+def info(msg: str, **fields: object) -> None:
     _log("INFO", msg, fields)
 
 
-def warn(msg: str, **fields: Any) -> None:
+def warn(msg: str, **fields: object) -> None:
     _log("WARN", msg, fields)
 
 
-def debug(msg: str, **fields: Any) -> None:
+def debug(msg: str, **fields: object) -> None:
     _log("DEBU", msg, fields)
 
 
-def error(msg: str, **fields: Any) -> None:
+def error(msg: str, **fields: object) -> None:
     _log("ERRO", msg, fields)
 
 
-def print_json(obj: Any) -> None:
+def print_json(obj: object) -> None:
     """Indented JSON of a reply: plain JSON, or model/reply Structs (under their wire names)."""
     import msgspec
 
@@ -128,25 +128,25 @@ def elapsed(start: str | None, end: str | None) -> str:
     return go_duration((t1 - t0).total_seconds())
 
 
-def scalar(v: Any) -> str:
+def scalar(v: object) -> str:
     return v if isinstance(v, str) else json.dumps(v)
 
 
-def fmt_args(args: Any) -> str:
+def fmt_args(args: Iterable[object] | None) -> str:
     """Function args as the Go CLI shows them: space-separated, `None` when empty."""
     if not args:
         return "None"
     return " ".join(scalar(a) for a in args)
 
 
-def fmt_kwargs(kwargs: Any) -> str:
+def fmt_kwargs(kwargs: Mapping[str, object] | None) -> str:
     """Keyword args as `key:value` pairs sorted by key, `None` when empty."""
     if not kwargs:
         return "None"
     return " ".join(f"{k}:{scalar(v)}" for k, v in sorted(kwargs.items()))
 
 
-def fmt_list(values: Any, empty: str = "") -> str:
+def fmt_list(values: Iterable[object] | None, empty: str = "") -> str:
     if not values:
         return empty
     return " ".join(scalar(v) for v in values)
@@ -160,7 +160,7 @@ def write_logs(logs: Sequence[Log]) -> None:
     sys.stdout.flush()
 
 
-def print_values(values: Any) -> None:
+def print_values(values: Iterable[object] | None) -> None:
     """Process output/input, one value per line (strings as they are, others as JSON)."""
     for v in values or []:
         print(scalar(v))

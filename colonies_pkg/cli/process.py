@@ -6,7 +6,6 @@ ps/psw/pss/psf/psc list running/waiting/successful/failed/cancelled processes (g
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ..models.process import GPU, Conditions, FunctionSpec, ProcessState
 from ..rpc.messages import (
@@ -117,8 +116,8 @@ def process_tables(p: ProcessReply) -> None:
         print("No attributes found")
 
 
-def process_rows(processes: list[ProcessReply], time_field: str, ids: bool) -> list[list[Any]]:
-    rows = []
+def process_rows(processes: list[ProcessReply], time_field: str, ids: bool) -> list[list[str]]:
+    rows: list[list[str]] = []
     for p in processes:
         spec = p.spec
         row = [spec.funcname, truncate(fmt_list(spec.args), CELL),
@@ -265,7 +264,7 @@ def _pid(p: argparse.ArgumentParser) -> None:
     p.add_argument("-p", "--processid", required=True, help="process id")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "process", "Manage processes")
     for name, (_, word, _, _) in LISTS.items():
         p = add_command(g, name, f"List {word} processes", _ps)

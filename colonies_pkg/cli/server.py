@@ -3,13 +3,13 @@ vars; `status`, `stats`, `chid` and `alive` inspect or administer a running one.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import os
 import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -18,8 +18,14 @@ from .common import CliError, HelpFormatter, Session, add_command, add_group, ad
 from .output import info, print_json
 from .table import kv_table
 
+if TYPE_CHECKING:  # uvicorn and the server load only when a server starts
+    import uvicorn
 
-def _uvicorn_config(app, config: ServerConfig):
+    from ..server.app import ApiFirst
+    from ..server.context import Services
+
+
+def _uvicorn_config(app: ApiFirst, config: ServerConfig) -> uvicorn.Config:
     import uvicorn
 
     tls = bool(config.tls_cert and config.tls_key)
@@ -44,59 +50,17 @@ def bind(config: ServerConfig) -> tuple[socket.socket, ServerConfig]:
     return sock, msgspec.structs.replace(config, port=sock.getsockname()[1])
 
 
-DRAIN_SECONDS = 1.0  # how long subscriptions and parked long-polls get to answer on shutdown
-
-
-def _server_class():
-    import uvicorn
-
-    class Server(uvicorn.Server):
-        """uvicorn's server, stopping the way a Colonies server should: on SIGINT/SIGTERM stop
-        accepting, end /pubsub subscriptions with a normal close frame and answer parked long-polls
-        (404, as on timeout) before uvicorn closes connections; then the lifespan drains the writer.
-        A second Ctrl-C exits at once."""
-
-        stop_signal: int | None = None
-        drained: tuple[int, int] = (0, 0)
-        on_stopping: Callable[[], Awaitable[None] | None] | None = None
-
-        def handle_exit(self, sig: int, frame: object) -> None:
-            if self.should_exit and sig == signal.SIGINT:
-                os.write(2, b"Colonies server: second interrupt, exiting now\n")
-                os._exit(130)
-            self.stop_signal = self.stop_signal or sig
-            super().handle_exit(sig, frame)  # type: ignore[arg-type]
-
-        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-            for server in self.servers:  # stop accepting first
-                server.close()
-            if self.on_stopping is not None:  # e.g. dev's executors: stop and fail what runs, DB still open
-                stopping = self.on_stopping()
-                if stopping is not None:
-                    await stopping
-            services = getattr(getattr(self.config.app, "state", None), "services", None)
-            if services is not None:
-                self.drained = services.close_subscriptions()
-                loop = asyncio.get_running_loop()
-                deadline = loop.time() + DRAIN_SECONDS
-                while services.draining() and loop.time() < deadline:
-                    await asyncio.sleep(0.01)
-            await super().shutdown(sockets)
-            getattr(self, "_captured_signals", []).clear()  # handled here: uvicorn would re-raise them after run()
-
-    return Server
-
-
-def serve(config: ServerConfig, sock: socket.socket, on_started: Callable[[object], Awaitable[None]] | None = None,
+def serve(config: ServerConfig, sock: socket.socket, on_started: Callable[[Services], Awaitable[None]] | None = None,
           on_stopping: Callable[[], Awaitable[None] | None] | None = None) -> int:
     """Run the server on a bound socket until SIGINT/SIGTERM. `on_started(services)` runs once
     the database is open, before requests are served. Prints one line when stopped."""
     from ..server.app import create_app
     from ..server.observe import end_streams_on_exit
+    from .uvicorn_server import Server
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app(config, on_started=on_started, on_stopping=on_stopping)
-    server = _server_class()(_uvicorn_config(app, config))
+    server = Server(_uvicorn_config(app, config))
     server.on_stopping = on_stopping
     end_streams_on_exit(server, app)  # dashboard event streams end on the exit signal too
     try:
@@ -196,7 +160,7 @@ def add_database_url(p: argparse.ArgumentParser) -> None:
                  "(needs the 'postgres' extra); without it, SQLite in the data dir")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gsub = add_group(sub, "server", "Manage production server")
     start = gsub.add_parser("start", help="Start a Colonies server", description="Start a Colonies server",
                             formatter_class=HelpFormatter)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any, NamedTuple
+from typing import NamedTuple, TextIO
 
 from ..config import parse_bool
 
@@ -26,7 +26,7 @@ ROUNDED = Style(("╭", "┬", "╮"), ("├", "┼", "┤"), ("╰", "┴", "�
 ASCII = Style(("+", "+", "+"), ("+", "+", "+"), ("+", "+", "+"), "-", "|")
 
 
-def use_ascii(stream: Any = None) -> bool:
+def use_ascii(stream: TextIO | None = None) -> bool:
     """ASCII borders when COLONIES_CLI_ASCII is true, or unset and the stream is not a terminal."""
     value = parse_bool(os.environ.get("COLONIES_CLI_ASCII", ""))
     if value is not None:
@@ -38,7 +38,7 @@ def use_ascii(stream: Any = None) -> bool:
         return True
 
 
-def cell(value: Any) -> str:
+def cell(value: object) -> str:
     """One table cell: None → "", bools as True/False, everything on one line."""
     if value is None:
         return ""
@@ -59,7 +59,7 @@ def _row(style: Style, widths: Sequence[int], values: Sequence[str]) -> str:
     return v + v.join(f" {value.ljust(width)} " for value, width in zip(values, widths, strict=True)) + v
 
 
-def render(rows: Iterable[Sequence[Any]], headers: Sequence[str] | None = None, title: str | None = None,
+def render(rows: Iterable[Sequence[object]], headers: Sequence[str] | None = None, title: str | None = None,
            style: Style | None = None) -> str:
     """Render a table to a string (no trailing newline)."""
     style = style or (ASCII if use_ascii() else ROUNDED)
@@ -88,11 +88,11 @@ def render(rows: Iterable[Sequence[Any]], headers: Sequence[str] | None = None, 
     return "\n".join(out)
 
 
-def list_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], title: str | None = None) -> None:
+def list_table(headers: Sequence[str], rows: Iterable[Sequence[object]], title: str | None = None) -> None:
     """Print a table with an upper-case header row."""
     print(render(rows, headers=headers, title=title))
 
 
-def kv_table(rows: Iterable[tuple[str, Any]], title: str | None = None) -> None:
+def kv_table(rows: Iterable[tuple[str, object]], title: str | None = None) -> None:
     """Print a two-column name/value table."""
     print(render(rows, title=title))

@@ -33,7 +33,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = add_command(sub, "ui", "Print (or open) a login URL for the web dashboard", _run, description=__doc__)
     p.add_argument("--open", action="store_true", help="open the URL in a web browser")
     add_colony_key(p)

@@ -58,7 +58,7 @@ def _chid(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "user", "Manage users", aliases=["users"])
     p = add_command(g, "add", "Add a user to the colony (colony owner)", _add)
     p.add_argument("--name", required=True, help="user name (unique in the colony)")

@@ -83,7 +83,8 @@ class ProcessWaiter:
     def _decode(self, raw: str | bytes) -> ProcessReply | CliError:
         """A push: the process, or the error it carries (or the error of a push that is no process)."""
         try:
-            return decode_reply(raw, 200, ProcessReply, where="push on /pubsub")
+            process: ProcessReply = decode_reply(raw, 200, ProcessReply, where="push on /pubsub")
+            return process
         except InvalidReply as exc:
             return CliError(f"cannot wait for process {self.processid}: {exc}",
                             hint=f"the server at {self.session.address} pushed a process of another shape: is it a "

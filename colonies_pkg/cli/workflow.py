@@ -141,7 +141,7 @@ def _cancel(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     g = add_group(sub, "workflow", "Manage workflows")
     p = add_command(g, "submit", "Submit a workflow (JSON array of function specs)", _submit)
     p.add_argument("--spec", required=True, help="workflow JSON file")

@@ -1,0 +1,53 @@
+"""uvicorn's server, stopping the way a Colonies server should (used by `colonies server start` and
+`colonies dev`). Its own module so that uvicorn loads only when a server starts (`cli.server`
+imports it on use)."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from types import FrameType
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+if TYPE_CHECKING:
+    from ..server.context import Services
+
+DRAIN_SECONDS = 1.0  # how long subscriptions and parked long-polls get to answer on shutdown
+
+
+class Server(uvicorn.Server):
+    """On SIGINT/SIGTERM stop accepting, end /pubsub subscriptions with a normal close frame and
+    answer parked long-polls (404, as on timeout) before uvicorn closes connections; then the
+    lifespan drains the writer. A second Ctrl-C exits at once."""
+
+    stop_signal: int | None = None
+    drained: tuple[int, int] = (0, 0)
+    on_stopping: Callable[[], Awaitable[None] | None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.should_exit and sig == signal.SIGINT:
+            os.write(2, b"Colonies server: second interrupt, exiting now\n")
+            os._exit(130)
+        self.stop_signal = self.stop_signal or sig
+        super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:  # stop accepting first
+            server.close()
+        if self.on_stopping is not None:  # e.g. dev's executors: stop and fail what runs, DB still open
+            stopping = self.on_stopping()
+            if stopping is not None:
+                await stopping
+        services: Services | None = getattr(getattr(self.config.app, "state", None), "services", None)
+        if services is not None:
+            self.drained = services.close_subscriptions()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + DRAIN_SECONDS
+            while services.draining() and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+        await super().shutdown(sockets)
+        getattr(self, "_captured_signals", []).clear()  # handled here: uvicorn would re-raise them after run()
