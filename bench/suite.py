@@ -18,7 +18,12 @@ Scenarios (all over loopback; the load generator is this one asyncio process):
     python bench/suite.py [--only drain,throughput,...] [--executors 500] [--processes 2000]
                           [--deep 100000] [--rounds 200]
 
-`BENCH_PYSPY=profile.txt` runs our server under `py-spy record --gil` (raw collapsed stacks).
+`BENCH_PYSPY=profile.txt` runs our server under `py-spy record --gil` (raw collapsed stacks;
+`BENCH_PYSPY_ARGS="--threads"` instead of `--gil` samples every thread); `BENCH_WRAP=script.py`
+runs our server as `python script.py colonies.py dev …` (e.g. a script that profiles every thread
+with cProfile). The drain, throughput and deep scenarios also print (to stderr) the server's CPU
+per process by thread: the event loop first, then the database writer, then the readers
+(`BENCH_STIME=1` adds each thread's system time after it).
 """
 from __future__ import annotations
 
@@ -77,8 +82,11 @@ class Server:
                    "--data-dir", self.dir]
         else:
             cmd = [sys.executable, str(HERE / "ceiling.py"), "--port", str(self.port)]
+        if kind == "ours" and os.environ.get("BENCH_WRAP"):  # e.g. a script that runs ours under cProfile
+            cmd = [sys.executable, os.environ["BENCH_WRAP"], *cmd[1:]]
         if kind == "ours" and os.environ.get("BENCH_PYSPY"):  # profile ours: BENCH_PYSPY=out.txt
-            cmd = ["py-spy", "record", "-r", "250", "-f", "raw", "--gil", "-o", os.environ["BENCH_PYSPY"], "--", *cmd]
+            cmd = ["py-spy", "record", "-r", "250", "-f", "raw", *os.environ.get("BENCH_PYSPY_ARGS", "--gil").split(), "-o",
+                   os.environ["BENCH_PYSPY"], "--", *cmd]
         self.log = open(os.path.join(self.dir, "server.log"), "wb")
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
 
@@ -98,6 +106,26 @@ class Server:
 
     def cpu(self) -> float:
         return proc_cpu_seconds(self.proc.pid) or 0.0
+
+    def thread_cpu(self) -> list[float]:
+        """CPU seconds per thread, in creation order (tid order): the main thread (event loop)
+        first, then ours' database writer thread, then its readers."""
+        task_dir = f"/proc/{self.proc.pid}/task"
+        try:
+            tids = sorted(int(t) for t in os.listdir(task_dir))
+        except OSError:
+            return []
+        out = []
+        for tid in tids:
+            try:
+                with open(f"{task_dir}/{tid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+            if os.environ.get("BENCH_STIME"):
+                out.append(int(fields[12]) / os.sysconf("SC_CLK_TCK"))
+        return out
 
     async def quiet(self, window: float = 0.3, limit: float = 30) -> None:
         """Wait until the server has used (almost) no CPU for `window` seconds."""
@@ -192,6 +220,11 @@ async def work(ex: RPC, assigned: list[str], stop: asyncio.Event, timeout: int =
             return
 
 
+def per_unit(before: list[float], after: list[float], units: int) -> list[float]:
+    """Per-thread CPU milliseconds per unit between two `Server.thread_cpu` snapshots."""
+    return [round((b - a) * 1000 / units, 3) for a, b in zip(before, after, strict=False)]
+
+
 def books(pids: list[str], assigned: list[str]) -> str:
     ok = sorted(pids) == sorted(assigned) and len(set(assigned)) == len(assigned)
     return "ok" if ok else f"BAD: {len(pids)} submitted, {len(assigned)} assigned, {len(set(assigned))} distinct"
@@ -211,12 +244,17 @@ async def drain(server: Server, n: int) -> dict:
     await server.quiet()
     rss = rss_mb(server.proc.pid)
     t0 = time.perf_counter()
+    cpu0, threads0 = server.cpu(), server.thread_cpu()
     pids = await submit_many(subs, n)
     await asyncio.wait_for(asyncio.gather(*tasks), 300)
     elapsed = time.perf_counter() - t0
+    cpu = server.cpu() - cpu0
+    print(f"  drain {server.kind}: server CPU ms per process by thread (main first) "
+          f"{per_unit(threads0, server.thread_cpu(), n)}", file=sys.stderr)
     stop.set()
     await c.close_all()
-    return {"seconds": elapsed, "rss_mb": rss, "books": books(pids, assigned)}
+    return {"seconds": elapsed, "rss_mb": rss, "server_cpu_ms_per_process": cpu / n * 1000,
+            "books": books(pids, assigned)}
 
 
 async def throughput(server: Server, total: int) -> dict:
@@ -228,12 +266,14 @@ async def throughput(server: Server, total: int) -> dict:
     tasks = [asyncio.create_task(work(ex, assigned, stop, timeout=2)) for ex in exs]
     await asyncio.sleep(0.3)
     t0 = time.perf_counter()
-    cpu0 = server.cpu()
+    cpu0, threads0 = server.cpu(), server.thread_cpu()
     pids = await submit_many(subs, total)
     while len(assigned) < total:
         await asyncio.sleep(0.005)
     elapsed = time.perf_counter() - t0
     cpu = server.cpu() - cpu0
+    print(f"  throughput {server.kind}: server CPU ms per process by thread (main first) "
+          f"{per_unit(threads0, server.thread_cpu(), total)}", file=sys.stderr)
     stop.set()
     await asyncio.gather(*tasks)
     await c.close_all()
@@ -254,7 +294,7 @@ async def deep(server: Server, total: int) -> dict:
     marks: list[float] = []
     tasks = [asyncio.create_task(work(ex, assigned, stop, timeout=2)) for ex in exs]
     t1 = time.perf_counter()
-    cpu1 = server.cpu()
+    cpu1, threads1 = server.cpu(), server.thread_cpu()
     block = 1000
     cpus: list[float] = []
     while len(assigned) < total:
@@ -265,6 +305,8 @@ async def deep(server: Server, total: int) -> dict:
     end = time.perf_counter()
     marks.append(end)
     cpus.append(server.cpu())
+    print(f"  deep {server.kind}: drain, server CPU ms per process by thread (main first) "
+          f"{per_unit(threads1, server.thread_cpu(), total)}", file=sys.stderr)
     stop.set()
     await asyncio.gather(*tasks)
     await c.close_all()
@@ -422,6 +464,9 @@ async def main_async(a: argparse.Namespace) -> None:
         rows.append(row(f"{a.executors} parked executors, {a.executors} processes: time to drain",
                         f"{o['seconds']:.2f} s", f"{c['seconds']:.2f} s", f"{o['seconds'] / c['seconds']:.2f}× the time",
                         "≤ 1.5×"))
+        rows.append(row("drain: server CPU per process (submit + assign + close)",
+                        f"{o['server_cpu_ms_per_process']:.2f} ms", f"{c['server_cpu_ms_per_process']:.2f} ms",
+                        f"{o['server_cpu_ms_per_process'] / c['server_cpu_ms_per_process']:.1f}×", ""))
         rows.append(row(f"server RSS with {a.executors} parked", f"{o['rss_mb']:.0f} MB", f"{c['rss_mb']:.0f} MB",
                         f"{o['rss_mb'] / c['rss_mb']:.2f}×", "≤ 80 MB"))
         rows.append(row("every process assigned exactly once", o["books"], c["books"], "", ""))

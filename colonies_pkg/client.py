@@ -42,10 +42,12 @@ class ConnectionFailed(ColoniesError):
 
 class InvalidReply(ColoniesError):
     """A reply (or /pubsub push) that does not decode into the shape its message has: a missing
-    field, a wrong type, or no reply envelope at all."""
+    field, a wrong type, or no reply envelope at all. `payload` is the reply as plain JSON when it
+    was JSON of another shape (so a caller can still act on what it can read, e.g. an id), else None."""
 
     status = 502  # as a gateway says of an upstream reply it cannot use; never sent by a server
     hint: str | None = None
+    payload: Any = None
 
 
 # state-setting calls: sending one twice leaves the same state as sending it once
@@ -248,6 +250,7 @@ def decode_reply(raw: bytes | str, http_status: int, reply: Any = None, *, where
     envelope raises the exception class of its status (`errors.error_for_status`), anything that
     is not the envelope of a `reply` raises InvalidReply. `where` names a reply that came other
     than over HTTP (a /pubsub push)."""
+    payload: Any = None
     try:
         env = msgspec.json.decode(raw, type=_Envelope)
         data = base64.b64decode(env.payload)
@@ -256,7 +259,13 @@ def decode_reply(raw: bytes | str, http_status: int, reply: Any = None, *, where
         elif reply is None:
             return json.loads(data)
         else:
-            return msgspec.json.decode(data, type=reply)
+            try:
+                return msgspec.json.decode(data, type=reply)
+            except msgspec.ValidationError:
+                payload = json.loads(data)  # JSON of another shape (else a ValueError: not JSON at all)
+                raise
     except (msgspec.DecodeError, msgspec.ValidationError, ValueError) as exc:
-        raise InvalidReply(f"invalid reply from server ({where or f'HTTP {http_status}'}): {exc}") from exc
+        invalid = InvalidReply(f"invalid reply from server ({where or f'HTTP {http_status}'}): {exc}")
+        invalid.payload = payload
+        raise invalid from exc
     raise error_for_status(failure.status or http_status, failure.message)

@@ -22,7 +22,14 @@ def ns_after(now: int, seconds: int) -> int:
 
 def format_time(ns: int) -> str:
     """RFC 3339 with nanoseconds in UTC; 0 becomes Go's zero time."""
+    global _last_second
     if not ns:
         return ZERO_TIME
     secs, frac = divmod(ns, NS)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+    last = _last_second
+    if last[0] != secs:  # times come in runs within one second: format that part once
+        last = _last_second = (secs, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)))
+    return f"{last[1]}.{frac:09d}Z"
+
+
+_last_second: tuple[int, str] = (-1, "")

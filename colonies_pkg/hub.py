@@ -79,6 +79,9 @@ class Hub:
         self._type_subs: dict[Key, set[asyncio.Queue[ProcessChanged | None]]] = defaultdict(set)
         self.crons_changed = asyncio.Event()
         self.wakeups = 0  # waiters woken for a process (a counter for tests and metrics)
+        # executors whose last assignment attempt got a process: their next one skips the read-only
+        # probe (a queue being worked through); a hint only, bounded by the executors that exist
+        self.busy: set[str] = set()
         self.closed = False  # the server is stopping: long-polls answer as on timeout
 
     # --- publishing (called on the event loop after commit) ---------------------------------------

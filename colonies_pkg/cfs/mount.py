@@ -23,6 +23,7 @@ import msgspec
 from ..config import env_bool
 from ..errors import ColoniesError
 from ..models.file import Snapshot, normalize_label
+from ..models.process import FunctionSpec
 from ..objectstore import ObjectStore
 from . import CFS, CFSError, Logger
 
@@ -251,7 +252,7 @@ def mount_process_fs(cfs: CFS, process_spec_fs: Any, root: str | None = None, pr
 
 
 def run_with_fs(client: Any, store_factory: Callable[[], ObjectStore], colonyname: str, prvkey: str,
-                spec: Mapping[str, Any] | None, run: Callable[[Mount | None], Any], *, processid: str = "",
+                spec: FunctionSpec | Mapping[str, Any] | None, run: Callable[[Mount | None], Any], *, processid: str = "",
                 root: str | None = None, log: Logger | None = None, sync_on_failure: bool = False) -> Any:
     """Run `run(mount)` inside the process's CFS mount; `run(None)` when the spec mounts nothing.
 
@@ -264,7 +265,7 @@ def run_with_fs(client: Any, store_factory: Callable[[], ObjectStore], colonynam
     directory under it (a temp directory when `root` is None). `store_factory` is called only if
     the spec mounts something.
     """
-    fs = FsSpec.parse((spec or {}).get("fs"))
+    fs = FsSpec.parse(spec.fs if isinstance(spec, FunctionSpec) else (spec or {}).get("fs"))
     if fs.empty:
         return run(None)
     cfs = CFS(client, store_factory(), colonyname, prvkey, warn=(lambda m: log(m + "\n")) if log else None)

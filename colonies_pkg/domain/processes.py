@@ -13,6 +13,7 @@ import msgspec
 from ..clock import NS, ns_after
 from ..errors import BadRequest, ColoniesError, Forbidden, NotFound, Unavailable
 from ..ids import new_id
+from ..models.executor import ExecutorState
 from ..models.process import Attribute, AttributeType, FunctionSpec, Process, ProcessState
 from ..storage import attributes as attribute_store
 from ..storage import colonies as colony_store
@@ -116,10 +117,9 @@ def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str
 def assign_next(tx: Tx, now: int, caller: str, colonyname: str, cpu: int, mem: int,
                 still_wanted: Callable[[], bool] | None = None) -> AssignResult:
     """`try_assign` with the offered cpu (millicores) and memory (bytes) already parsed."""
-    me = security.require_executor(tx, caller, colonyname)
-    if colony_store.is_paused(tx, colonyname):
-        raise Paused("Failed to assign process, assignments are paused in this colony")
-    executor_store.touch(tx, colonyname, me.name, now)
+    me, lastheard = _assigner(tx, caller, colonyname)
+    if now - lastheard >= TOUCH_EVERY_NS or now < lastheard:  # lastheardfromtime: to the second
+        executor_store.touch(tx, colonyname, me.name, now)
     none = AssignResult(None, me.executortype, me.name, me.locationname, cpu, mem)
     if still_wanted is not None and not still_wanted():
         return none
@@ -152,20 +152,35 @@ PROBE_ROWS = 64
 TOUCH_EVERY_NS = NS  # an idle executor's lastheardfromtime is refreshed at most once a second
 
 
+def _assigner(tx: Tx, caller: str, colonyname: str) -> tuple[security.Member, int]:
+    """The caller as an approved executor of an unpaused colony, and its lastheardfromtime (one
+    read); raises exactly what `security.require_executor` raises, then Paused."""
+    view = executor_store.assign_view(tx, caller, colonyname) if caller else None
+    if view is None or view[2] != ExecutorState.APPROVED:
+        security.require_executor(tx, caller, colonyname)  # raises the refusal that applies
+        raise Forbidden("Access denied, caller is not an executor of this colony")
+    name, executortype, state, location, lastheard, paused = view
+    if paused:
+        raise Paused("Failed to assign process, assignments are paused in this colony")
+    return security.Member("executor", name, executortype, state, location), lastheard
+
+
 def assign_probe(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str = "",
                  availablemem: str = "") -> AssignResult | None:
     """A read-only look before an assignment attempt: None when an attempt (a write) is needed (a
     process may fit, or lastheardfromtime is due); else the empty result the attempt would give.
     Raises exactly what `try_assign` raises (not an approved executor, paused colony)."""
-    me = security.require_executor(tx, caller, colonyname)
-    if colony_store.is_paused(tx, colonyname):
-        raise Paused("Failed to assign process, assignments are paused in this colony")
+    me, lastheard = _assigner(tx, caller, colonyname)
     cpu, mem = parse_cpu(availablecpu), parse_mem(availablemem)
-    if now - executor_store.last_heard(tx, colonyname, me.name) >= TOUCH_EVERY_NS:
+    if now - lastheard >= TOUCH_EVERY_NS:
         return None
-    rows = store.queue_page(tx, colonyname, me.executortype, PROBE_ROWS, 0)
-    if len(rows) == PROBE_ROWS or any(_eligible(row, me.name, me.locationname, cpu, mem) for row in rows):
+    first = store.queue_page(tx, colonyname, me.executortype, 1, 0)  # the common cases in one row
+    if first and _eligible(first[0], me.name, me.locationname, cpu, mem):
         return None
+    if first:
+        rows = store.queue_page(tx, colonyname, me.executortype, PROBE_ROWS, 0)
+        if len(rows) == PROBE_ROWS or any(_eligible(row, me.name, me.locationname, cpu, mem) for row in rows):
+            return None
     return AssignResult(None, me.executortype, me.name, me.locationname, cpu, mem)
 
 

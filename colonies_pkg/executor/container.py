@@ -25,6 +25,7 @@ from typing import Any
 
 from ..domain.resources import parse_cpu, parse_mem
 from ..errors import ColoniesError
+from ..models.process import Conditions
 from .job import Job, JobStopped
 from .stream import run_streaming
 
@@ -144,17 +145,16 @@ class ContainerRuntime:
         return len(ids)
 
     # --- the run command ----------------------------------------------------------------------
-    def limit_flags(self, conditions: Mapping[str, Any]) -> list[str]:
+    def limit_flags(self, conditions: Conditions) -> list[str]:
         """`--cpus`, `--memory` and GPU requests from a spec's conditions (empty or 0 = no limit)."""
         out: list[str] = []
-        millicores = parse_cpu(str(conditions.get("cpu") or ""))
+        millicores = parse_cpu(conditions.cpu)
         if millicores > 0:
             out += ["--cpus", f"{millicores / 1000:g}"]
-        mem = parse_mem(str(conditions.get("mem") or ""))
+        mem = parse_mem(conditions.mem)
         if mem > 0:
             out += ["--memory", f"{mem}b"]
-        gpu = conditions.get("gpu") or {}
-        count = int(gpu.get("count") or 0) if isinstance(gpu, Mapping) else 0
+        count = conditions.gpu.count if conditions.gpu is not None else 0
         if count > 0:
             if self.is_podman:  # podman names GPUs through CDI (NVIDIA Container Toolkit)
                 for i in range(count):
@@ -215,14 +215,14 @@ def _command(kwargs: Mapping[str, Any]) -> list[str]:
     return argv + [a if isinstance(a, str) else str(a) for a in args]
 
 
-def _env(spec: Mapping[str, Any]) -> dict[str, str]:
-    env = spec.get("env") or {}
-    if not isinstance(env, Mapping):
-        raise ValueError("the spec's env must be an object of names to values")
+def _env(env: Mapping[str, str] | None) -> dict[str, str]:
+    """The spec's env (names to values, as its Struct holds them), checked for names a container
+    runtime would misread."""
+    env = env or {}
     for key in env:
         if not key or "=" in key or "\x00" in key:
             raise ValueError(f"invalid environment variable name {key!r}")
-    return {str(k): str(v) for k, v in env.items()}
+    return dict(env)
 
 
 def _env_file_safe(key: str, value: str) -> bool:
@@ -269,8 +269,8 @@ def execute(runtime: ContainerRuntime, args: list[Any], kwargs: dict[str, Any], 
     """Run the process's container to its end; [] on success (the output is in the process log)."""
     image = _image(kwargs)
     command = _command(kwargs)
-    env = _env(job.spec)
-    limits = runtime.limit_flags(job.spec.get("conditions") or {})
+    env = _env(job.spec.env)
+    limits = runtime.limit_flags(job.process.conditions)
     mount = (job.fs.path, _mount_point(job.fs.name)) if job.fs is not None else None
     job.check()
     ensure_image(runtime, image, _truthy(kwargs.get("rebuild-image")), job)

@@ -17,7 +17,9 @@ from typing import Any
 
 from ..client import Client, ConnectionFailed
 from ..errors import ColoniesError
+from ..models.process import FunctionSpec
 from ..rpc.messages import AddLogMsg
+from ..rpc.replies import ProcessReply
 
 MAX_BATCH_BYTES = 64 * 1024  # one addlogmsg carries at most this much text
 MAX_PENDING_BYTES = 8 * 1024 * 1024  # kept while the server is unreachable; older lines are dropped beyond
@@ -132,10 +134,10 @@ class LogShipper:
 class Job:
     """What a function may do while it runs: log to the process, use its CFS mount, see a stop."""
 
-    def __init__(self, processid: str, process: dict[str, Any], executorname: str,
+    def __init__(self, processid: str, process: ProcessReply, executorname: str,
                  shipper: LogShipper | None = None) -> None:
         self.processid, self.process, self.executorname = processid, process, executorname
-        self.spec: dict[str, Any] = process.get("spec") or {}
+        self.spec: FunctionSpec = process.spec  # its args, kwargs and env: the user's JSON values
         self.fs: Any = None  # the process's CFS Mount while it runs inside one
         self.stopping = threading.Event()
         self.reason: StopReason | None = None

@@ -10,6 +10,12 @@ executor (e.g. re-queued by the server after maxexectime) or past its own maxexe
 stopped and its command or container killed. When the server cannot be reached, every call is
 retried with backoff (0.5 s doubling to 5 s); one line says so, one line says when it is back.
 
+Replies are read through their Structs (`rpc/replies.py` ProcessReply, `models`). An assign reply
+of another shape (a server of another version) is one warning line naming the field, with the
+hint; the process it names, if any, is failed with that error (no function could run on what the
+executor cannot read, and it would otherwise stay running until its deadline), and the loop backs
+off as after any server error and goes on.
+
 `finish(drain)` after `run` returns: with `drain`, running processes finish first (until `force`
 is set); the rest are stopped and failed with a clear error. Processes that could not be failed
 because the server stayed unreachable for `close_timeout` seconds are returned.
@@ -23,23 +29,22 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
 from ..cfs.mount import Mount, run_with_fs
-from ..client import Client, ConnectionFailed
+from ..client import Client, ConnectionFailed, InvalidReply
 from ..crypto import id_of_prvkey
 from ..errors import BadRequest, ColoniesError, Forbidden, NotFound
-from ..models.executor import Allocations, Function
+from ..models.executor import Executor, Function
+from ..models.process import ProcessState
 from ..objectstore.router import store_from_env
 from ..rpc import messages as m
 from ..rpc.base import Msg
+from ..rpc.replies import ProcessReply
 from .job import Job, JobStopped, LogShipper, StopReason
 from .sample import Builtin
 
 log = logging.getLogger("colonies.executor")
 Reporter = Callable[[str, str, dict[str, Any]], None]  # (level "info"/"warn", message, fields)
 HEARTBEAT_SECONDS = 60.0  # well under the server's stale-executor duration (600 s by default)
-STATE_NAMES = {0: "waiting", 1: "running", 2: "successful", 3: "failed", 4: "cancelled"}
 
 
 def backoff(attempt: int) -> float:
@@ -58,9 +63,17 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+def _state_name(state: int) -> str:
+    try:
+        return ProcessState(state).word
+    except ValueError:
+        return str(state)
+
+
 class _Running:
     def __init__(self, job: Job, deadline: float | None) -> None:
         self.job, self.deadline = job, deadline
+        self.unreadable = False  # said once that the server's view of it could not be read
 
 
 class Runner:
@@ -108,14 +121,14 @@ class Runner:
             client.abort()
 
     # --- calls that outlive a server restart ----------------------------------------------------
-    def call(self, client: Client, msg: Msg, *, stop: threading.Event | None = None,
+    def call(self, client: Client, msg: Msg, *, reply: Any = None, stop: threading.Event | None = None,
              what: str = "") -> Any:
-        """`client.rpc(msg)`, retried with backoff while the server is unreachable, until it answers,
-        `stop` is set or the runner gives up (then the last ConnectionFailed is raised)."""
+        """`client.rpc(msg, reply=reply)`, retried with backoff while the server is unreachable, until
+        it answers, `stop` is set or the runner gives up (then the last ConnectionFailed is raised)."""
         attempt = 0
         while True:
             try:
-                result = client.rpc(msg, self.prvkey, timeout=60)
+                result = client.rpc(msg, self.prvkey, timeout=60, reply=reply)
             except ConnectionFailed as exc:
                 attempt += 1
                 if attempt == 1 and what:
@@ -144,9 +157,10 @@ class Runner:
     def register_functions(self, stop: threading.Event | None = None) -> None:
         client = self.connect()
         try:
-            existing = {f["funcname"] for f in self.call(
+            functions: list[Function] | None = self.call(
                 client, m.GetFunctionsMsg(colonyname=self.colonyname, executorname=self.name),
-                stop=stop, what="register functions") or []}
+                reply=list[Function] | None, stop=stop, what="register functions")
+            existing = {f.funcname for f in functions or []}
             for funcname in self.functions:
                 if funcname not in existing:
                     self.call(client, m.AddFunctionMsg(fun=Function(executorname=self.name, colonyname=self.colonyname,
@@ -170,7 +184,7 @@ class Runner:
                 self._last_assign = time.monotonic()
                 try:
                     process = client.rpc(m.AssignProcessMsg(colonyname=self.colonyname, timeout=self.assign_timeout),
-                                         self.prvkey, timeout=self.assign_timeout + 30)
+                                         self.prvkey, timeout=self.assign_timeout + 30, reply=ProcessReply)
                     if failures and last_error == "unreachable":
                         self.report("info", "Server reachable again", {})
                     failures, last_error = 0, ""
@@ -178,6 +192,13 @@ class Runner:
                     started = True
                 except NotFound:
                     pass  # nothing to do within the timeout
+                except InvalidReply as exc:  # before ColoniesError, of which it is one
+                    if last_error == "unreachable":
+                        self.report("info", "Server reachable again", {})
+                    failures += 1
+                    self._unreadable(client, exc, said=last_error == str(exc))
+                    last_error = str(exc)
+                    stop.wait(backoff(failures))
                 except ConnectionFailed as exc:
                     failures += 1
                     if last_error != "unreachable":
@@ -207,18 +228,38 @@ class Runner:
         finally:
             client.close()
 
-    def _start(self, process: dict[str, Any]) -> None:
-        pid = process["processid"]
-        spec = process.get("spec") or {}
+    def _unreadable(self, client: Client, exc: InvalidReply, said: bool) -> None:
+        """An assign reply of another shape: fail the process it names, if it names one, and say so
+        in one line (per process failed; a reply that names none is said once while it repeats:
+        `said`)."""
+        payload = exc.payload
+        pid = payload.get("processid") if isinstance(payload, dict) else None
+        fields: dict[str, Any] = {"Error": str(exc), "Hint": exc.hint or ""}
+        if not isinstance(pid, str) or not pid:
+            if not said:
+                self.report("warn", "Could not read an assigned process", fields)
+            return
+        fields["ProcessId"] = pid
+        error = f"executor {self.name} could not read the process the server assigned to it: {exc}"
+        try:
+            client.rpc(m.CloseFailedMsg(processid=pid, errors=[error]), self.prvkey, timeout=30)
+        except ColoniesError as close_exc:
+            fields["CloseError"] = str(close_exc)
+            self.report("warn", "Could not read an assigned process, nor fail it", fields)
+            return
+        self.report("warn", "Could not read an assigned process; failed it", fields)
+
+    def _start(self, process: ProcessReply) -> None:
+        pid = process.processid
+        spec = process.spec
         shipper = LogShipper(self.connect, self.prvkey, pid, self.giving_up, backoff)
         job = Job(pid, process, self.name, shipper)
-        maxexec = spec.get("maxexectime") or 0
-        deadline = time.monotonic() + maxexec if isinstance(maxexec, (int, float)) and maxexec > 0 else None
+        deadline = time.monotonic() + spec.maxexectime if spec.maxexectime > 0 else None
         with self._lock:
             self._running[pid] = _Running(job, deadline)
             thread = threading.Thread(target=self._job_main, args=(job, shipper), name=f"job-{pid[:8]}", daemon=True)
             self._threads = [t for t in self._threads if t.is_alive()] + [thread]
-        self.report("info", "Process assigned", {"ProcessId": pid, "FuncName": spec.get("funcname", "")})
+        self.report("info", "Process assigned", {"ProcessId": pid, "FuncName": spec.funcname})
         thread.start()
 
     # --- one process ------------------------------------------------------------------------------
@@ -240,7 +281,7 @@ class Runner:
             self._slots.release()
 
     def _execute(self, job: Job, client: Client) -> tuple[str, Any]:
-        funcname = job.spec.get("funcname", "")
+        funcname = job.spec.funcname
         fn = self.functions.get(funcname)
         if fn is None:
             return "failed", (f"Unknown function {funcname!r}; executor {self.name} offers "
@@ -248,10 +289,10 @@ class Runner:
 
         def call(mount: Mount | None) -> list[Any]:
             job.fs = mount
-            args = job.spec.get("args") or []
+            args = job.spec.args or []  # args, kwargs and inputs: the user's JSON values, as sent
             if mount is not None:
                 args = mount.translate(args)  # "/cfs/myfiles/x" -> the real path in this process's mount
-            out = fn(args, job.spec.get("kwargs") or {}, job.process.get("in") or [], job)
+            out = fn(args, job.spec.kwargs or {}, job.process.in_ or [], job)
             if mount is not None:  # the files go back next: wait out a server restart first
                 self._await_server(client, f"sync the files of process {job.processid} back")
             return out
@@ -290,6 +331,12 @@ class Runner:
         except (BadRequest, Forbidden, NotFound) as exc:  # cancelled, re-queued or removed meanwhile
             self.report("info", "Process not closed", {"ProcessId": pid, "Reason": str(exc)})
             return
+        except ColoniesError as exc:  # e.g. a close reply of another shape: said, and the loop goes on
+            fields = {"ProcessId": pid, "Error": str(exc)}
+            if isinstance(exc, InvalidReply) and exc.hint:
+                fields["Hint"] = exc.hint
+            self.report("warn", "Could not close process", fields)
+            return
         if outcome == "successful":
             self.report("info", "Process finished successfully", {"ProcessId": pid})
         else:
@@ -317,10 +364,9 @@ class Runner:
         they are: only this executor may set them."""
         try:
             me = client.rpc(m.GetExecutorByIdMsg(colonyname=self.colonyname, executorid=self.executorid), self.prvkey,
-                            timeout=30)
+                            timeout=30, reply=Executor)
             client.rpc(m.ReportAllocationMsg(colonyname=self.colonyname, executorname=self.name,
-                                             allocations=msgspec.convert(me.get("allocations") or {}, Allocations)),
-                       self.prvkey, timeout=30)
+                                             allocations=me.allocations), self.prvkey, timeout=30)
             self._last_assign = time.monotonic()
         except ColoniesError as exc:
             log.debug("heartbeat failed: %s", exc)
@@ -330,23 +376,28 @@ class Runner:
             return
         if r.deadline is not None and time.monotonic() > r.deadline:
             r.job.stop(StopReason(StopReason.DEADLINE,
-                                  f"maxexectime ({r.job.spec.get('maxexectime')} s) exceeded"))
+                                  f"maxexectime ({r.job.spec.maxexectime} s) exceeded"))
             return
         try:
-            process = client.rpc(m.GetProcessMsg(processid=pid), self.prvkey, timeout=30)
+            process = client.rpc(m.GetProcessMsg(processid=pid), self.prvkey, timeout=30, reply=ProcessReply)
         except NotFound:
             r.job.stop(StopReason(StopReason.CANCELLED, "the process was removed"))
             return
+        except InvalidReply as exc:  # the job runs on; its own deadline still holds
+            if not r.unreadable:
+                r.unreadable = True
+                self.report("warn", "Could not read the state of a running process",
+                            {"ProcessId": pid, "Error": str(exc), "Hint": exc.hint or ""})
+            return
         except ColoniesError:
             return  # unreachable or busy: look again next round
-        state = process.get("state")
-        if state == 1 and process.get("assignedexecutorid") == self.executorid:
+        if process.state == ProcessState.RUNNING and process.assignedexecutorid == self.executorid:
             return
-        if state == 4:
+        if process.state == ProcessState.CANCELLED:
             r.job.stop(StopReason(StopReason.CANCELLED, "the process was cancelled"))
         else:
             r.job.stop(StopReason(StopReason.CANCELLED, "the process is no longer assigned to this executor "
-                                                        f"(now {STATE_NAMES.get(state, state)})"))
+                                                        f"(now {_state_name(process.state)})"))
 
     # --- stopping ---------------------------------------------------------------------------------
     def running(self) -> list[str]:

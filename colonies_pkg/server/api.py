@@ -97,18 +97,26 @@ class ApiEndpoint:
         await send({"type": "http.response.body", "body": body})
 
     async def _watch_disconnect(self, msg: Any, caller: str, receive: Any, started: float) -> tuple[int, bytes]:
-        """Long-polls stop when the client goes away (as the Go server's context does)."""
-        work = asyncio.ensure_future(handle_message(self.services, msg, caller, started))
+        """Long-polls stop when the client goes away (as the Go server's context does): a watcher
+        cancels this request's task on disconnect; (-1, b"") then means "answer nobody"."""
+        task = asyncio.current_task()
+        assert task is not None
+        gone = False
 
         async def disconnected() -> None:
+            nonlocal gone
             while (await receive())["type"] != "http.disconnect":
                 pass
+            gone = True
+            task.cancel()
 
         watcher = asyncio.ensure_future(disconnected())
-        done, _ = await asyncio.wait({work, watcher}, return_when=asyncio.FIRST_COMPLETED)
-        if work in done:
+        try:
+            return await handle_message(self.services, msg, caller, started)
+        except asyncio.CancelledError:
+            if not gone:
+                raise
+            task.uncancel()
+            return -1, b""
+        finally:
             watcher.cancel()
-            return work.result()
-        work.cancel()
-        return -1, b""
-

@@ -6,8 +6,9 @@ and runs one unit of work: insert the process, then assign that executor the fir
 take in priority order (usually the new one). After the commit the submitter gets its reply and
 the executor its process, with no second commit and no wake-up round trip.
 
-Before an attempt (a unit of work, so a commit) a long-poll reads, on the event loop, whether
-anything may be there for it; an idle executor's poll then costs no commit (`assign_probe`).
+Before an attempt (a unit of work in the writer) a long-poll reads, on the event loop, whether
+anything may be there for it; an idle executor's poll then costs no write (`assign_probe`). An
+executor whose previous attempt got a process (it is working through a queue) skips that look.
 
 A request whose client disconnects is cancelled by `server/api.py`. Cancelled while parked, it
 leaves the queue at once (hub). Cancelled while an attempt is queued in the writer, the attempt
@@ -132,7 +133,8 @@ def _queue_of(spec: FunctionSpec | None) -> tuple[tuple[str, str], Target | None
 
 
 async def _attempt(ctx: Context, msg: m.AssignProcessMsg, woken_for: ProcessChanged | None) -> processes.AssignResult:
-    if woken_for is None:  # nothing to take and nothing to record: no write, no commit
+    busy = ctx.services.hub.busy
+    if woken_for is None and ctx.caller not in busy:  # nothing to take and nothing to record: no write
         empty: processes.AssignResult | None
         empty = await ctx.services.db.read_point(processes.assign_probe, ctx.services.db.now(), ctx.caller, msg.colonyname,
                                                  msg.availablecpu, msg.availablemem)
@@ -142,11 +144,19 @@ async def _attempt(ctx: Context, msg: m.AssignProcessMsg, woken_for: ProcessChan
     write = asyncio.ensure_future(ctx.write(processes.try_assign, msg.colonyname, msg.availablecpu, msg.availablemem,
                                             ticket.still_wanted))
     try:
-        return await asyncio.shield(write)
+        result = await asyncio.shield(write)
     except asyncio.CancelledError:
         ticket.wanted = False
         write.add_done_callback(lambda fut: _after_abandoned(ctx, fut, woken_for))
         raise
+    except ColoniesError:
+        busy.discard(ctx.caller)
+        raise
+    if result.process is not None:
+        busy.add(ctx.caller)
+    else:
+        busy.discard(ctx.caller)
+    return result
 
 
 def _after_abandoned(ctx: Context, fut: asyncio.Future[processes.AssignResult], woken_for: ProcessChanged | None) -> None:

@@ -6,7 +6,8 @@ Fed by hooks, never by scrapes:
 - `on_batch(units, seconds)` from the writer: batch size and commit latency;
 - `on_rpc(msgtype, status, seconds)` from `POST /api`: requests and latency by message type;
 - a refresher task that re-reads the fleet aggregates (`storage.stats.snapshot`) at start, soon
-  after any change (at most once per `min_interval`), and every `reconcile` seconds.
+  after any change (at most once per `min_interval`, and spending at most 1/REFRESH_DUTY of the
+  time on it when the tables are large), and every `reconcile` seconds.
 
 Reading any of this is pure memory access, so a scrape never waits for the database.
 Label values that come from users (colony names, executor types) are capped per label.
@@ -76,6 +77,9 @@ class Family:
             assert self.buckets is not None
             hist = self.values[key] = Histogram(self.buckets)
         hist.observe(value)
+
+
+REFRESH_DUTY = 20  # after a refresh that took t seconds, the next one waits at least 20·t
 
 
 class Observer:
@@ -217,6 +221,7 @@ class Observer:
         while True:
             self._dirty.clear()
             self._committed = False
+            started = time.perf_counter()
             try:
                 await self.refresh()
             except asyncio.CancelledError:
@@ -224,6 +229,9 @@ class Observer:
             except Exception:
                 self.refresh_errors += 1
                 log.exception("statistics refresh failed; keeping the previous values")
+            # a refresh counts whole tables: on a deep queue it is not free, so it takes at most
+            # 1/REFRESH_DUTY of the time (the pause after it grows with what it cost)
+            pause = max(self.min_interval, REFRESH_DUTY * (time.perf_counter() - started))
             while True:
                 # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancel that arrives as
                 # the event is set (a write during shutdown), and the stop then waits forever
@@ -232,7 +240,7 @@ class Observer:
                         await self._dirty.wait()
                 if self._dirty.is_set() or self._committed:
                     break
-            await asyncio.sleep(self.min_interval)
+            await asyncio.sleep(pause)
 
     # --- derived views --------------------------------------------------------------------------
     def statistics(self, colony: str | None = None) -> dict[str, int]:

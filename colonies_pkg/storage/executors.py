@@ -64,6 +64,15 @@ def membership(tx: Tx, executorid: str, colonyname: str) -> tuple[str, str, int,
     return (row[0], row[1], row[2], row[3]) if row else None
 
 
+def assign_view(tx: Tx, executorid: str, colonyname: str) -> tuple[str, str, int, str, int, bool] | None:
+    """(name, type, state, locationname, lastheardfromtime, colony paused) of the caller as an
+    executor of the colony, in one read (what an assignment needs to know first); None if not one."""
+    row = tx.one("SELECT e.executorname, e.executortype, e.state, e.locationname, e.lastheardfromtime, c.paused "
+                 "FROM executors e JOIN colonies c ON c.name = e.colonyname "
+                 "WHERE e.executorid = ? AND e.colonyname = ?", (executorid, colonyname))
+    return (row[0], row[1], row[2], row[3], row[4], bool(row[5])) if row else None
+
+
 def set_state(tx: Tx, colonyname: str, name: str, state: int) -> None:
     tx.run("UPDATE executors SET state = ? WHERE colonyname = ? AND executorname = ?", (state, colonyname, name))
 

@@ -62,9 +62,12 @@ def claim(tx: Tx, colonyname: str, executortype: str, name: str, location: str, 
           executorid: str, now: int) -> ProcessRow | None:
     """Assign the first eligible WAITING process of the type (priority order) to `executorid`:
     its executor names allow `name`, its location matches, its cpu/mem fit (0: no limit).
-    The claim itself is dialect SQL (storage/dialects/); returns the assigned row or None."""
-    processid = tx.sql.claim_process(tx, colonyname, executortype, name, location, cpu, mem, executorid, now)
-    return get_row(tx, processid) if processid else None
+    The claim itself is dialect SQL (storage/dialects/); returns the assigned row as updated, or None."""
+    row = tx.sql.claim_process(tx, colonyname, executortype, name, location, cpu, mem, executorid, now, _RETURNING)
+    return ProcessRow._make(row) if row else None
+
+
+_RETURNING = ", ".join(COLUMNS)
 
 
 def queue_page(tx: Tx, colonyname: str, executortype: str, limit: int, offset: int) -> list[QueueRow]:

@@ -2,7 +2,8 @@
 the way a server of another version (or a broken one) would send them.
 
 `RewritingProxy(upstream_port)` listens on a free port of 127.0.0.1 (`.port`) and forwards
-POST /api and the /pubsub WebSocket to the server. `proxy.rewrite["getprocessmsg"] = fn` passes
+POST /api, GET /health (executors ask it before closing a process) and the /pubsub WebSocket to
+the server. `proxy.rewrite["getprocessmsg"] = fn` passes
 the decoded payload of every successful reply to a getprocessmsg request through `fn` (which
 returns the payload to send instead); `proxy.rewrite["push"] = fn` does the same for /pubsub
 pushes. `proxy.sent[key]` holds the last rewritten payload text, exactly as the client got it.
@@ -43,6 +44,10 @@ class RewritingProxy:
             status, raw = await asyncio.to_thread(self._post, body)
             return Response(self._apply(msgtype, raw), status_code=status, media_type="application/json")
 
+        async def health(request: Request) -> Response:
+            status, raw = await asyncio.to_thread(self._forward, "GET", "/health", None)
+            return Response(raw, status_code=status)
+
         async def pubsub(ws: WebSocket) -> None:
             from websockets.asyncio.client import connect
 
@@ -62,7 +67,8 @@ class RewritingProxy:
             with contextlib.suppress(Exception):
                 await ws.close()
 
-        app = Starlette(routes=[Route("/api", api, methods=["POST"]), WebSocketRoute("/pubsub", pubsub)])
+        app = Starlette(routes=[Route("/api", api, methods=["POST"]), Route("/health", health),
+                                WebSocketRoute("/pubsub", pubsub)])
         self._sock = socket.create_server(("127.0.0.1", 0))
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", ws_ping_interval=None,
@@ -71,9 +77,12 @@ class RewritingProxy:
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 
     def _post(self, body: bytes) -> tuple[int, bytes]:
+        return self._forward("POST", "/api", body)
+
+    def _forward(self, method: str, path: str, body: bytes | None) -> tuple[int, bytes]:
         conn = http.client.HTTPConnection("127.0.0.1", self.upstream, timeout=300)
         try:
-            conn.request("POST", "/api", body=body)
+            conn.request(method, path, body=body)
             resp = conn.getresponse()
             return resp.status, resp.read()
         finally:

@@ -335,3 +335,26 @@ def _last_heard(inproc: ThreadServer, env: ColonyEnv, name: str) -> int:
     with sqlite3.connect(inproc.config.db_path) as conn:
         return conn.execute("SELECT lastheardfromtime FROM executors WHERE colonyname = ? AND executorname = ?",
                             (env.name, name)).fetchone()[0]
+
+
+@pytest.mark.parametrize("revoke", ["remove", "reject"])
+def test_a_busy_executor_is_refused_at_once_when_revoked(inproc: ThreadServer, env: ColonyEnv, revoke: str) -> None:
+    """An executor whose last attempt got a process goes straight to an assignment attempt (no
+    read-only look first): removed or rejected in between, it is refused all the same, and the
+    waiting process is not assigned to it."""
+    ex = env.new_executor()
+    first = env.submit()
+    got = env.client.assign(env.name, 5, ex.prv)
+    assert got.processid == first.processid
+    env.client.close(got.processid, [], ex.prv)
+    waiting = env.submit()
+    if revoke == "remove":
+        env.client.remove_executor(env.name, ex.name, env.colony_prv)
+    else:
+        env.client.reject_executor(env.name, ex.name, env.colony_prv)
+    for timeout in (-1, 1):  # no wait and long-poll alike
+        with pytest.raises(Exception, match=r"Access denied|not approved|not a member|not an executor") as info:
+            env.client.assign(env.name, timeout, ex.prv)
+        assert "No process available" not in str(info.value)
+    after = process_of(env, waiting.processid)
+    assert after.state == 0 and not after.assignedexecutorid

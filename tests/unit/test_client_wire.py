@@ -126,3 +126,19 @@ def test_a_push_that_is_no_process_names_where_it_came_from() -> None:
                                            r"got `str` - at `\$.errors`$"):
         decode_reply(body, 200, ProcessReply, where="push on /pubsub")
     assert decode_reply(body, 200, where="push on /pubsub") == {"processid": "p", "errors": "boom"}
+
+
+def test_a_reply_of_another_shape_keeps_what_it_could_read() -> None:
+    """InvalidReply.payload: the reply as plain JSON when it was JSON of another shape (an executor
+    fails the process it names), None when it was no JSON at all."""
+    body = server_envelope.ok_reply("assignprocessmsg", {"processid": "p", "spec": {"args": {"a": 1}}})
+    with pytest.raises(InvalidReply, match=r"Expected `array \| null`, got `object` - at `\$.spec.args`$") as caught:
+        decode_reply(body, 200, ProcessReply)
+    assert caught.value.payload == {"processid": "p", "spec": {"args": {"a": 1}}}
+    garbled = json.dumps({"payload": base64.b64encode(b'{"processid": 5, "spec": ').decode()})  # a wrong type, cut off
+    with pytest.raises(InvalidReply) as caught:
+        decode_reply(garbled, 200, ProcessReply)
+    assert caught.value.payload is None
+    with pytest.raises(InvalidReply) as caught:
+        decode_reply(b"<html>502 Bad Gateway</html>", 502, ProcessReply)
+    assert caught.value.payload is None

@@ -22,11 +22,13 @@ from colonies_pkg.executor.container import (
 from colonies_pkg.executor.job import Job, StopReason
 from colonies_pkg.executor.runner import backoff
 from colonies_pkg.executor.stream import run_streaming
+from colonies_pkg.models.process import GPU, Conditions
+from colonies_pkg.rpc.replies import ProcessReply
 
 
 class Collect(Job):
     def __init__(self) -> None:
-        super().__init__("p" * 64, {"spec": {}}, "test-executor")
+        super().__init__("p" * 64, ProcessReply(processid="p" * 64), "test-executor")
         self.lines: list[str] = []
 
     def log(self, message: str) -> None:
@@ -79,13 +81,14 @@ def test_runtime_flags_and_grace(tmp_path: Path) -> None:
 # --- the run command line ------------------------------------------------------------------------
 def test_limits_from_conditions() -> None:
     docker, podman = ContainerRuntime("/usr/bin/docker"), ContainerRuntime("/usr/bin/podman")
-    assert docker.limit_flags({}) == [] and docker.limit_flags({"cpu": "", "mem": "", "gpu": {"count": 0}}) == []
-    assert docker.limit_flags({"cpu": "500m", "mem": "1Gi", "gpu": {"count": 2}}) == [
+    assert docker.limit_flags(Conditions()) == [] and docker.limit_flags(Conditions(cpu="", mem="", gpu=GPU(count=0))) == []
+    assert docker.limit_flags(Conditions(cpu="500m", mem="1Gi", gpu=GPU(count=2))) == [
         "--cpus", "0.5", "--memory", f"{1024 ** 3}b", "--gpus", "2"]
-    assert docker.limit_flags({"cpu": "2", "mem": "512MB"}) == ["--cpus", "2", "--memory", "512000000b"]
-    assert podman.limit_flags({"gpu": {"count": 2}}) == ["--device", "nvidia.com/gpu=0", "--device", "nvidia.com/gpu=1"]
+    assert docker.limit_flags(Conditions(cpu="2", mem="512MB")) == ["--cpus", "2", "--memory", "512000000b"]
+    assert podman.limit_flags(Conditions(gpu=GPU(count=2))) == ["--device", "nvidia.com/gpu=0", "--device",
+                                                                 "nvidia.com/gpu=1"]
     with pytest.raises(BadRequest, match="Invalid cpu quantity"):
-        docker.limit_flags({"cpu": "lots"})
+        docker.limit_flags(Conditions(cpu="lots"))
 
 
 def test_command_from_kwargs() -> None:
@@ -112,7 +115,7 @@ def test_image_and_mount_point_cannot_smuggle_options() -> None:
 
 
 def test_env_file_holds_the_values_and_only_the_owner_reads_it() -> None:
-    env = _env({"env": {"A": "1", "B": "two words", "MULTI": "line1\nline2"}})
+    env = _env({"A": "1", "B": "two words", "MULTI": "line1\nline2"})
     path = _write_env_file(env)
     assert path is not None
     try:
@@ -125,7 +128,7 @@ def test_env_file_holds_the_values_and_only_the_owner_reads_it() -> None:
     assert argv == ["docker", "run", "--name", "n", "--label", "colonies.processid=p", "--env-file", "/f",
                     "-e", "MULTI=line1\nline2", "-v", "/host:/cfs", "--cpus", "1", "img", "cmd"]
     assert _write_env_file({}) is None
-    for bad in ({"env": {"A=B": "1"}}, {"env": {"": "1"}}, {"env": ["A"]}):
+    for bad in ({"A=B": "1"}, {"": "1"}, {"A\x00": "1"}):  # (an env that is not an object: tests/cli/test_executor_replies.py)
         with pytest.raises(ValueError):
             _env(bad)
 

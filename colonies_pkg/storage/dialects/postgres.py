@@ -38,12 +38,12 @@ WHERE processid = (
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 )
-RETURNING processid
-"""
+RETURNING """
 
 
 def claim_process(tx: Any, colonyname: str, executortype: str, name: str, location: str, cpu: int, mem: int,
-                  executorid: str, now: int) -> str | None:
-    """Assign the first eligible waiting process in priority order; returns its id or None."""
-    row = tx.one(_CLAIM, (executorid, now, now, now, colonyname, executortype, name, location, cpu, cpu, mem, mem))
-    return str(row[0]) if row else None
+                  executorid: str, now: int, returning: str) -> Any:
+    """Assign the first eligible waiting process in priority order; returns the `returning`
+    columns of the row as updated, or None."""
+    return tx.one(_CLAIM + returning,
+                  (executorid, now, now, now, colonyname, executortype, name, location, cpu, cpu, mem, mem))

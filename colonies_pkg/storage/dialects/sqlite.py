@@ -36,24 +36,26 @@ def _eligible(names: str | None, locationname: str, cpu_req: int, mem_req: int, 
 
 
 def claim_process(tx: Any, colonyname: str, executortype: str, name: str, location: str, cpu: int, mem: int,
-                  executorid: str, now: int) -> str | None:
-    """Assign the first eligible waiting process in priority order; returns its id or None.
+                  executorid: str, now: int, returning: str) -> Any:
+    """Assign the first eligible waiting process in priority order; returns the `returning`
+    columns of the row as updated, or None.
 
-    Walks the partial queue index a page at a time and filters in Python (executor names,
-    location, cpu, mem); the single writer makes select-then-update atomic."""
-    offset, page = 0, 32
-    while True:
-        rows = tx.all(
-            f"SELECT processid, executornames, locationname, cpu, mem FROM processes{QUEUE_INDEX} "
-            "WHERE colonyname = ? AND executortype = ? AND state = 0 AND isassigned = 0 AND waitforparents = 0 "
-            "ORDER BY prioritytime, rowid LIMIT ? OFFSET ?", (colonyname, executortype, page, offset))
-        for r in rows:
-            if not _eligible(r[1], r[2], r[3], r[4], name, location, cpu, mem):
-                continue
-            if tx.run("UPDATE processes SET state = 1, isassigned = 1, assignedexecutorid = ?, starttime = ?, "
-                      f"execdeadline = {EXEC_DEADLINE} WHERE processid = ? AND state = 0 AND isassigned = 0",
-                      (executorid, now, now, now, r[0])) == 1:
-                return str(r[0])
-        if len(rows) < page:
+    Walks the partial queue index in priority order a row at a time (usually the first row is
+    taken) and filters in Python (executor names, location, cpu, mem); the single writer makes
+    select-then-update atomic."""
+    cursor = tx.conn.execute(
+        f"SELECT processid, executornames, locationname, cpu, mem FROM processes{QUEUE_INDEX} "
+        "WHERE colonyname = ? AND executortype = ? AND state = 0 AND isassigned = 0 AND waitforparents = 0 "
+        "ORDER BY prioritytime, rowid", (colonyname, executortype))
+    try:
+        for r in cursor:
+            if _eligible(r[1], r[2], r[3], r[4], name, location, cpu, mem):
+                processid = r[0]
+                break
+        else:
             return None
-        offset += page
+    finally:
+        cursor.close()  # done reading before the row changes
+    return tx.one("UPDATE processes SET state = 1, isassigned = 1, assignedexecutorid = ?, starttime = ?, "
+                  f"execdeadline = {EXEC_DEADLINE} WHERE processid = ? AND state = 0 AND isassigned = 0 "
+                  f"RETURNING {returning}", (executorid, now, now, now, processid))
