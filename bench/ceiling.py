@@ -29,7 +29,7 @@ import msgspec
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from colonies_pkg.crypto import recover_id  # noqa: E402
+from colonies_pkg.crypto import recover_id
 
 _enc = msgspec.json.encode
 _dec = msgspec.json.decode
@@ -157,7 +157,7 @@ async def api(scope: dict, receive, send) -> None:
             watcher.cancel()
             if disconnected.done():
                 return
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         status, body = 400, envelope("error", {"status": 400, "message": str(exc)}, True)
     await send({"type": "http.response.start", "status": status,
                 "headers": [*_HEADERS, (b"content-length", str(len(body)).encode())]})
@@ -185,7 +185,7 @@ async def pubsub(scope: dict, receive, send) -> None:
             try:
                 pushed = await asyncio.wait_for(q.get(), max(msg.get("timeout", 10), 0.001))
                 await send({"type": "websocket.send", "text": envelope("subscribeprocessmsg", pushed).decode()})
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     await send({"type": "websocket.close", "code": 1000})
 

@@ -562,7 +562,7 @@ class Bench:
         try:
             stats = await RPC(self._http(), MEMBER_PRVKEY).call(
                 "getcolonystatsmsg", {"colonyname": COLONY_NAME})
-        except Exception as exc:  # noqa: BLE001 - report whatever went wrong
+        except Exception as exc:
             self._err(exc, "getcolonystats")
         for h in self.https:
             await h.aclose()
@@ -837,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         rc = 130
-    except Exception as exc:  # noqa: BLE001 - report and still stop the server
+    except Exception as exc:
         print(f"benchmark failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         rc = 1
     finally:
