@@ -78,34 +78,33 @@ def wait_done(client: Client, pids: list[str]) -> None:
 def run_dev(tmp: Path, concurrency: int, env: dict[str, str], image: str, samples: int,
             processes: int) -> tuple[float, float]:
     port = free_port()
-    log = open(tmp / f"dev-{concurrency}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "colonies.py", "dev", "--no-executor", "--containers", "--port", str(port),
-                             "--data-dir", str(tmp / f"data-{concurrency}"), "--concurrency", str(concurrency)],
-                            cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    try:
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+    with open(tmp / f"dev-{concurrency}.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "colonies.py", "dev", "--no-executor", "--containers", "--port", str(port),
+                                 "--data-dir", str(tmp / f"data-{concurrency}"), "--concurrency", str(concurrency)],
+                                cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            while True:
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1):
+                        pass
+                    if b"serving" in (tmp / f"dev-{concurrency}.log").read_bytes():
+                        break
+                except OSError:
                     pass
-                if b"serving" in (tmp / f"dev-{concurrency}.log").read_bytes():
-                    break
-            except OSError:
-                pass
-            time.sleep(0.1)
-        client = Client("127.0.0.1", port)
-        latencies = []
-        for _ in range(samples):
+                time.sleep(0.1)
+            client = Client("127.0.0.1", port)
+            latencies = []
+            for _ in range(samples):
+                started = time.perf_counter()
+                wait_done(client, [submit(client, "echo", ["hi"], image)])
+                latencies.append(time.perf_counter() - started)
             started = time.perf_counter()
-            wait_done(client, [submit(client, "echo", ["hi"], image)])
-            latencies.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        pids = [submit(client, "sleep", ["0.5"], image) for _ in range(processes)]
-        wait_done(client, pids)
-        return statistics.median(latencies), processes / (time.perf_counter() - started)
-    finally:
-        proc.send_signal(2)
-        proc.wait(60)
-        log.close()
+            pids = [submit(client, "sleep", ["0.5"], image) for _ in range(processes)]
+            wait_done(client, pids)
+            return statistics.median(latencies), processes / (time.perf_counter() - started)
+        finally:
+            proc.send_signal(2)
+            proc.wait(60)
 
 
 def main() -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import calendar
+import contextlib
 import json
 import os
 import random
@@ -90,10 +91,8 @@ class Server:
     def log_tail(self, n: int = 3000) -> str:
         out = []
         for name in ("server.out", "server.err"):
-            try:
+            with contextlib.suppress(OSError):
                 out.append(f"--- {name}\n" + (self.workdir / name).read_bytes()[-n:].decode("utf-8", "replace"))
-            except OSError:
-                pass
         return "\n".join(out)
 
     def stop(self) -> None:
@@ -147,7 +146,7 @@ def pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     s = sorted(values)
-    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
 # --------------------------------------------------------------------------- executors
@@ -345,9 +344,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     if p is None:
                         continue
                     start = parse_ns(p["starttime"])
-                    for d in ds:
-                        if start < parse_ns(procs[name_of(d)]["endtime"]):
-                            server_violations.append(f"{name_of(i)} started before {name_of(d)} ended")
+                    server_violations.extend(f"{name_of(i)} started before {name_of(d)} ended" for d in ds
+                                             if start < parse_ns(procs[name_of(d)]["endtime"]))
                     if (p.get("in") or []) != [name_of(d) for d in ds]:
                         bad_input.append(name_of(i))
                     if p.get("out") != [name_of(i)]:

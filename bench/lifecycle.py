@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import base64
 import collections
+import contextlib
 import json
 import math
 import os
@@ -79,19 +80,15 @@ class RawHTTP:
         self._reader, self._writer = await asyncio.open_connection(self.host, self.port)
         sock = self._writer.get_extra_info("socket")
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            except OSError:
-                pass
         self._used = 0
         self.connects += 1
 
     def _drop(self) -> None:
         if self._writer is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._writer.close()
-            except Exception:
-                pass
         self._reader = self._writer = None
 
     async def aclose(self) -> None:
@@ -810,7 +807,7 @@ def main(argv: list[str] | None = None) -> int:
            "--data-dir", str(data_dir)]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     print(f"starting server: {' '.join(cmd)} (cwd {REPO_ROOT})", flush=True)
-    log_fh = open(log_path, "wb")
+    log_fh = open(log_path, "wb")  # noqa: SIM115 -- the server's stdout, closed in the finally below
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=log_fh, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, env=env, start_new_session=True)
     res: dict | None = None
@@ -853,10 +850,8 @@ def main(argv: list[str] | None = None) -> int:
         elif made_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
         else:
-            try:
+            with contextlib.suppress(OSError):
                 log_path.unlink()
-            except OSError:
-                pass
     if res is None:
         return rc or 1
     if res.get("server_died") is not None:

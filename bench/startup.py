@@ -53,11 +53,11 @@ def time_to_listening(py, pyz, env, cwd, data, timeout=60.0):
     try:
         while time.perf_counter() - t0 < timeout:
             if proc.poll() is not None:
-                raise RuntimeError("dev exited with %s: %s" % (proc.returncode, proc.stderr.read().decode()[-2000:]))
+                raise RuntimeError(f"dev exited with {proc.returncode}: {proc.stderr.read().decode()[-2000:]}")
             if healthy(port):
                 return time.perf_counter() - t0
             time.sleep(0.005)
-        raise RuntimeError("dev did not answer /health within %.0f s" % timeout)
+        raise RuntimeError(f"dev did not answer /health within {timeout:.0f} s")
     finally:
         proc.terminate()
         try:
@@ -70,7 +70,7 @@ def time_to_listening(py, pyz, env, cwd, data, timeout=60.0):
 def fmt(values, target, unit="s"):
     med = statistics.median(values)
     verdict = "ok" if med <= target else "OVER"
-    return "%6.3f %s (min %.3f)   target <= %.1f %s: %s" % (med, unit, min(values), target, unit, verdict)
+    return f"{med:6.3f} {unit} (min {min(values):.3f})   target <= {target:.1f} {unit}: {verdict}"
 
 
 def main():
@@ -85,7 +85,7 @@ def main():
         t = time.perf_counter()
         subprocess.run(["bash", str(REPO / "zipapp.sh"), "-o", str(args.pyz)], check=True,
                        env={**os.environ, "PYTHON": sys.executable})
-        print("build (zipapp.sh):      %6.1f s" % (time.perf_counter() - t))
+        print(f"build (zipapp.sh):      {time.perf_counter() - t:6.1f} s")
     size = args.pyz.stat().st_size
 
     with tempfile.TemporaryDirectory(prefix="colonies-bench-") as tmp:
@@ -96,15 +96,14 @@ def main():
             py = str(tmp / "venv" / "bin" / "python")
         cold, warm, version = [], [], []
         for i in range(args.rounds):
-            box = tmp / ("r%d" % i)
+            box = tmp / f"r{i}"
             for d in ("home", "tmp", "cwd"):
                 (box / d).mkdir(parents=True)
             env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8",
                    "HOME": str(box / "home"), "XDG_CACHE_HOME": str(box / "home" / ".cache"),
                    "TMPDIR": str(box / "tmp")}
             cold.append(time_to_listening(py, args.pyz, env, box / "cwd", box / "data-cold"))
-            for j in range(2):
-                warm.append(time_to_listening(py, args.pyz, env, box / "cwd", box / ("data-warm%d" % j)))
+            warm.extend(time_to_listening(py, args.pyz, env, box / "cwd", box / f"data-warm{j}") for j in range(2))
             for _ in range(3):
                 t = time.perf_counter()
                 subprocess.run([py, "-I", str(args.pyz), "version"], cwd=box / "cwd", env=env,
@@ -114,11 +113,12 @@ def main():
         pyver = subprocess.run([py, "-c", "import sys; print(sys.version.split()[0])"],
                                capture_output=True, text=True).stdout.strip()
 
-    print("pyz:                    %s" % args.pyz)
-    print("interpreter:            %s (Python %s), %d rounds, %d CPUs"
-          % (py if args.python else "bare venv of " + sys.executable, pyver, args.rounds, os.cpu_count()))
-    print("size:                   %6.2f MB (%.2f MiB)   target <= %.0f MB: %s" % (
-        size / 1e6, size / 2**20, TARGETS["size"], "ok" if size / 1e6 <= TARGETS["size"] else "OVER"))
+    interpreter = py if args.python else "bare venv of " + sys.executable
+    print(f"pyz:                    {args.pyz}")
+    print(f"interpreter:            {interpreter} (Python {pyver}), {args.rounds:d} rounds, {os.cpu_count():d} CPUs")
+    size_verdict = "ok" if size / 1e6 <= TARGETS["size"] else "OVER"
+    print(f"size:                   {size / 1e6:6.2f} MB ({size / 2**20:.2f} MiB)   target <= {TARGETS['size']:.0f} MB: "
+          f"{size_verdict}")
     print("cold dev to /health:    " + fmt(cold, TARGETS["cold"]))
     print("warm dev to /health:    " + fmt(warm, TARGETS["warm"]))
     print("warm `version`:         " + fmt(version, TARGETS["version"]))

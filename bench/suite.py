@@ -87,7 +87,7 @@ class Server:
         if kind == "ours" and os.environ.get("BENCH_PYSPY"):  # profile ours: BENCH_PYSPY=out.txt
             cmd = ["py-spy", "record", "-r", "250", "-f", "raw", *os.environ.get("BENCH_PYSPY_ARGS", "--gil").split(), "-o",
                    os.environ["BENCH_PYSPY"], "--", *cmd]
-        self.log = open(os.path.join(self.dir, "server.log"), "wb")
+        self.log = open(os.path.join(self.dir, "server.log"), "wb")  # noqa: SIM115 -- the server's stdout, closed by stop()
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
 
     async def ready(self) -> None:
