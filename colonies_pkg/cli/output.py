@@ -80,9 +80,7 @@ def parse_time(text: str | None) -> datetime | None:
 def fmt_time(text: str | None) -> str:
     """Local time as `YYYY-MM-DD HH:MM:SS`, like the Go CLI; Go's zero time stays year 1."""
     t = parse_time(text)
-    if t is None:
-        return ZERO_TIME_TEXT
-    return t.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return ZERO_TIME_TEXT if t is None else fmt_datetime(t)
 
 
 def fmt_datetime(when: datetime) -> str:

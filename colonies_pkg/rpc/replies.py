@@ -7,6 +7,7 @@ from typing import Any
 
 import msgspec
 
+from ..clock import ZERO_TIME
 from ..models.ints import Int64
 from ..models.process import GPU, Attribute, Conditions, FunctionSpec
 
@@ -42,9 +43,6 @@ class ServerInfo(msgspec.Struct, omit_defaults=True):
     buildtime: str = ""
     backends: list[Backend] = msgspec.field(default_factory=list)
     tls: bool = False
-
-
-ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time: "never"
 
 
 class ProcessReply(msgspec.Struct, kw_only=True):

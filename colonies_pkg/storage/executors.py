@@ -81,11 +81,6 @@ def set_id(tx: Tx, colonyname: str, name: str, executorid: str) -> None:
     tx.run("UPDATE executors SET executorid = ? WHERE colonyname = ? AND executorname = ?", (executorid, colonyname, name))
 
 
-def last_heard(tx: Tx, colonyname: str, name: str) -> int:
-    row = tx.one("SELECT lastheardfromtime FROM executors WHERE colonyname = ? AND executorname = ?", (colonyname, name))
-    return row[0] if row else 0
-
-
 def touch(tx: Tx, colonyname: str, name: str, now: int) -> None:
     tx.run("UPDATE executors SET lastheardfromtime = ? WHERE colonyname = ? AND executorname = ?", (now, colonyname, name))
 
