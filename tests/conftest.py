@@ -72,15 +72,19 @@ class SyncDB:
         return self.run(self.database.read(fn, *args))
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[SyncDB]:
-    loop = asyncio.new_event_loop()
-    database = loop.run_until_complete(Database.open(str(tmp_path / "colonies.db")))
+def _sync_db(loop: asyncio.AbstractEventLoop, database: Any) -> Iterator[SyncDB]:
+    """Hand out an open database on its own loop; close both afterwards."""
     try:
         yield SyncDB(loop, database)
     finally:
         loop.run_until_complete(database.close())
         loop.close()
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[SyncDB]:
+    loop = asyncio.new_event_loop()
+    yield from _sync_db(loop, loop.run_until_complete(Database.open(str(tmp_path / "colonies.db"))))
 
 
 @pytest.fixture(scope="session")
@@ -106,11 +110,7 @@ def backend_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SyncD
         database: Any = loop.run_until_complete(PgDatabase.open(url, pool_size=4))
     else:
         database = loop.run_until_complete(Database.open(str(tmp_path / "colonies.db")))
-    try:
-        yield SyncDB(loop, database)
-    finally:
-        loop.run_until_complete(database.close())
-        loop.close()
+    yield from _sync_db(loop, database)
 
 
 @pytest.hookimpl(wrapper=True)
