@@ -19,7 +19,8 @@ Scenarios (all over loopback; the load generator is this one asyncio process):
                           [--deep 100000] [--rounds 200]
 
 `BENCH_PYSPY=profile.txt` runs our server under `py-spy record --gil` (raw collapsed stacks;
-`BENCH_PYSPY_ARGS="--threads"` instead of `--gil` samples every thread); `BENCH_WRAP=script.py`
+`BENCH_PYSPY_ARGS="--threads"` instead of `--gil` samples every thread, `BENCH_PYSPY_RATE` sets
+the samples per second, 250 by default); `BENCH_WRAP=script.py`
 runs our server as `python script.py colonies.py dev …` (e.g. a script that profiles every thread
 with cProfile). The drain, throughput and deep scenarios also print (to stderr) the server's CPU
 per process by thread: the event loop first, then the database writer, then the readers
@@ -30,6 +31,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import itertools
 import json
 import os
 import shutil
@@ -85,7 +87,8 @@ class Server:
         if kind == "ours" and os.environ.get("BENCH_WRAP"):  # e.g. a script that runs ours under cProfile
             cmd = [sys.executable, os.environ["BENCH_WRAP"], *cmd[1:]]
         if kind == "ours" and os.environ.get("BENCH_PYSPY"):  # profile ours: BENCH_PYSPY=out.txt
-            cmd = ["py-spy", "record", "-r", "250", "-f", "raw", *os.environ.get("BENCH_PYSPY_ARGS", "--gil").split(), "-o",
+            rate = os.environ.get("BENCH_PYSPY_RATE", "250")
+            cmd = ["py-spy", "record", "-r", rate, "-f", "raw", *os.environ.get("BENCH_PYSPY_ARGS", "--gil").split(), "-o",
                    os.environ["BENCH_PYSPY"], "--", *cmd]
         self.log = open(os.path.join(self.dir, "server.log"), "wb")  # noqa: SIM115 -- the server's stdout, closed by stop()
         self.proc = subprocess.Popen(cmd, cwd=REPO, stdout=self.log, stderr=subprocess.STDOUT)
@@ -154,8 +157,13 @@ def _version_body() -> bytes:
     return json.dumps({"payloadtype": "versionmsg", "payload": payload, "signature": ""}).encode()
 
 
+_specs = itertools.count()
+
+
 def spec() -> dict:
-    return {"funcname": "bench", "args": [], "kwargs": {}, "priority": 0, "maxwaittime": -1, "maxexectime": -1,
+    """A function spec; each one distinct (its args), as real submits are: a server that memoizes
+    signature recovery gets no free ride from byte-identical submits."""
+    return {"funcname": "bench", "args": [next(_specs)], "kwargs": {}, "priority": 0, "maxwaittime": -1, "maxexectime": -1,
             "maxretries": -1, "conditions": {"colonyname": COLONY, "executortype": "bench", "dependencies": []},
             "env": {}, "label": ""}
 

@@ -4,6 +4,7 @@ The only module that imports the EC library (coincurve). Hashes are stdlib SHA3-
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -58,8 +59,21 @@ def sign(message: str, prvkey: str) -> str:
     return _prv(prvkey).sign_recoverable(digest, hasher=None).hex()
 
 
+MEMO_MAX_MESSAGE = 4096  # longer messages are recovered every time, not kept
+
+
 def recover_id(message: str, signature: str) -> str:
-    """Recover the signer's id from a message and a 130-hex signature, or raise Forbidden."""
+    """Recover the signer's id from a message and a 130-hex signature, or raise Forbidden.
+
+    The id is a pure function of (message, signature), and signatures are deterministic (RFC 6979),
+    so an executor's repeated identical request (an assign long-poll, say) is recovered once: short
+    messages go through a small LRU memo. A refusal is never kept."""
+    if isinstance(message, str) and isinstance(signature, str) and len(message) <= MEMO_MAX_MESSAGE:
+        return _recover_memo(message, signature)
+    return _recover(message, signature)
+
+
+def _recover(message: str, signature: str) -> str:
     if not isinstance(signature, str) or len(signature) != 130:
         raise Forbidden("Invalid signature length")
     if not _HEX.fullmatch(signature):  # bytes.fromhex alone would skip whitespace
@@ -76,3 +90,6 @@ def recover_id(message: str, signature: str) -> str:
     except Exception as exc:
         raise Forbidden("Failed to recover public key from signature") from exc
     return _id_of_pubkey(pub)
+
+
+_recover_memo = functools.lru_cache(maxsize=2048)(_recover)

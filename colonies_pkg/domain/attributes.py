@@ -6,7 +6,7 @@ from ..errors import BadRequest, Forbidden, NotFound
 from ..models.process import Attribute, ProcessState
 from ..storage import attributes as store
 from ..storage import processes as process_store
-from ..storage.db import Tx
+from ..storage.db import Tx, inline
 from . import security
 
 
@@ -14,6 +14,7 @@ def attribute_id(targetid: str, key: str, attributetype: int) -> str:
     return sha3_hex(f"{targetid}{key}{attributetype}")
 
 
+@inline
 def add_attribute(tx: Tx, now: int, caller: str, attribute: Attribute | None) -> Attribute:
     if attribute is None:
         raise BadRequest("Failed to add attribute, attribute is nil")

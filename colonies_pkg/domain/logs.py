@@ -8,7 +8,7 @@ from ..models.process import ProcessState
 from ..storage import executors as executor_store
 from ..storage import logs as store
 from ..storage import processes as process_store
-from ..storage.db import Tx
+from ..storage.db import Tx, inline
 from . import security
 from .events import LogAdded
 
@@ -17,6 +17,7 @@ MAX_SEARCH_COUNT = 100
 MAX_SEARCH_DAYS = 30
 
 
+@inline
 def add_log(tx: Tx, now: int, caller: str, processid: str, message: str) -> None:
     row = process_store.get_row(tx, processid)
     if row is None:

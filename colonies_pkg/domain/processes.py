@@ -19,7 +19,7 @@ from ..storage import attributes as attribute_store
 from ..storage import colonies as colony_store
 from ..storage import executors as executor_store
 from ..storage import processes as store
-from ..storage.db import Tx
+from ..storage.db import Tx, inline
 from ..storage.rows import ProcessRow, QueueRow
 from . import executors as executor_domain
 from . import resolve, security
@@ -86,6 +86,7 @@ def insert_process(tx: Tx, row: dict[str, Any], env: dict[str, str]) -> Process:
     return store.to_wire(tx, full, attributes)
 
 
+@inline
 def submit(tx: Tx, now: int, caller: str, spec: FunctionSpec | None) -> Process:
     if spec is None:
         raise BadRequest("Failed to submit function spec, spec is nil")
@@ -106,6 +107,7 @@ class AssignResult(NamedTuple):
     mem: int
 
 
+@inline
 def try_assign(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: str = "",
                availablemem: str = "", still_wanted: Callable[[], bool] | None = None) -> AssignResult:
     """One assignment attempt: the first eligible process in priority order, or none.
@@ -184,6 +186,7 @@ def assign_probe(tx: Tx, now: int, caller: str, colonyname: str, availablecpu: s
     return AssignResult(None, me.executortype, me.name, me.locationname, cpu, mem)
 
 
+@inline
 def submit_and_hand(tx: Tx, now: int, caller: str, spec: FunctionSpec | None, executorid: str, cpu: int, mem: int,
                     still_wanted: Callable[[], bool]) -> tuple[Process, Process | None]:
     """Submit, then in the same commit assign the parked executor `executorid` the first process
@@ -201,6 +204,7 @@ def submit_and_hand(tx: Tx, now: int, caller: str, spec: FunctionSpec | None, ex
     return process, handed  # (the hub wakes nobody for a process assigned in the commit that queued it)
 
 
+@inline
 def give_back(tx: Tx, now: int, caller: str, processid: str) -> bool:
     """Return a process assigned to `caller` whose long-poll reply could not be delivered (the
     client disconnected while it was being assigned) to the queue, at its place, no retry counted."""
@@ -237,6 +241,7 @@ def _require_assigned(tx: Tx, caller: str, row: ProcessRow, verb: str) -> securi
     return member
 
 
+@inline
 def close_successful(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | None) -> None:
     row = _row_of(tx, processid, "close process as successful")
     me = _require_assigned(tx, caller, row, "close process as successful")
@@ -268,6 +273,7 @@ def fail_row(tx: Tx, now: int, row: ProcessRow, errors: list[str], reason: str =
     resolve.on_closed(tx, now, row, ProcessState.FAILED)
 
 
+@inline
 def close_failed(tx: Tx, now: int, caller: str, processid: str, errors: list[str] | None) -> None:
     row = _row_of(tx, processid, "close process as failed")
     _require_assigned(tx, caller, row, "close process as failed")
@@ -277,6 +283,7 @@ def close_failed(tx: Tx, now: int, caller: str, processid: str, errors: list[str
     fail_row(tx, now, row, list(errors or []))
 
 
+@inline
 def set_output(tx: Tx, now: int, caller: str, processid: str, out: list[Any] | None) -> None:
     row = _row_of(tx, processid, "set output")
     security.require_member(tx, caller, row.colonyname)

@@ -6,17 +6,22 @@ its own SAVEPOINT, so a failing unit rolls back alone while the batch shares one
 commit). Callers are answered only after COMMIT returns, so an acknowledged write is durable.
 Reads run `fn(tx, *args)` in a read transaction on one of several reader connections.
 
-aiosqlite owns the connections and their threads; we hand it whole functions through its
-`_execute` hook (the one private call, kept here) so that a unit of work costs one thread hop.
+The writer (`_Writer`) is a task on the event loop. Units marked `inline` (the submit, assign and
+close path: a few rows by key) run right on the loop, with no thread hop and no wait for the GIL
+between their statements; other units and every COMMIT (the fsync) run in the writer's own thread,
+and the writes that arrive meanwhile make up the next batch. aiosqlite owns the reader
+connections and their threads; we hand it whole functions through its `_execute` hook (the one
+private call, kept here) so that a read costs one thread hop.
 """
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import itertools
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -161,11 +166,9 @@ class Database:
         self.path = path
         self.synchronous = synchronous
         self._nreaders = readers
-        self._writer: aiosqlite.Connection | None = None
+        self._writer: _Writer | None = None
         self._readers: list[aiosqlite.Connection] = []
         self._next_reader = itertools.cycle(range(max(readers, 1)))
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
         self._closed = False
         self._loop_reader: sqlite3.Connection | None = None
         self.on_commit: Callable[[list[Any]], None] | None = None
@@ -179,10 +182,10 @@ class Database:
         return db
 
     async def _open(self) -> None:
+        writer = _Writer(self.path, self.synchronous, asyncio.get_running_loop(), self._deliver)
         try:
-            self._writer = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
-            await self._writer._execute(_configure, self._writer._conn, self.synchronous)
-            self.schema_version = await self._writer._execute(migrate, self._writer._conn)
+            self.schema_version = await writer.start()
+            self._writer = writer
             for _ in range(self._nreaders):
                 reader = await aiosqlite.connect(self.path, isolation_level=None, check_same_thread=False)
                 self._readers.append(reader)
@@ -190,11 +193,10 @@ class Database:
                 await reader._execute(reader._conn.execute, "PRAGMA query_only = ON")
         except BaseException:
             # close what was opened: aiosqlite's worker threads would otherwise keep the process alive
-            for conn in [self._writer, *self._readers]:
-                if conn is not None:
-                    await conn.close()
+            await writer.stop()
+            for conn in self._readers:
+                await conn.close()
             raise
-        self._task = asyncio.create_task(self._writer_loop(), name="colonies-db-writer")
         self._loop_reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         _configure(self._loop_reader, self.synchronous)
         self._loop_reader.execute("PRAGMA query_only = ON")
@@ -202,10 +204,10 @@ class Database:
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(tx, *args) as one unit of work in the single writer; returns its result."""
-        if self._closed:
+        if self._closed or self._writer is None:
             raise RuntimeError("database is closed")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((fn, args, fut))
+        self._writer.put((fn, args, fut))
         return await fut
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
@@ -229,60 +231,138 @@ class Database:
                 raise
             return await self.read(fn, *args)
 
-    async def _writer_loop(self) -> None:
-        assert self._writer is not None
-        conn = self._writer._conn
-        stopping = False
-        while not stopping:
-            item = await self._queue.get()
-            if item is _STOP:
-                break
-            batch = [item]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                nxt = self._queue.get_nowait()
-                if nxt is _STOP:
-                    stopping = True
-                    break
-                batch.append(nxt)
-            started = time.perf_counter()
+    def _deliver(self, batch: list[tuple[Any, Any, asyncio.Future[Any]]],
+                 outcomes: list[tuple[bool, Any, list[Any]]] | BaseException, seconds: float) -> None:
+        """On the event loop, after the writer thread committed (or failed to commit) a batch."""
+        if isinstance(outcomes, BaseException):  # commit failed: nobody's write happened
+            exc = outcomes if isinstance(outcomes, Exception) else RuntimeError(str(outcomes))
+            for _, _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+            return
+        if self.on_batch is not None:
+            self.on_batch(len(batch), seconds)
+        events: list[Any] = []
+        for (_, _, fut), (ok, value, unit_events) in zip(batch, outcomes, strict=True):
+            if ok:
+                events.extend(unit_events)
+                if not fut.done():
+                    fut.set_result(value)
+            elif not fut.done():
+                fut.set_exception(value)
+        if events and self.on_commit is not None:
             try:
-                outcomes = await self._writer._execute(_run_batch, conn, [(fn, args) for fn, args, _ in batch])
-            except BaseException as exc:  # commit failed: nobody's write happened
-                for _, _, fut in batch:
-                    if not fut.done():
-                        fut.set_exception(exc if isinstance(exc, Exception) else RuntimeError(str(exc)))
-                continue
-            if self.on_batch is not None:
-                self.on_batch(len(batch), time.perf_counter() - started)
-            events: list[Any] = []
-            for (_, _, fut), (ok, value, unit_events) in zip(batch, outcomes, strict=True):
-                if ok:
-                    events.extend(unit_events)
-                    if not fut.done():
-                        fut.set_result(value)
-                elif not fut.done():
-                    fut.set_exception(value)
-            if events and self.on_commit is not None:
-                try:
-                    self.on_commit(events)
-                except Exception:  # a broken subscriber must not stop the writer
-                    import logging
+                self.on_commit(events)
+            except Exception:  # a broken subscriber must not stop the writer
+                import logging
 
-                    logging.getLogger("colonies").exception("on_commit hook failed")
+                logging.getLogger("colonies").exception("on_commit hook failed")
 
     async def close(self) -> None:
         """Drain queued writes, stop the writer, close connections. Idempotent."""
         if self._closed:
             return
         self._closed = True
-        self._queue.put_nowait(_STOP)
-        if self._task is not None:
-            await self._task
-        for conn in [self._writer, *self._readers]:
-            if conn is not None:
-                await conn.close()
+        if self._writer is not None:
+            await self._writer.stop()
+        for conn in self._readers:
+            await conn.close()
         if self._loop_reader is not None:
             self._loop_reader.close()
+
+
+class _Writer:
+    """The writer: a task on the event loop that owns the writing connection.
+
+    It takes everything queued (up to MAX_BATCH) as one batch in one transaction. A unit marked
+    `inline` (a few rows by key: the submit/assign/close path) runs right on the loop; any other
+    unit, and the COMMIT with its fsync, run in the writer's one thread, so that neither a large
+    unit nor the disk ever stalls the loop (and a unit never waits for the GIL between the
+    statements it runs). `stop` queues a marker: the writes queued before it still run."""
+
+    def __init__(self, path: str, synchronous: str, loop: asyncio.AbstractEventLoop,
+                 deliver: Callable[[list[Any], Any, float], None]) -> None:
+        self._path = path
+        self._synchronous = synchronous
+        self._loop = loop
+        self._deliver = deliver
+        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="colonies-db-writer")
+        self._task: asyncio.Task[None] | None = None
+        self._conn: sqlite3.Connection | None = None
+
+    def _connect(self) -> tuple[sqlite3.Connection, int]:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        try:
+            _configure(conn, self._synchronous)
+            version = migrate(conn)
+            conn.execute("PRAGMA busy_timeout = 0")  # BEGIN on the loop never waits (see _begin)
+            return conn, version
+        except BaseException:
+            conn.close()
+            raise
+
+    async def start(self) -> int:
+        """Open, configure and migrate the writing connection (in the thread); the schema version."""
+        try:
+            conn, version = await self._offload(self._connect)
+        except BaseException:
+            self._pool.shutdown(wait=False)
+            raise
+        self._conn = conn
+        self._task = asyncio.create_task(self._serve(conn), name="colonies-db-writer")
+        return version
+
+    def put(self, item: tuple[Any, Any, asyncio.Future[Any]]) -> None:
+        self._queue.put_nowait(item)
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        task, self._task = self._task, None
+        self._queue.put_nowait(_STOP)
+        try:
+            await task
+        finally:
+            assert self._conn is not None
+            self._conn.close()
+            self._pool.shutdown(wait=True)
+
+    async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run fn in the writer's thread. If the awaiting task is cancelled, fn still finishes
+        before the cancel goes on: nobody else may touch the connection while it runs."""
+        done = self._pool.submit(fn, *args)
+        try:
+            return await asyncio.shield(asyncio.wrap_future(done))
+        except asyncio.CancelledError:
+            concurrent.futures.wait([done])
+            raise
+
+    async def _serve(self, conn: sqlite3.Connection) -> None:
+        q = self._queue
+        while True:
+            item = await q.get()
+            if item is _STOP:
+                return
+            batch = [item]
+            stopping = False
+            while len(batch) < MAX_BATCH and not q.empty():
+                nxt = q.get_nowait()
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                batch.append(nxt)
+            started = time.perf_counter()
+            outcomes: list[tuple[bool, Any, list[Any]]] | BaseException
+            try:
+                outcomes = await _run_batch(conn, [(fn, args) for fn, args, _ in batch], self._offload)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:
+                outcomes = exc
+            self._deliver(batch, outcomes, time.perf_counter() - started)
+            if stopping:
+                return
 
 
 def _run_read(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -293,28 +373,92 @@ def _run_read(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, .
         conn.execute("COMMIT")
 
 
-def _run_batch(conn: sqlite3.Connection,
-               units: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> list[tuple[bool, Any, list[Any]]]:
-    """Runs in the writer thread: all units in one transaction, each in a savepoint."""
-    outcomes: list[tuple[bool, Any, list[Any]]] = []
-    conn.execute("BEGIN IMMEDIATE")
+def inline(fn: Callable[..., T]) -> Callable[..., T]:
+    """Mark a unit of work that touches a few rows by key: the writer runs it on the event loop."""
+    fn.colonies_inline = True  # type: ignore[attr-defined]
+    return fn
+
+
+def _run_unit(conn: sqlite3.Connection, fn: Callable[..., Any], args: tuple[Any, ...],
+              savepoint: bool) -> tuple[bool, Any, list[Any]]:
+    """One unit: (ok, value or exception, events). In a savepoint, a failure is undone alone."""
+    if savepoint:
+        conn.execute("SAVEPOINT unit")
+    tx = Tx(conn)
     try:
-        for fn, args in units:
-            conn.execute("SAVEPOINT unit")
-            tx = Tx(conn)
-            try:
-                value = fn(tx, *args)
-            except Exception as exc:
-                conn.execute("ROLLBACK TO unit")
-                conn.execute("RELEASE unit")
-                if isinstance(exc, sqlite3.IntegrityError):
-                    exc = _integrity(exc)
-                outcomes.append((False, exc, []))
-            else:
-                conn.execute("RELEASE unit")
-                outcomes.append((True, value, tx.events))
+        value = fn(tx, *args)
+    except Exception as exc:
+        if savepoint:
+            conn.execute("ROLLBACK TO unit")
+            conn.execute("RELEASE unit")
+        if isinstance(exc, sqlite3.IntegrityError):
+            exc = _integrity(exc)
+        return False, exc, []
+    if savepoint:
+        conn.execute("RELEASE unit")
+    return True, value, tx.events
+
+
+async def _run_units(conn: sqlite3.Connection, units: list[tuple[Callable[..., Any], tuple[Any, ...]]],
+                     offload: Callable[..., Awaitable[Any]], savepoints: bool) -> list[tuple[bool, Any, list[Any]]]:
+    """The units in order; without savepoints, stop at the first failure."""
+    outcomes: list[tuple[bool, Any, list[Any]]] = []
+    for fn, args in units:
+        if getattr(fn, "colonies_inline", False):
+            outcome = _run_unit(conn, fn, args, savepoints)
+        else:
+            outcome = await offload(_run_unit, conn, fn, args, savepoints)
+        outcomes.append(outcome)
+        if not savepoints and not outcome[0]:
+            break
+    return outcomes
+
+
+WRITER_BUSY_MS = 10_000  # how long the writer waits for a write lock held outside this server
+
+
+async def _begin(conn: sqlite3.Connection, offload: Callable[..., Awaitable[Any]]) -> None:
+    """BEGIN IMMEDIATE on the loop when the write lock is free (always, unless another program has
+    the file open for writing); else wait for it in the writer's thread, the loop serving on."""
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        await offload(_begin_waiting, conn)
+
+
+def _begin_waiting(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_MS}")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    finally:
+        conn.execute("PRAGMA busy_timeout = 0")
+
+
+async def _run_batch(conn: sqlite3.Connection, units: list[tuple[Callable[..., Any], tuple[Any, ...]]],
+                     offload: Callable[..., Awaitable[Any]]) -> list[tuple[bool, Any, list[Any]]]:
+    """All units in one transaction; inline units on the loop, the others and the COMMIT through
+    `offload` (the writer's thread).
+
+    Units first run back to back with no savepoints (the common case: all succeed). If one fails,
+    the transaction is rolled back and, if others share it, the batch runs again with each unit in
+    its own savepoint, so that the failing unit is undone alone. Nothing of the first pass was
+    committed or published."""
+    await _begin(conn, offload)
+    try:
+        outcomes = await _run_units(conn, units, offload, savepoints=False)
+        if not outcomes[-1][0]:
+            conn.execute("ROLLBACK")
+            if len(units) == 1:
+                return outcomes
+            await _begin(conn, offload)
+            outcomes = await _run_units(conn, units, offload, savepoints=True)
         # a batch of refused units wrote nothing: roll back rather than commit an empty transaction
-        conn.execute("COMMIT" if any(ok for ok, _, _ in outcomes) else "ROLLBACK")
+        if any(ok for ok, _, _ in outcomes):
+            await offload(conn.execute, "COMMIT")
+        else:
+            conn.execute("ROLLBACK")
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")

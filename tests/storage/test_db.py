@@ -201,9 +201,9 @@ def test_failing_unit_rolls_back_alone_within_a_batch(tmp_path: Path, monkeypatc
     batches: list[int] = []
     real = dbmod._run_batch
 
-    def spy(conn: sqlite3.Connection, units: list[Any]) -> Any:
+    def spy(conn: sqlite3.Connection, units: list[Any], offload: Any) -> Any:
         batches.append(len(units))
-        return real(conn, units)
+        return real(conn, units, offload)
 
     monkeypatch.setattr(dbmod, "_run_batch", spy)
 
@@ -295,6 +295,65 @@ def test_broken_on_commit_hook_does_not_stop_the_writer(tmp_path: Path) -> None:
             await db.close()
 
     assert asyncio.run(main()) == [1, 2]
+
+
+# --- where units run -------------------------------------------------------------------------
+@dbmod.inline
+def insert_inline(tx: Tx, n: int) -> int:
+    return insert(tx, n, str(threading.get_ident()))
+
+
+def insert_in_thread(tx: Tx, n: int) -> int:
+    return insert(tx, n, str(threading.get_ident()))
+
+
+def tags(tx: Tx) -> dict[int, str]:
+    return {r[0]: r[1] for r in tx.all("SELECT n, tag FROM items")}
+
+
+def test_inline_units_run_on_the_loop_and_others_in_the_writer_thread(tmp_path: Path) -> None:
+    """Both kinds share one batch (one transaction) and commit together."""
+    async def main() -> tuple[dict[int, str], list[int]]:
+        db = await opened(tmp_path / "c.db")
+        batches: list[int] = []
+        db.on_batch = lambda units, seconds: batches.append(units)
+        try:
+            await asyncio.gather(db.write(insert_inline, 1), db.write(insert_in_thread, 2), db.write(insert_inline, 3))
+            return await db.read(tags), batches
+        finally:
+            await db.close()
+
+    loop_thread = str(threading.get_ident())
+    written, batches = asyncio.run(main())
+    assert written[1] == written[3] == loop_thread
+    assert written[2] != loop_thread
+    assert batches == [3]
+
+
+def test_an_outside_write_lock_holds_writes_but_never_the_loop(tmp_path: Path) -> None:
+    """Another program holds the write lock: writes wait for it (then succeed); the event loop
+    keeps running all the while."""
+    async def main() -> tuple[int, bool, int, list[int]]:
+        db = await opened(tmp_path / "c.db")
+        other = sqlite3.connect(tmp_path / "c.db", isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            write = asyncio.ensure_future(db.write(insert_inline, 1))
+            ticks = 0
+            for _ in range(20):  # 0.2 s of a loop that must not be blocked
+                await asyncio.sleep(0.01)
+                ticks += 1
+            waiting = not write.done()
+            other.execute("ROLLBACK")
+            value = await asyncio.wait_for(write, 10)
+            return ticks, waiting, value, await db.read(all_items)
+        finally:
+            other.close()
+            await db.close()
+
+    ticks, waiting, value, items = asyncio.run(main())
+    assert ticks == 20 and waiting, "the write should wait for the lock while the loop runs"
+    assert value == 1 and items == [1]
 
 
 # --- shutdown -------------------------------------------------------------------------------

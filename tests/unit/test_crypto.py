@@ -262,3 +262,35 @@ def test_pycolonies_genkey_keys_work_with_us() -> None:
     for _ in range(3):
         prv = pycrypto.Crypto().prvkey()
         assert crypto.id_of_prvkey(prv) == pycrypto.Crypto().id(prv)
+
+
+# --- the recovery memo ------------------------------------------------------------------------
+def test_memo_recovers_each_signer_of_one_message_apart() -> None:
+    """The same message signed by two keys, each sent twice: the memo answers every repeat with
+    the signer of that very signature, never the other's."""
+    a, b = crypto.generate_prvkey(), crypto.generate_prvkey()
+    message = base64.b64encode(b'{"msgtype":"assignprocessmsg","colonyname":"memo","timeout":10}').decode()
+    sig_a, sig_b = crypto.sign(message, a), crypto.sign(message, b)
+    assert sig_a == crypto.sign(message, a)  # deterministic (RFC 6979): repeats are byte-identical
+    for _ in range(2):
+        assert crypto.recover_id(message, sig_a) == crypto.id_of_prvkey(a)
+        assert crypto.recover_id(message, sig_b) == crypto.id_of_prvkey(b)
+
+
+def test_memo_never_keeps_a_refusal() -> None:
+    prv = crypto.generate_prvkey()
+    message = "bWVtbw=="
+    good = crypto.sign(message, prv)
+    tampered = good[:64] + "00" * 32 + good[128:]  # s = 0
+    for _ in range(2):
+        with pytest.raises(Forbidden):
+            crypto.recover_id(message, tampered)
+    assert crypto.recover_id(message, good) == crypto.id_of_prvkey(prv)
+
+
+def test_long_messages_bypass_the_memo_and_still_recover() -> None:
+    prv = crypto.generate_prvkey()
+    message = "A" * (crypto.MEMO_MAX_MESSAGE + 1)
+    before = crypto._recover_memo.cache_info().currsize
+    assert crypto.recover_id(message, crypto.sign(message, prv)) == crypto.id_of_prvkey(prv)
+    assert crypto._recover_memo.cache_info().currsize == before
