@@ -6,22 +6,24 @@ its own SAVEPOINT, so a failing unit rolls back alone while the batch shares one
 commit). Callers are answered only after COMMIT returns, so an acknowledged write is durable.
 Reads run `fn(tx, *args)` in a read transaction on one of several reader connections.
 
-The writer (`_Writer`) is a task on the event loop. Units marked `inline` (the submit, assign and
-close path: a few rows by key) run right on the loop, with no thread hop and no wait for the GIL
-between their statements; other units and every COMMIT (the fsync) run in the writer's own thread,
-and the writes that arrive meanwhile make up the next batch. aiosqlite owns the reader
-connections and their threads; we hand it whole functions through its `_execute` hook (the one
-private call, kept here) so that a read costs one thread hop.
+The writer (`_Writer`) batches on the event loop: a batch of `inline` units (the submit, assign
+and close path: a few rows by key) runs right on the loop, with no thread hop and no wait for the
+GIL between its statements, and only its COMMIT (the fsync) runs in the writer's own thread; any
+other batch runs whole in that thread. aiosqlite owns the reader connections and their threads;
+we hand it whole functions through its `_execute` hook (the one private call, kept here) so that
+a read costs one thread hop.
 """
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
+import collections
 import contextlib
 import itertools
+import queue
 import sqlite3
+import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from importlib import resources
 from typing import Any, TypeVar
 
@@ -272,13 +274,17 @@ class Database:
 
 
 class _Writer:
-    """The writer: a task on the event loop that owns the writing connection.
+    """The single writer: batches of units on one connection, one batch at a time.
 
-    It takes everything queued (up to MAX_BATCH) as one batch in one transaction. A unit marked
-    `inline` (a few rows by key: the submit/assign/close path) runs right on the loop; any other
-    unit, and the COMMIT with its fsync, run in the writer's one thread, so that neither a large
-    unit nor the disk ever stalls the loop (and a unit never waits for the GIL between the
-    statements it runs). `stop` queues a marker: the writes queued before it still run."""
+    `put` (on the loop) queues a write and, if the writer is idle, schedules `_flush` with
+    `call_soon`, so the writes of one loop iteration share a batch. `_flush` takes everything
+    queued (up to MAX_BATCH) as one transaction. If every unit is `inline` (the submit/assign/
+    close path: a few rows by key) it runs them right on the loop, with no thread hop and no wait
+    for the GIL between statements, and hands only the COMMIT (the fsync) to the writer's thread;
+    any other batch, or one whose BEGIN would wait for a lock held by another program, runs whole
+    in the thread, so that neither a large unit, a lock nor the disk ever stalls the loop. The
+    thread answers with one `call_soon_threadsafe`; the outcomes are delivered and the next batch
+    (the writes that came in meanwhile) starts at once. `stop` lets the queued writes run first."""
 
     def __init__(self, path: str, synchronous: str, loop: asyncio.AbstractEventLoop,
                  deliver: Callable[[list[Any], Any, float], None]) -> None:
@@ -286,83 +292,117 @@ class _Writer:
         self._synchronous = synchronous
         self._loop = loop
         self._deliver = deliver
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="colonies-db-writer")
-        self._task: asyncio.Task[None] | None = None
+        self._pending: collections.deque[tuple[Any, Any, asyncio.Future[Any]]] = collections.deque()
+        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="colonies-db-writer", daemon=True)
         self._conn: sqlite3.Connection | None = None
-
-    def _connect(self) -> tuple[sqlite3.Connection, int]:
-        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        try:
-            _configure(conn, self._synchronous)
-            version = migrate(conn)
-            conn.execute("PRAGMA busy_timeout = 0")  # BEGIN on the loop never waits (see _begin)
-            return conn, version
-        except BaseException:
-            conn.close()
-            raise
+        self._busy = False  # a flush is scheduled, or a batch is running
+        self._started: asyncio.Future[int] = loop.create_future()
+        self._drained: asyncio.Future[None] | None = None
+        self._stopped: asyncio.Future[None] = loop.create_future()
 
     async def start(self) -> int:
         """Open, configure and migrate the writing connection (in the thread); the schema version."""
-        try:
-            conn, version = await self._offload(self._connect)
-        except BaseException:
-            self._pool.shutdown(wait=False)
-            raise
-        self._conn = conn
-        self._task = asyncio.create_task(self._serve(conn), name="colonies-db-writer")
-        return version
+        self._thread.start()
+        return await self._started
 
     def put(self, item: tuple[Any, Any, asyncio.Future[Any]]) -> None:
-        self._queue.put_nowait(item)
+        self._pending.append(item)
+        if not self._busy:
+            self._busy = True
+            self._loop.call_soon(self._flush)
 
     async def stop(self) -> None:
-        if self._task is None:
+        if not self._thread.is_alive() and self._thread.ident is None:
+            return  # never started
+        if self._busy or self._pending:
+            self._drained = self._loop.create_future()
+            await self._drained
+        self._jobs.put(None)
+        await self._stopped
+
+    def _flush(self) -> None:
+        """On the loop: start the next batch (everything queued, up to MAX_BATCH)."""
+        pending = self._pending
+        if not pending:
+            self._busy = False
+            if self._drained is not None and not self._drained.done():
+                self._drained.set_result(None)
             return
-        task, self._task = self._task, None
-        self._queue.put_nowait(_STOP)
-        try:
-            await task
-        finally:
-            assert self._conn is not None
-            self._conn.close()
-            self._pool.shutdown(wait=True)
-
-    async def _offload(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run fn in the writer's thread. If the awaiting task is cancelled, fn still finishes
-        before the cancel goes on: nobody else may touch the connection while it runs."""
-        done = self._pool.submit(fn, *args)
-        try:
-            return await asyncio.shield(asyncio.wrap_future(done))
-        except asyncio.CancelledError:
-            concurrent.futures.wait([done])
-            raise
-
-    async def _serve(self, conn: sqlite3.Connection) -> None:
-        q = self._queue
-        while True:
-            item = await q.get()
-            if item is _STOP:
-                return
-            batch = [item]
-            stopping = False
-            while len(batch) < MAX_BATCH and not q.empty():
-                nxt = q.get_nowait()
-                if nxt is _STOP:
-                    stopping = True
-                    break
-                batch.append(nxt)
-            started = time.perf_counter()
-            outcomes: list[tuple[bool, Any, list[Any]]] | BaseException
+        batch = [pending.popleft() for _ in range(min(len(pending), MAX_BATCH))]
+        units = [(fn, args) for fn, args, _ in batch]
+        started = time.perf_counter()
+        conn = self._conn
+        assert conn is not None
+        if all(getattr(fn, "colonies_inline", False) for fn, _ in units):
             try:
-                outcomes = await _run_batch(conn, [(fn, args) for fn, args, _ in batch], self._offload)
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:
-                outcomes = exc
-            self._deliver(batch, outcomes, time.perf_counter() - started)
-            if stopping:
+                outcomes = _run_batch(conn, units, _begin_now)
+            except _LockHeld:
+                self._jobs.put((batch, units, None, started))  # wait for the lock in the thread
                 return
+            except BaseException as exc:  # handed to every caller of the batch
+                self._loop.call_soon(self._done, batch, exc, started)
+                return
+            if any(ok for ok, _, _ in outcomes):
+                self._jobs.put((batch, units, outcomes, started))  # the COMMIT, in the thread
+                return
+            if conn.in_transaction:  # every unit refused: nothing to commit
+                conn.execute("ROLLBACK")
+            self._loop.call_soon(self._done, batch, outcomes, started)
+        else:
+            self._jobs.put((batch, units, None, started))
+
+    def _done(self, batch: list[Any], outcomes: Any, started: float) -> None:
+        """On the loop: deliver a finished batch, then start the next one."""
+        self._deliver(batch, outcomes, time.perf_counter() - started)
+        self._flush()
+
+    def _post(self, fn: Callable[..., None], *args: Any) -> None:
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def _serve(self) -> None:
+        """The writer's thread: open the connection, then COMMITs and whole batches until stopped."""
+        try:
+            conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+            try:
+                _configure(conn, self._synchronous)
+                version = migrate(conn)
+                conn.execute("PRAGMA busy_timeout = 0")  # a BEGIN on the loop never waits (_begin_now)
+            except BaseException:
+                conn.close()
+                raise
+        except BaseException as exc:
+            self._post(_settle, self._started, exc, None)
+            self._post(_settle, self._stopped, None, None)
+            return
+        self._conn = conn
+        self._post(_settle, self._started, None, version)
+        try:
+            while (job := self._jobs.get()) is not None:
+                batch, units, outcomes, started = job
+                try:
+                    if outcomes is None:
+                        outcomes = _run_batch(conn, units, _begin_waiting)
+                    if conn.in_transaction:  # (a batch of refused units wrote nothing: rolled back)
+                        conn.execute("COMMIT" if any(ok for ok, _, _ in outcomes) else "ROLLBACK")
+                except BaseException as exc:  # the commit failed: nobody's write happened
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    outcomes = exc
+                self._post(self._done, batch, outcomes, started)
+        finally:
+            conn.close()
+            self._post(_settle, self._stopped, None, None)
+
+
+def _settle(fut: asyncio.Future[Any], exc: BaseException | None, value: Any) -> None:
+    if fut.done():
+        return
+    if exc is not None:
+        fut.set_exception(exc)
+    else:
+        fut.set_result(value)
 
 
 def _run_read(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
@@ -399,15 +439,12 @@ def _run_unit(conn: sqlite3.Connection, fn: Callable[..., Any], args: tuple[Any,
     return True, value, tx.events
 
 
-async def _run_units(conn: sqlite3.Connection, units: list[tuple[Callable[..., Any], tuple[Any, ...]]],
-                     offload: Callable[..., Awaitable[Any]], savepoints: bool) -> list[tuple[bool, Any, list[Any]]]:
+def _run_units(conn: sqlite3.Connection, units: list[tuple[Callable[..., Any], tuple[Any, ...]]],
+               savepoints: bool) -> list[tuple[bool, Any, list[Any]]]:
     """The units in order; without savepoints, stop at the first failure."""
     outcomes: list[tuple[bool, Any, list[Any]]] = []
     for fn, args in units:
-        if getattr(fn, "colonies_inline", False):
-            outcome = _run_unit(conn, fn, args, savepoints)
-        else:
-            outcome = await offload(_run_unit, conn, fn, args, savepoints)
+        outcome = _run_unit(conn, fn, args, savepoints)
         outcomes.append(outcome)
         if not savepoints and not outcome[0]:
             break
@@ -417,18 +454,22 @@ async def _run_units(conn: sqlite3.Connection, units: list[tuple[Callable[..., A
 WRITER_BUSY_MS = 10_000  # how long the writer waits for a write lock held outside this server
 
 
-async def _begin(conn: sqlite3.Connection, offload: Callable[..., Awaitable[Any]]) -> None:
-    """BEGIN IMMEDIATE on the loop when the write lock is free (always, unless another program has
-    the file open for writing); else wait for it in the writer's thread, the loop serving on."""
+class _LockHeld(Exception):
+    """Another program holds the write lock: the batch goes to the writer's thread to wait."""
+
+
+def _begin_now(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE on the loop: at once, or _LockHeld (the writer's busy_timeout is 0)."""
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        if "locked" not in str(exc) and "busy" not in str(exc):
-            raise
-        await offload(_begin_waiting, conn)
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise _LockHeld from exc
+        raise
 
 
 def _begin_waiting(conn: sqlite3.Connection) -> None:
+    """BEGIN IMMEDIATE in the writer's thread, waiting up to WRITER_BUSY_MS for the lock."""
     conn.execute(f"PRAGMA busy_timeout = {WRITER_BUSY_MS}")
     try:
         conn.execute("BEGIN IMMEDIATE")
@@ -436,29 +477,24 @@ def _begin_waiting(conn: sqlite3.Connection) -> None:
         conn.execute("PRAGMA busy_timeout = 0")
 
 
-async def _run_batch(conn: sqlite3.Connection, units: list[tuple[Callable[..., Any], tuple[Any, ...]]],
-                     offload: Callable[..., Awaitable[Any]]) -> list[tuple[bool, Any, list[Any]]]:
-    """All units in one transaction; inline units on the loop, the others and the COMMIT through
-    `offload` (the writer's thread).
+def _run_batch(conn: sqlite3.Connection, units: list[tuple[Callable[..., Any], tuple[Any, ...]]],
+               begin: Callable[[sqlite3.Connection], None]) -> list[tuple[bool, Any, list[Any]]]:
+    """Begin a transaction and run all units in it; the caller commits or rolls back the
+    transaction if one is still open (`conn.in_transaction`).
 
     Units first run back to back with no savepoints (the common case: all succeed). If one fails,
     the transaction is rolled back and, if others share it, the batch runs again with each unit in
     its own savepoint, so that the failing unit is undone alone. Nothing of the first pass was
     committed or published."""
-    await _begin(conn, offload)
+    begin(conn)
     try:
-        outcomes = await _run_units(conn, units, offload, savepoints=False)
+        outcomes = _run_units(conn, units, savepoints=False)
         if not outcomes[-1][0]:
             conn.execute("ROLLBACK")
             if len(units) == 1:
-                return outcomes
-            await _begin(conn, offload)
-            outcomes = await _run_units(conn, units, offload, savepoints=True)
-        # a batch of refused units wrote nothing: roll back rather than commit an empty transaction
-        if any(ok for ok, _, _ in outcomes):
-            await offload(conn.execute, "COMMIT")
-        else:
-            conn.execute("ROLLBACK")
+                return outcomes  # no transaction is left open
+            begin(conn)
+            outcomes = _run_units(conn, units, savepoints=True)
     except BaseException:
         if conn.in_transaction:
             conn.execute("ROLLBACK")

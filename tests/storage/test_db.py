@@ -201,9 +201,9 @@ def test_failing_unit_rolls_back_alone_within_a_batch(tmp_path: Path, monkeypatc
     batches: list[int] = []
     real = dbmod._run_batch
 
-    def spy(conn: sqlite3.Connection, units: list[Any], offload: Any) -> Any:
+    def spy(conn: sqlite3.Connection, units: list[Any], begin: Any) -> Any:
         batches.append(len(units))
-        return real(conn, units, offload)
+        return real(conn, units, begin)
 
     monkeypatch.setattr(dbmod, "_run_batch", spy)
 
@@ -312,22 +312,24 @@ def tags(tx: Tx) -> dict[int, str]:
 
 
 def test_inline_units_run_on_the_loop_and_others_in_the_writer_thread(tmp_path: Path) -> None:
-    """Both kinds share one batch (one transaction) and commit together."""
+    """A batch of inline units runs on the loop; a batch with any other unit runs whole in the
+    writer's thread. Either way the batch is one transaction."""
     async def main() -> tuple[dict[int, str], list[int]]:
         db = await opened(tmp_path / "c.db")
         batches: list[int] = []
         db.on_batch = lambda units, seconds: batches.append(units)
         try:
-            await asyncio.gather(db.write(insert_inline, 1), db.write(insert_in_thread, 2), db.write(insert_inline, 3))
+            await asyncio.gather(db.write(insert_inline, 1), db.write(insert_inline, 2))
+            await asyncio.gather(db.write(insert_inline, 3), db.write(insert_in_thread, 4), db.write(insert_inline, 5))
             return await db.read(tags), batches
         finally:
             await db.close()
 
     loop_thread = str(threading.get_ident())
     written, batches = asyncio.run(main())
-    assert written[1] == written[3] == loop_thread
-    assert written[2] != loop_thread
-    assert batches == [3]
+    assert written[1] == written[2] == loop_thread
+    assert loop_thread != written[3] == written[4] == written[5]
+    assert batches == [2, 3]
 
 
 def test_an_outside_write_lock_holds_writes_but_never_the_loop(tmp_path: Path) -> None:
