@@ -1,9 +1,9 @@
-"""Database facade: one writer task running whole units of work in transactions, plus readers.
+"""Database facade: one writer running whole units of work in transactions, plus readers.
 
 Every write is a plain function `fn(tx, *args)` queued to the single writer. The writer drains
-the queue into a batch and runs the batch inside one `BEGIN IMMEDIATE … COMMIT`, each unit in
-its own SAVEPOINT, so a failing unit rolls back alone while the batch shares one commit (group
-commit). Callers are answered only after COMMIT returns, so an acknowledged write is durable.
+the queue into a batch and runs the batch inside one `BEGIN IMMEDIATE … COMMIT` (group commit);
+a unit that fails is undone alone (`_run_batch`). Callers are answered only after COMMIT
+returns, so an acknowledged write is durable.
 Reads run `fn(tx, *args)` in a read transaction on one of several reader connections.
 
 The writer (`_Writer`) batches on the event loop: a batch of `inline` units (the submit, assign
