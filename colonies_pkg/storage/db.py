@@ -242,8 +242,6 @@ class Database:
                 if not fut.done():
                     fut.set_exception(exc)
             return
-        if self.on_batch is not None:
-            self.on_batch(len(batch), seconds)
         events: list[Any] = []
         for (_, _, fut), (ok, value, unit_events) in zip(batch, outcomes, strict=True):
             if ok:
@@ -252,13 +250,11 @@ class Database:
                     fut.set_result(value)
             elif not fut.done():
                 fut.set_exception(value)
+        # hooks last, each on its own: a broken subscriber or metric costs nobody an answer or a wake-up
+        if self.on_batch is not None:
+            _call_hook(self.on_batch, len(batch), seconds)
         if events and self.on_commit is not None:
-            try:
-                self.on_commit(events)
-            except Exception:  # a broken subscriber must not stop the writer
-                import logging
-
-                logging.getLogger("colonies").exception("on_commit hook failed")
+            _call_hook(self.on_commit, events)
 
     async def close(self) -> None:
         """Drain queued writes, stop the writer, close connections. Idempotent."""
@@ -271,6 +267,15 @@ class Database:
             await conn.close()
         if self._loop_reader is not None:
             self._loop_reader.close()
+
+
+def _call_hook(hook: Callable[..., None], *args: Any) -> None:
+    try:
+        hook(*args)
+    except Exception:
+        import logging
+
+        logging.getLogger("colonies").exception("commit hook failed")
 
 
 class _Writer:
@@ -354,8 +359,10 @@ class _Writer:
 
     def _done(self, batch: list[Any], outcomes: Any, started: float) -> None:
         """On the loop: deliver a finished batch, then start the next one."""
-        self._deliver(batch, outcomes, time.perf_counter() - started)
-        self._flush()
+        try:
+            self._deliver(batch, outcomes, time.perf_counter() - started)
+        finally:  # a failing hook must not stop the writer
+            self._flush()
 
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more

@@ -297,6 +297,32 @@ def test_broken_on_commit_hook_does_not_stop_the_writer(tmp_path: Path) -> None:
     assert asyncio.run(main()) == [1, 2]
 
 
+def test_broken_on_batch_hook_does_not_stop_the_writer(tmp_path: Path) -> None:
+    """The caller of a batch whose metrics hook raised still gets its answer, the commit's events
+    still reach on_commit, and later writes run."""
+    async def main() -> tuple[list[Any], list[int]]:
+        db = await opened(tmp_path / "c.db")
+
+        def broken(units: int, seconds: float) -> None:
+            raise RuntimeError("metrics bug")
+
+        db.on_batch = broken
+        published: list[Any] = []
+        db.on_commit = published.extend
+        try:
+            first = await asyncio.wait_for(asyncio.gather(db.write(insert, 1), return_exceptions=True), 5)
+            assert published == [("inserted", 1)]
+            db.on_batch = None
+            assert await asyncio.wait_for(db.write(insert, 2), 5) == 2
+            return first, await db.read(all_items)
+        finally:
+            await db.close()
+
+    first, items = asyncio.run(main())
+    assert first == [1], "the write whose batch hook failed is still answered"
+    assert items == [1, 2]
+
+
 # --- where units run -------------------------------------------------------------------------
 @dbmod.inline
 def insert_inline(tx: Tx, n: int) -> int:
