@@ -7,7 +7,9 @@ is not in it). Prints figures only.
     python bench/hotpath.py [--processes 5000] [--pipelines 4] [--profile out.prof]
 
 Each pipeline submits, assigns and closes one process at a time; pipelines run concurrently so
-that the writer batches as it does under load.
+that the writer batches as it does under load (more pipelines, fewer commits per process). The
+harness signs each close here (the process id comes from the assign); that CPU is measured and
+taken out of the figures.
 """
 from __future__ import annotations
 
@@ -145,14 +147,15 @@ async def run(processes: int, pipelines: int, profile: str) -> None:
             prof.dump_stats(profile)
         cpu, wall = time.process_time() - cpu0 - signing[0], time.perf_counter() - wall0
         use = resource.getrusage(resource.RUSAGE_SELF)
-        threads = {name: round((cpu_s - threads0.get(name, 0.0)) / (share * pipelines) * 1000, 3)
-                   for name, cpu_s in thread_cpu().items() if cpu_s - threads0.get(name, 0.0) > 0}
+        spent = {name: cpu_s - threads0.get(name, 0.0) - (signing[0] if name == "main" else 0.0)
+                 for name, cpu_s in thread_cpu().items()}
+        threads = {name: round(cpu_s / (share * pipelines) * 1000, 3) for name, cpu_s in spent.items() if cpu_s > 0}
         n = share * pipelines
         assert len(set(closed)) == n
         print(f"{n} processes, {pipelines} pipelines: {cpu / n * 1000:.3f} ms CPU per process "
-              f"(all threads), {n / wall:,.0f} processes/s; user {(use.ru_utime - use0.ru_utime) / n * 1000:.3f} ms, "
-              f"system {(use.ru_stime - use0.ru_stime) / n * 1000:.3f} ms per process; {len(batches) / n:.2f} commits "
-              f"per process; ms per process by thread {threads}")
+              f"(all threads), {n / wall:,.0f} processes/s; system time {(use.ru_stime - use0.ru_stime) / n * 1000:.3f} "
+              f"ms of it; {len(batches) / n:.2f} commits per process; ms per process by thread (main: the event "
+              f"loop) {threads}")
         await lifespan_in.put({"type": "lifespan.shutdown"})
         await lifespan_out.get()
         await lifespan
