@@ -429,12 +429,16 @@ DURABILITY_SCRIPT = textwrap.dedent("""
     import asyncio, itertools, sys
     sys.path.insert(0, sys.argv[2])
     from colonies_pkg.storage import Database
+    from colonies_pkg.storage.db import inline
 
     def create(tx):
         tx.run("CREATE TABLE IF NOT EXISTS acks (n INTEGER PRIMARY KEY)")
 
     def insert(tx, n):
         tx.run("INSERT INTO acks(n) VALUES (?)", (n,))
+
+    if sys.argv[3] == "inline":  # units on the event loop, the COMMIT in the writer's thread
+        insert = inline(insert)
 
     async def main(path):
         db = await Database.open(path)
@@ -453,11 +457,14 @@ DURABILITY_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_acknowledged_writes_survive_sigkill(tmp_path: Path) -> None:
+@pytest.mark.parametrize("where", ["inline", "thread"])
+def test_acknowledged_writes_survive_sigkill(tmp_path: Path, where: str) -> None:
+    """Both writer paths: a batch of inline units (run on the loop, committed in the thread) and a
+    batch run whole in the writer's thread."""
     script = tmp_path / "writer.py"
     script.write_text(DURABILITY_SCRIPT)
     path = tmp_path / "durable.db"
-    proc = subprocess.Popen([sys.executable, "-u", str(script), str(path), str(REPO)],
+    proc = subprocess.Popen([sys.executable, "-u", str(script), str(path), str(REPO), where],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     lines: list[bytes] = []
     ready = threading.Event()
