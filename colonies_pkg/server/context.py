@@ -7,7 +7,9 @@ from typing import Any, TypeVar
 from ..channelhub import ChannelHub
 from ..config import ServerConfig
 from ..domain.channels import Limits
+from ..errors import Unavailable
 from ..hub import Hub
+from ..storage import Backend
 
 T = TypeVar("T")
 
@@ -15,15 +17,26 @@ T = TypeVar("T")
 class Services:
     """Long-lived parts shared by every request."""
 
-    def __init__(self, config: ServerConfig, db: Any, hub: Hub) -> None:
+    def __init__(self, config: ServerConfig, db: Backend | None, hub: Hub) -> None:
         self.config = config
-        self.db = db  # storage.Database (SQLite) or storage.postgres.PgDatabase: the same seam
+        self._db = db  # storage.Database (SQLite) or storage.postgres.PgDatabase: the same seam
         self.hub = hub
         self.leader: Any = None  # replicas.Leader
         self.bridge: Any = None  # replicas.Bridge, with PostgreSQL
         self.observer: Any = None  # server.observe.Observer when metrics or the dashboard are on
         self.channels = ChannelHub(Limits.from_config(config))
         self.subscriptions = 0  # open /pubsub subscriptions (process, processes and channel)
+
+    @property
+    def db(self) -> Backend:
+        """The open database (the app's lifespan opens it before the first request)."""
+        if self._db is None:
+            raise Unavailable("The database is not open")
+        return self._db
+
+    @db.setter
+    def db(self, db: Backend) -> None:
+        self._db = db
 
     def close_subscriptions(self) -> tuple[int, int]:
         """The server is stopping: end every subscription and wake every parked long-poll; each

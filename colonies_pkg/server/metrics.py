@@ -132,7 +132,7 @@ class ColoniesCollector:
         """With PostgreSQL: the connection pool, retried units, the NOTIFY bridge and the lease."""
         services = self.services
         db = services.db
-        if db is None or not db.replicated:
+        if not db.replicated:
             return
         pool = db.stats()
         yield GaugeMetricFamily("colonies_db_pool_size", "Open connections in the PostgreSQL pool",

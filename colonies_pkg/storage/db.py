@@ -256,6 +256,10 @@ class Database:
         if events and self.on_commit is not None:
             _call_hook(self.on_commit, events)
 
+    def stats(self) -> dict[str, int]:
+        """Connection pool figures: none here (one writer and fixed readers), PostgreSQL has some."""
+        return {}
+
     async def close(self) -> None:
         """Drain queued writes, stop the writer, close connections. Idempotent."""
         if self._closed:
