@@ -137,6 +137,16 @@ def test_assignment_marks_process_running(world: World) -> None:
     assert world.assign(T0 + 6 * NS, world.e2) is None  # exclusive
 
 
+@pytest.mark.parametrize("maxexectime", [30, 0, -1, 2**62])
+def test_the_assigned_process_is_exactly_what_is_stored(world: World, maxexectime: int) -> None:
+    """The claim builds the assigned process from the row it updated, without reading it back:
+    every field equals a fresh read (a huge maxexectime: the end of time, not an overflow)."""
+    pid = world.submit(T0, maxexectime=maxexectime)
+    assigned = world.db.write(processes.try_assign, T0 + 5 * NS, world.e1, "dev", "", "").process
+    assert assigned is not None and assigned.processid == pid
+    assert assigned == world.db.read(processes.get, T0 + 6 * NS, world.e1, pid)
+
+
 def test_executornames_filtering(world: World) -> None:
     only_e2 = world.submit(T0, names=["e2"])
     anyone = world.submit(T0 + NS)

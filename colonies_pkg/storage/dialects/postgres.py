@@ -10,7 +10,7 @@ QUEUE_INDEX = ""  # the planner picks the partial queue index itself
 LOCK_SKIP = " FOR UPDATE SKIP LOCKED"  # sweeps: several replicas share the work, never block
 # The exec deadline of a claimed row: now + maxexectime seconds, kept inside int64 like
 # clock.ns_after (a huge maxexectime means "the end of time", not an overflow). Params: now, now.
-# (Same text as in sqlite.py: the two dialects agree on it.)
+# (SQLite's claim computes the same with clock.ns_after in Python.)
 EXEC_DEADLINE = ("CASE WHEN maxexectime <= 0 THEN 0 WHEN maxexectime > (9223372036854775807 - ?) / 1000000000 "
                  "THEN 9223372036854775807 ELSE ? + maxexectime * 1000000000 END")
 
