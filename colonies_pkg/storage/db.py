@@ -37,7 +37,6 @@ T = TypeVar("T")
 SqlValue = str | int | float | bytes | None
 Params = Sequence[SqlValue]  # the parameters of one statement (both backends)
 DbRow = sqlite3.Row | tuple[Any, ...]  # a driver row: sqlite3's, or psycopg's tuple
-_STOP = object()
 MAX_BATCH = 256
 LOOP_READ_BUSY_MS = 50  # a read on the event loop never waits long for a lock
 
@@ -101,6 +100,11 @@ def scalar(tx: Tx, sql: str, params: Params = ()) -> int:
     if row is None:  # an aggregate always yields a row; a missing sequence row is a broken schema
         raise LookupError(f"no row for {sql!r}")
     return int(row[0] or 0)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock asked for."""
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
@@ -229,7 +233,7 @@ class Database:
         try:
             return _run_read(self._loop_reader, fn, args)
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
+            if not _is_busy(exc):
                 raise
             return await self.read(fn, *args)
 
@@ -355,8 +359,7 @@ class _Writer:
             if any(ok for ok, _, _ in outcomes):
                 self._jobs.put((batch, units, outcomes, started))  # the COMMIT, in the thread
                 return
-            if conn.in_transaction:  # every unit refused: nothing to commit
-                conn.execute("ROLLBACK")
+            _finish(conn, outcomes)  # every unit refused: nothing to commit, no fsync to wait for
             self._loop.call_soon(self._done, batch, outcomes, started)
         else:
             self._jobs.put((batch, units, None, started))
@@ -395,8 +398,7 @@ class _Writer:
                 try:
                     if outcomes is None:
                         outcomes = _run_batch(conn, units, _begin_waiting)
-                    if conn.in_transaction:  # (a batch of refused units wrote nothing: rolled back)
-                        conn.execute("COMMIT" if any(ok for ok, _, _ in outcomes) else "ROLLBACK")
+                    _finish(conn, outcomes)
                 except BaseException as exc:  # the commit failed: nobody's write happened
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
@@ -474,7 +476,7 @@ def _begin_now(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("BEGIN IMMEDIATE")
     except sqlite3.OperationalError as exc:
-        if "locked" in str(exc) or "busy" in str(exc):
+        if _is_busy(exc):
             raise _LockHeld from exc
         raise
 
@@ -511,6 +513,13 @@ def _run_batch(conn: sqlite3.Connection, units: list[tuple[Callable[..., Any], t
             conn.execute("ROLLBACK")
         raise
     return outcomes
+
+
+def _finish(conn: sqlite3.Connection, outcomes: list[tuple[bool, Any, list[Any]]]) -> None:
+    """End the transaction `_run_batch` left open, if any: COMMIT if a unit succeeded, else
+    ROLLBACK (a batch of refused units wrote nothing)."""
+    if conn.in_transaction:
+        conn.execute("COMMIT" if any(ok for ok, _, _ in outcomes) else "ROLLBACK")
 
 
 def _integrity(exc: sqlite3.IntegrityError) -> ColoniesError:
