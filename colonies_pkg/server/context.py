@@ -1,6 +1,7 @@
 """What a handler gets: the database, the hub, the config and the authenticated caller."""
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -66,6 +67,11 @@ class Context:
         db = self.services.db
         value: T = await db.write(fn, db.now(), self.caller, *args)
         return value
+
+    def start_write(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """`write`, queued now; the future gets the outcome (see `Backend.start_write`)."""
+        db = self.services.db
+        return db.start_write(fn, db.now(), self.caller, *args)
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         db = self.services.db

@@ -141,8 +141,7 @@ async def _attempt(ctx: Context, msg: m.AssignProcessMsg, woken_for: ProcessChan
         if empty is not None:
             return empty
     ticket = _Ticket()
-    write = asyncio.ensure_future(ctx.write(processes.try_assign, msg.colonyname, msg.availablecpu, msg.availablemem,
-                                            ticket.still_wanted))
+    write = ctx.start_write(processes.try_assign, msg.colonyname, msg.availablecpu, msg.availablemem, ticket.still_wanted)
     try:
         result = await asyncio.shield(write)
     except asyncio.CancelledError:

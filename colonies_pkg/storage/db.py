@@ -210,11 +210,16 @@ class Database:
 
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(tx, *args) as one unit of work in the single writer; returns its result."""
+        return await self.start_write(fn, *args)
+
+    def start_write(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Queue fn(tx, *args) in the single writer now; the future gets its outcome. Cancelling
+        the future does not undo the unit (shield it to still learn the outcome)."""
         if self._closed or self._writer is None:
             raise RuntimeError("database is closed")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._writer.put((fn, args, fut))
-        return await fut
+        return fut
 
     async def read(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(tx, *args) in one read transaction on a reader connection."""

@@ -227,6 +227,10 @@ class PgDatabase:
         return now_ns() + self._offset
 
     # --- units of work ----------------------------------------------------------------------------
+    def start_write(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """`write`, started now as a task: the future gets its outcome."""
+        return asyncio.ensure_future(self.write(fn, *args))
+
     async def write(self, fn: Callable[..., T], *args: Any) -> T:
         """Run fn(tx, *args) as one transaction; returns its result after COMMIT."""
         if self._closed:
