@@ -23,8 +23,8 @@ Scenarios (all over loopback; the load generator is this one asyncio process):
 the samples per second, 250 by default); `BENCH_WRAP=script.py`
 runs our server as `python script.py colonies.py dev …` (e.g. a script that profiles every thread
 with cProfile). The drain, throughput and deep scenarios also print (to stderr) the server's CPU
-per process by thread: the event loop first, then the database writer, then the readers
-(`BENCH_STIME=1` adds each thread's system time after it).
+per process by thread: the event loop first, then the database writer, then the readers, then
+any child process (the WAL sync helper) (`BENCH_STIME=1` adds each thread's system time after it).
 """
 from __future__ import annotations
 
@@ -107,8 +107,20 @@ class Server:
             await asyncio.sleep(0.02)
         raise RuntimeError(f"{self.kind} server did not start; see {self.dir}/server.log")
 
+    def children(self) -> list[int]:
+        """The server's child processes (ours: the WAL sync helper, storage/walsync.py)."""
+        out: list[int] = []
+        try:
+            for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
+                with open(f"/proc/{self.proc.pid}/task/{tid}/children") as fh:
+                    out.extend(int(p) for p in fh.read().split())
+        except OSError:
+            pass
+        return out
+
     def cpu(self) -> float:
-        return proc_cpu_seconds(self.proc.pid) or 0.0
+        """CPU seconds of the server, its child processes included."""
+        return (proc_cpu_seconds(self.proc.pid) or 0.0) + sum(proc_cpu_seconds(c) or 0.0 for c in self.children())
 
     def thread_cpu(self) -> list[float]:
         """CPU seconds per thread, in creation order (tid order): the main thread (event loop)
@@ -128,6 +140,7 @@ class Server:
             out.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
             if os.environ.get("BENCH_STIME"):
                 out.append(int(fields[12]) / os.sysconf("SC_CLK_TCK"))
+        out.extend(proc_cpu_seconds(c) or 0.0 for c in self.children())  # then child processes
         return out
 
     async def quiet(self, window: float = 0.3, limit: float = 30) -> None:

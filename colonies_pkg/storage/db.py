@@ -2,14 +2,19 @@
 
 Every write is a plain function `fn(tx, *args)` queued to the single writer. The writer drains
 the queue into a batch and runs the batch inside one `BEGIN IMMEDIATE … COMMIT` (group commit);
-a unit that fails is undone alone (`_run_batch`). Callers are answered only after COMMIT
-returns, so an acknowledged write is durable.
+a unit that fails is undone alone (`_run_batch`). Callers are answered only once their batch's
+COMMIT is on disk, so an acknowledged write is durable.
 Reads run `fn(tx, *args)` in a read transaction on one of several reader connections.
 
 The writer (`_Writer`) batches on the event loop: a batch of `inline` units (the submit, assign
 and close path: a few rows by key) runs right on the loop, with no thread hop and no wait for the
-GIL between its statements, and only its COMMIT (the fsync) runs in the writer's own thread; any
-other batch runs whole in that thread. aiosqlite owns the reader connections and their threads;
+GIL between its statements; any other batch runs whole in the writer's own thread. With the
+default `synchronous=FULL` (and `os.fdatasync`), the writer's connection commits with NORMAL — the
+COMMIT only appends the batch's frames to the WAL, so an inline batch commits on the loop — and a
+`walsync.WalSync` (a helper process) syncs the WAL before the batch's callers are answered, in
+commit order, while the next batch already runs: one sync covers every batch committed before it
+began. Without it, SQLite syncs inside each COMMIT, which then runs in the writer's thread.
+aiosqlite owns the reader connections and their threads;
 we hand it whole functions through its `_execute` hook (the one private call, kept here) so that
 a read costs one thread hop.
 """
@@ -23,139 +28,21 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from importlib import resources
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 import aiosqlite
 
 from ..clock import now_ns
 from ..errors import ColoniesError
-from .dialects import sqlite as sqlite_sql
+from . import walsync
+from .tx import DbRow, Params, SqlValue, Tx, _configure, _is_busy, _run_read, inline, migrate, scalar
+from .walsync import WalSync
 
+__all__ = ["Database", "DbRow", "Params", "SqlValue", "Tx", "inline", "migrate", "scalar"]
 T = TypeVar("T")
-SqlValue = str | int | float | bytes | None
-Params = Sequence[SqlValue]  # the parameters of one statement (both backends)
-DbRow = sqlite3.Row | tuple[Any, ...]  # a driver row: sqlite3's, or psycopg's tuple
 MAX_BATCH = 256
 LOOP_READ_BUSY_MS = 50  # a read on the event loop never waits long for a lock
-
-
-class Tx:
-    """What a unit of work sees: the connection, and events to publish after commit.
-
-    `sql` is the dialect module (storage/dialects/) for the SQL that differs per backend; the
-    PostgreSQL backend hands units a `PgTx` with the same methods."""
-
-    __slots__ = ("conn", "events")
-    sql = sqlite_sql
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.events: list[Any] = []
-
-    @property
-    def lock(self) -> str:
-        """Suffix for a SELECT whose rows this unit goes on to change (none under one writer)."""
-        return ""
-
-    @property
-    def lock_skip(self) -> str:
-        return ""
-
-    def one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        row: sqlite3.Row | None = self.conn.execute(sql, params).fetchone()
-        return row
-
-    def all(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
-        return self.conn.execute(sql, params).fetchall()
-
-    def run(self, sql: str, params: Params = ()) -> int:
-        """Execute a statement; returns the number of changed rows."""
-        return self.conn.execute(sql, params).rowcount
-
-    def many(self, sql: str, seq: Sequence[Params]) -> None:
-        """Execute one statement for each parameter tuple."""
-        self.conn.executemany(sql, seq)
-
-    @contextlib.contextmanager
-    def nested(self) -> Iterator[None]:
-        """A part of a unit that, if it raises, is undone alone (its writes and its events)."""
-        mark = len(self.events)
-        self.conn.execute("SAVEPOINT part")
-        try:
-            yield
-        except BaseException:
-            self.conn.execute("ROLLBACK TO part")
-            self.conn.execute("RELEASE part")
-            del self.events[mark:]
-            raise
-        self.conn.execute("RELEASE part")
-
-
-def scalar(tx: Tx, sql: str, params: Params = ()) -> int:
-    """The int in the first column of the one row `sql` yields: a one-row aggregate (COUNT, MIN)
-    or a sequence value, on either backend; SQL NULL (MIN over no rows) is 0."""
-    row = tx.one(sql, params)
-    if row is None:  # an aggregate always yields a row; a missing sequence row is a broken schema
-        raise LookupError(f"no row for {sql!r}")
-    return int(row[0] or 0)
-
-
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
-    """SQLITE_BUSY / SQLITE_LOCKED: another connection holds the lock asked for."""
-    return "locked" in str(exc) or "busy" in str(exc)
-
-
-def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA busy_timeout = 10000")
-    conn.execute("PRAGMA foreign_keys = ON")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        raise RuntimeError(f"SQLite refused WAL mode (journal_mode={mode}); is the data dir on a network filesystem?")
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
-    if conn.execute("PRAGMA foreign_keys").fetchone()[0] != 1:
-        raise RuntimeError("SQLite foreign keys could not be enabled")
-
-
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply the ordered migrations/sqlite/*.sql not yet applied, all in one transaction (one commit);
-    returns the schema version. An up-to-date database costs one query."""
-    files = sorted(
-        (f for f in resources.files(__package__).joinpath("migrations").joinpath("sqlite").iterdir() if f.name.endswith(".sql")),
-        key=lambda f: f.name,
-    )
-    current: int = conn.execute("PRAGMA user_version").fetchone()[0]
-    pending = [(int(f.name.split("_", 1)[0]), f) for f in files]
-    pending = [(version, f) for version, f in pending if version > current]
-    if not pending:
-        return current
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        for version, f in pending:
-            for statement in _split_sql(f.read_text(encoding="utf-8")):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version = {version}")
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return pending[-1][0]
-
-
-def _split_sql(script: str) -> list[str]:
-    statements, buf = [], ""
-    for line in script.splitlines(keepends=True):
-        buf += line
-        if sqlite3.complete_statement(buf):
-            if buf.strip():
-                statements.append(buf.strip())
-            buf = ""
-    if buf.strip():
-        statements.append(buf.strip())
-    return statements
-
 
 class Database:
     """Open with `await Database.open(path)`; then `await db.write(fn, ...)` / `db.read(fn, ...)`."""
@@ -265,6 +152,15 @@ class Database:
         if events and self.on_commit is not None:
             _call_hook(self.on_commit, events)
 
+    @property
+    def sync_mode(self) -> str:
+        """Who makes a commit durable before its callers are answered: "helper" (a process syncing
+        the WAL, storage/walsync.py), "thread" (the same in a thread), "sqlite" (SQLite, inside each
+        COMMIT), or "none" (synchronous below FULL, as configured)."""
+        if self.synchronous not in ("FULL", "EXTRA"):
+            return "none"
+        return self._writer.sync_mode if self._writer is not None else "sqlite"
+
     def stats(self) -> dict[str, int]:
         """Connection pool figures: none here (one writer and fixed readers), PostgreSQL has some."""
         return {}
@@ -318,13 +214,44 @@ class _Writer:
         self._started: asyncio.Future[int] = loop.create_future()
         self._drained: asyncio.Future[None] | None = None
         self._stopped: asyncio.Future[None] = loop.create_future()
+        # group commit's fsync (storage/walsync.py); None: SQLite syncs inside each COMMIT
+        self._sync: WalSync | None = None
+        self._inflight: list[tuple[Any, Any, float]] | None = None  # batches the running sync covers
+        self._unsynced: list[tuple[Any, Any, float]] = []  # finished since it began, in order
+        self._unsynced_commits = False  # one of those committed something
+        self.broken: ColoniesError | None = None  # a sync failed: no more writes
 
     async def start(self) -> int:
         """Open, configure and migrate the writing connection (in the thread); the schema version."""
         self._thread.start()
-        return await self._started
+        version = await self._started
+        if self._synchronous in ("FULL", "EXTRA") and walsync.available():
+            self._start_sync()
+        return version
+
+    def _start_sync(self) -> None:
+        """Commit with synchronous=NORMAL and sync the WAL before answering (storage/walsync.py)."""
+        assert self._conn is not None
+        sync = WalSync(self._loop, self._path + "-wal", self._synced)
+        try:
+            sync.start()
+        except OSError as exc:  # no WAL file to open: SQLite keeps syncing in each COMMIT
+            import logging
+
+            logging.getLogger("colonies").warning("WAL sync not started (%s); SQLite syncs each commit", exc)
+            return
+        self._conn.execute("PRAGMA synchronous = NORMAL")  # the writer's thread is idle until the first write
+        self._sync = sync
+
+    @property
+    def sync_mode(self) -> str:
+        """Who makes commits durable: "helper" or "thread" (walsync), or "sqlite" (in each COMMIT)."""
+        return self._sync.mode if self._sync is not None else "sqlite"
 
     def put(self, item: tuple[Any, Any, asyncio.Future[Any]]) -> None:
+        if self.broken is not None:
+            item[2].set_exception(self.broken)
+            return
         self._pending.append(item)
         if not self._busy:
             self._busy = True
@@ -333,19 +260,20 @@ class _Writer:
     async def stop(self) -> None:
         if not self._thread.is_alive() and self._thread.ident is None:
             return  # never started
-        if self._busy or self._pending:
+        if self._busy or self._pending or self._inflight is not None or self._unsynced:
             self._drained = self._loop.create_future()
             await self._drained
         self._jobs.put(None)
         await self._stopped
+        if self._sync is not None:
+            self._sync.close()
 
     def _flush(self) -> None:
         """On the loop: start the next batch (everything queued, up to MAX_BATCH)."""
         pending = self._pending
         if not pending:
             self._busy = False
-            if self._drained is not None and not self._drained.done():
-                self._drained.set_result(None)
+            self._check_drained()
             return
         batch = [pending.popleft() for _ in range(min(len(pending), MAX_BATCH))]
         units = [(fn, args) for fn, args, _ in batch]
@@ -362,6 +290,17 @@ class _Writer:
                 self._loop.call_soon(self._done, batch, exc, started)
                 return
             if any(ok for ok, _, _ in outcomes):
+                if self._sync is not None:  # COMMIT here (no fsync in it); answered after the WAL sync
+                    try:
+                        _finish(conn, outcomes)
+                    except BaseException as exc:  # the commit failed: nobody's write happened
+                        if conn.in_transaction:
+                            conn.execute("ROLLBACK")
+                        self._loop.call_soon(self._done, batch, exc, started)
+                        return
+                    self._settle(batch, outcomes, started, True)
+                    self._loop.call_soon(self._flush)  # the next batch need not wait for the sync
+                    return
                 self._jobs.put((batch, units, outcomes, started))  # the COMMIT, in the thread
                 return
             _finish(conn, outcomes)  # every unit refused: nothing to commit, no fsync to wait for
@@ -370,11 +309,80 @@ class _Writer:
             self._jobs.put((batch, units, None, started))
 
     def _done(self, batch: list[Any], outcomes: Any, started: float) -> None:
-        """On the loop: deliver a finished batch, then start the next one."""
+        """On the loop: deliver a finished batch (after the WAL sync, with one), then start the next."""
         try:
-            self._deliver(batch, outcomes, time.perf_counter() - started)
+            if self._sync is not None:
+                self._settle(batch, outcomes, started, isinstance(outcomes, list) and any(ok for ok, _, _ in outcomes))
+            else:
+                self._deliver(batch, outcomes, time.perf_counter() - started)
         finally:  # a failing hook must not stop the writer
             self._flush()
+
+    # --- group commit's sync (with a WalSync) -----------------------------------------------------
+    def _settle(self, batch: list[Any], outcomes: Any, started: float, committed: bool) -> None:
+        """A finished batch is answered in commit order, a committed one only once a WAL sync that
+        began after its COMMIT has ended."""
+        if not committed and self._inflight is None and not self._unsynced:
+            self._deliver(batch, outcomes, time.perf_counter() - started)
+            return
+        self._unsynced.append((batch, outcomes, started))
+        self._unsynced_commits = self._unsynced_commits or committed
+        self._next_sync()
+
+    def _next_sync(self) -> None:
+        if self._inflight is not None or not self._unsynced:
+            return
+        entries, self._unsynced = self._unsynced, []
+        if self.broken is not None:  # a batch that was under way when a sync failed
+            for batch, _, _ in entries:
+                self._deliver(batch, self.broken, 0.0)
+            return
+        if not self._unsynced_commits:  # refusals waiting behind a sync that has ended: no new sync
+            self._answer(entries)
+            return
+        assert self._sync is not None
+        self._unsynced_commits = False
+        self._inflight = entries
+        self._sync.sync()
+
+    def _synced(self, exc: BaseException | None) -> None:
+        """On the loop: the sync of `_inflight` ended."""
+        entries, self._inflight = self._inflight or [], None
+        if exc is not None:
+            self._fail(entries, exc)
+            return
+        self._answer(entries)
+        self._next_sync()
+        self._check_drained()
+
+    def _answer(self, entries: list[tuple[Any, Any, float]]) -> None:
+        for batch, outcomes, started in entries:
+            self._deliver(batch, outcomes, time.perf_counter() - started)
+
+    def _fail(self, entries: list[tuple[Any, Any, float]], exc: BaseException) -> None:
+        """A WAL sync failed: the disk may have lost anything committed since the last good sync.
+        Every waiting caller gets the error, and no write is accepted any more (restart needed)."""
+        import logging
+
+        from ..errors import Unavailable
+
+        logging.getLogger("colonies").error("writes could not be made durable: %s; no more writes are accepted", exc)
+        self.broken = Unavailable(f"The database could not make writes durable ({exc}); restart the server")
+        entries = entries + self._unsynced
+        self._unsynced = []
+        pending, self._pending = list(self._pending), collections.deque()
+        for batch, _, _ in entries:
+            self._deliver(batch, self.broken, 0.0)
+        for _, _, fut in pending:
+            if not fut.done():
+                fut.set_exception(self.broken)
+        self._check_drained()
+
+    def _check_drained(self) -> None:
+        if self._busy or self._pending or self._inflight is not None or self._unsynced:
+            return
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
 
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
@@ -421,20 +429,6 @@ def _settle(fut: asyncio.Future[Any], exc: BaseException | None, value: Any) -> 
         fut.set_exception(exc)
     else:
         fut.set_result(value)
-
-
-def _run_read(conn: sqlite3.Connection, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-    conn.execute("BEGIN")
-    try:
-        return fn(Tx(conn), *args)
-    finally:
-        conn.execute("COMMIT")
-
-
-def inline(fn: Callable[..., T]) -> Callable[..., T]:
-    """Mark a unit of work that touches a few rows by key: the writer runs it on the event loop."""
-    fn.colonies_inline = True  # type: ignore[attr-defined]
-    return fn
 
 
 def _run_unit(conn: sqlite3.Connection, fn: Callable[..., Any], args: tuple[Any, ...],

@@ -97,15 +97,28 @@ def test_readers_are_wal_with_foreign_keys(tmp_path: Path) -> None:
     assert sqlite3.connect(tmp_path / "c.db").execute("PRAGMA journal_mode").fetchone()[0] == "wal"  # persistent
 
 
-def test_default_synchronous_is_full(tmp_path: Path) -> None:
-    async def main() -> Any:
+def test_default_durability_is_a_synced_wal_before_every_answer(tmp_path: Path) -> None:
+    """FULL by default: an acknowledged write survives power loss too. The writer commits with
+    synchronous=NORMAL and a helper process syncs the WAL before any answer (storage/walsync.py)."""
+    async def main() -> tuple[str, str, int]:
         db = await Database.open(str(tmp_path / "c.db"))
         try:
-            return await db.write(pragma, "synchronous")
+            return db.synchronous, db.sync_mode, await db.write(pragma, "synchronous")
         finally:
             await db.close()
 
-    assert asyncio.run(main()) == 2  # FULL: an acknowledged write survives power loss too
+    assert asyncio.run(main()) == ("FULL", "helper", 1)
+
+
+def test_configured_normal_is_left_to_sqlite(tmp_path: Path) -> None:
+    async def main() -> tuple[str, int]:
+        db = await Database.open(str(tmp_path / "c.db"), synchronous="NORMAL")
+        try:
+            return db.sync_mode, await db.write(pragma, "synchronous")
+        finally:
+            await db.close()
+
+    assert asyncio.run(main()) == ("none", 1)
 
 
 def test_readers_cannot_write(db) -> None:

@@ -6,7 +6,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2] / "colonies_pkg"
-FACADES = {"__init__", "db", "postgres", "rows"}  # the connection layer, not per-area SQL
+FACADES = {"__init__", "db", "postgres", "rows", "tx", "walsync"}  # the connection layer, not per-area SQL
 
 
 def _area_modules() -> list[Path]:

@@ -1,0 +1,176 @@
+"""Group commit's WAL sync (storage/walsync.py): nobody is answered before the WAL holding their
+write is synced; answers keep commit order; the helper's death or failure is handled."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from colonies_pkg.errors import BadRequest, Unavailable
+from colonies_pkg.storage import Database, Tx, walsync
+from colonies_pkg.storage.db import inline
+
+
+def create_items(tx: Tx) -> None:
+    tx.run("CREATE TABLE IF NOT EXISTS items (n INTEGER PRIMARY KEY)")
+
+
+@inline
+def insert(tx: Tx, n: int) -> int:
+    tx.run("INSERT INTO items(n) VALUES (?)", (n,))
+    return n
+
+
+def insert_in_thread(tx: Tx, n: int) -> int:  # not inline: its batch runs whole in the writer's thread
+    tx.run("INSERT INTO items(n) VALUES (?)", (n,))
+    return n
+
+
+@inline
+def refuse(tx: Tx) -> None:
+    raise BadRequest("refused")
+
+
+def all_items(tx: Tx) -> list[int]:
+    return [r[0] for r in tx.all("SELECT n FROM items ORDER BY n")]
+
+
+async def opened(path: Path) -> Database:
+    db = await Database.open(str(path))
+    await db.write(create_items)
+    return db
+
+
+def helper_pid(db: Database) -> int:
+    sync = db._writer._sync  # type: ignore[union-attr]
+    assert sync is not None and sync._proc is not None
+    return sync._proc.pid
+
+
+async def settle(seconds: float = 0.3) -> None:
+    await asyncio.sleep(seconds)
+
+
+@pytest.mark.parametrize("unit", [insert, insert_in_thread], ids=["loop", "thread"])
+def test_a_write_is_answered_only_after_the_wal_sync(tmp_path: Path, unit: Any) -> None:
+    """The helper stopped (SIGSTOP): the write is committed (another connection sees it) but its
+    caller waits, while the event loop keeps running; the helper resumed, the caller is answered."""
+    async def main() -> tuple[bool, list[int], int, int]:
+        db = await opened(tmp_path / "c.db")
+        pid = helper_pid(db)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            write = asyncio.ensure_future(db.write(unit, 1))
+            await settle()
+            waiting = not write.done()
+            seen = [r[0] for r in sqlite3.connect(tmp_path / "c.db").execute("SELECT n FROM items")]
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        value = await asyncio.wait_for(write, 10)
+        items = await db.read(all_items)
+        await db.close()
+        return waiting, seen, value, len(items)
+
+    waiting, seen, value, count = asyncio.run(main())
+    assert waiting, "a write must not be answered before the WAL is synced"
+    assert seen == [1]  # committed (visible to readers) while its sync was held
+    assert value == 1 and count == 1
+
+
+def test_answers_keep_commit_order_and_batches_share_a_sync(tmp_path: Path) -> None:
+    """While one sync is held, later batches still run and commit; a refusal that came after a
+    committed write is answered after it; one sync then covers everything committed meanwhile."""
+    async def main() -> tuple[list[str], list[int], int]:
+        db = await opened(tmp_path / "c.db")
+        batches: list[int] = []
+        db.on_batch = lambda units, seconds: batches.append(units)
+        pid = helper_pid(db)
+        order: list[str] = []
+
+        async def run(name: str, coro: Any) -> None:
+            with contextlib.suppress(BadRequest):
+                await coro
+            order.append(name)
+
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            first = asyncio.ensure_future(run("first", db.write(insert, 1)))
+            await settle(0.1)
+            later = [asyncio.ensure_future(run(f"write{n}", db.write(insert, n))) for n in (2, 3)]
+            await settle(0.1)
+            refusal = asyncio.ensure_future(run("refusal", db.write(refuse)))
+            await settle(0.1)
+            assert order == [], "nothing may be answered while the first sync is held"
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        await asyncio.wait_for(asyncio.gather(first, *later, refusal), 10)
+        items = await db.read(all_items)
+        await db.close()
+        return order, items, len(batches)
+
+    order, items, batches = asyncio.run(main())
+    assert order == ["first", "write2", "write3", "refusal"]
+    assert items == [1, 2, 3]
+    assert batches == 3  # first, then {2, 3} as one batch, then the refusal
+
+
+def test_the_helper_killed_hands_the_syncs_to_a_thread(tmp_path: Path) -> None:
+    async def main() -> tuple[str, list[int]]:
+        db = await opened(tmp_path / "c.db")
+        pid = helper_pid(db)
+        os.kill(pid, signal.SIGSTOP)
+        write = asyncio.ensure_future(db.write(insert, 1))  # its sync is with the helper …
+        await settle(0.1)
+        os.kill(pid, signal.SIGKILL)  # … which dies: the thread syncs it again
+        await asyncio.wait_for(write, 10)
+        await asyncio.wait_for(db.write(insert, 2), 10)
+        mode = db.sync_mode
+        await db.close()
+        return mode, [r[0] for r in sqlite3.connect(tmp_path / "c.db").execute("SELECT n FROM items ORDER BY n")]
+
+    assert asyncio.run(main()) == ("thread", [1, 2])
+
+
+def test_a_failed_sync_fails_the_waiting_writes_and_refuses_new_ones(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync the disk did not confirm: every caller waiting for it gets 503, and so does every
+    later write (nothing since the last good sync can be trusted); reads keep working."""
+    monkeypatch.setattr(walsync, "HELPER_CODE",
+                        "import os\nwhile os.read(0, 1):\n    os.write(1, b'E[Errno 5] Input/output error')\n    break\n")
+
+    async def main() -> tuple[list[Any], Any, list[int]]:
+        db = await Database.open(str(tmp_path / "c.db"))
+        try:
+            first = await asyncio.gather(db.write(create_items), return_exceptions=True)
+            later = await asyncio.gather(db.write(insert, 2), return_exceptions=True)
+            return first, later[0], await db.read(lambda tx: [r[0] for r in tx.all("SELECT name FROM sqlite_master")])
+        finally:
+            await db.close()
+
+    first, later, names = asyncio.run(main())
+    assert isinstance(first[0], Unavailable) and first[0].status == 503
+    assert "could not make writes durable" in first[0].message and "Input/output error" in first[0].message
+    assert isinstance(later, Unavailable) and later.status == 503
+    assert isinstance(names, list)
+
+
+def test_close_waits_for_the_sync_under_way(tmp_path: Path) -> None:
+    async def main() -> tuple[int, list[int]]:
+        db = await opened(tmp_path / "c.db")
+        pid = helper_pid(db)
+        os.kill(pid, signal.SIGSTOP)
+        write = asyncio.ensure_future(db.write(insert, 7))
+        await settle(0.1)
+        closing = asyncio.ensure_future(db.close())
+        await settle(0.1)
+        assert not closing.done() and not write.done()
+        os.kill(pid, signal.SIGCONT)
+        await asyncio.wait_for(closing, 10)
+        return write.result(), [r[0] for r in sqlite3.connect(tmp_path / "c.db").execute("SELECT n FROM items")]
+
+    assert asyncio.run(main()) == (7, [7])
