@@ -42,6 +42,8 @@ from .walsync import WalSync
 __all__ = ["Database", "DbRow", "Params", "SqlValue", "Tx", "inline", "migrate", "scalar"]
 T = TypeVar("T")
 MAX_BATCH = 256
+CHECKPOINT_EVERY = 100  # committed batches between WAL checkpoints (with a WalSync: in the writer's thread)
+_CHECKPOINT = ("checkpoint",)  # the writer thread's job for one
 LOOP_READ_BUSY_MS = 50  # a read on the event loop never waits long for a lock
 
 class Database:
@@ -219,6 +221,7 @@ class _Writer:
         self._inflight: list[tuple[Any, Any, float]] | None = None  # batches the running sync covers
         self._unsynced: list[tuple[Any, Any, float]] = []  # finished since it began, in order
         self._unsynced_commits = False  # one of those committed something
+        self._since_checkpoint = 0  # committed batches since the last checkpoint
         self.broken: ColoniesError | None = None  # a sync failed: no more writes
 
     async def start(self) -> int:
@@ -240,7 +243,10 @@ class _Writer:
 
             logging.getLogger("colonies").warning("WAL sync not started (%s); SQLite syncs each commit", exc)
             return
-        self._conn.execute("PRAGMA synchronous = NORMAL")  # the writer's thread is idle until the first write
+        # The writer's thread is idle until the first write. SQLite's own checkpoints would run
+        # inside a COMMIT, now on the loop: the thread runs them instead (`_flush`).
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        self._conn.execute("PRAGMA wal_autocheckpoint = 0")
         self._sync = sync
 
     @property
@@ -270,6 +276,10 @@ class _Writer:
 
     def _flush(self) -> None:
         """On the loop: start the next batch (everything queued, up to MAX_BATCH)."""
+        if self._since_checkpoint >= CHECKPOINT_EVERY:  # copy the WAL into the database file, in
+            self._since_checkpoint = 0                  # the thread; writes wait, the loop does not
+            self._jobs.put(_CHECKPOINT)
+            return
         pending = self._pending
         if not pending:
             self._busy = False
@@ -327,6 +337,7 @@ class _Writer:
             return
         self._unsynced.append((batch, outcomes, started))
         self._unsynced_commits = self._unsynced_commits or committed
+        self._since_checkpoint += committed
         self._next_sync()
 
     def _next_sync(self) -> None:
@@ -407,6 +418,10 @@ class _Writer:
         self._post(_settle, self._started, None, version)
         try:
             while (job := self._jobs.get()) is not None:
+                if job is _CHECKPOINT:
+                    _checkpoint(conn)
+                    self._post(self._flush)
+                    continue
                 batch, units, outcomes, started = job
                 try:
                     if outcomes is None:
@@ -420,6 +435,17 @@ class _Writer:
         finally:
             conn.close()
             self._post(_settle, self._stopped, None, None)
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    """A PASSIVE checkpoint (no write runs meanwhile, so it copies the whole WAL and the next write
+    starts the WAL over). With synchronous=NORMAL it syncs the WAL before and the database after."""
+    try:
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    except sqlite3.Error as exc:  # readers, or another program: the next one catches up
+        import logging
+
+        logging.getLogger("colonies").warning("WAL checkpoint failed: %s", exc)
 
 
 def _settle(fut: asyncio.Future[Any], exc: BaseException | None, value: Any) -> None:

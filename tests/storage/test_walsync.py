@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 
 from colonies_pkg.errors import BadRequest, Unavailable
 from colonies_pkg.storage import Database, Tx, walsync
+from colonies_pkg.storage import db as dbmod
 from colonies_pkg.storage.db import inline
 
 
@@ -174,3 +176,36 @@ def test_close_waits_for_the_sync_under_way(tmp_path: Path) -> None:
         return write.result(), [r[0] for r in sqlite3.connect(tmp_path / "c.db").execute("SELECT n FROM items")]
 
     assert asyncio.run(main()) == (7, [7])
+
+
+@pytest.mark.parametrize("every", [10, 10_000])
+def test_the_wal_is_checkpointed_in_the_writers_thread(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every: int) -> None:
+    """SQLite's own checkpoints would run inside a COMMIT, now on the event loop: they are off, and
+    the writer's thread checkpoints every CHECKPOINT_EVERY committed batches, so the WAL starts over
+    instead of growing (each batch here appends a few 4 KiB pages)."""
+    monkeypatch.setattr(dbmod, "CHECKPOINT_EVERY", every)
+    threads: list[int] = []
+    real = dbmod._checkpoint
+
+    def spy(conn: sqlite3.Connection) -> None:
+        threads.append(threading.get_ident())
+        real(conn)
+
+    monkeypatch.setattr(dbmod, "_checkpoint", spy)
+
+    async def main() -> tuple[int, int]:
+        db = await opened(tmp_path / "c.db")
+        try:
+            for n in range(300):
+                await db.write(insert, n)
+            return os.path.getsize(tmp_path / "c.db-wal"), await db.write(lambda tx: tx.one("PRAGMA wal_autocheckpoint")[0])
+        finally:
+            await db.close()
+
+    wal_bytes, autocheckpoint = asyncio.run(main())
+    assert autocheckpoint == 0
+    if every == 10:
+        assert len(threads) >= 29 and threading.get_ident() not in threads
+        assert wal_bytes < 600_000, wal_bytes
+    else:  # the control: without checkpoints the same writes leave a WAL several times larger
+        assert threads == [] and wal_bytes > 1_000_000, wal_bytes
