@@ -7,7 +7,7 @@ Here the writer's connection commits with `synchronous=NORMAL` instead — the C
 batch's frames to the WAL file, in the OS page cache, which a killed server does not lose — and
 before any caller of the batch is answered, `WalSync` makes the WAL durable with `fdatasync`:
 
-* by a helper process (`python -S -c HELPER_CODE <wal>`, one per database): the loop writes one
+* by a helper process (`python -I -S -c HELPER_CODE <wal>`, one per database): the loop writes one
   byte to its stdin, the helper syncs the WAL and writes one byte back, which the loop reads like
   any socket; the helper holds no GIL of ours, so each sync starts at once;
 * or, where there is no helper (it could not start, or it died), by a thread of its own.
@@ -85,8 +85,11 @@ class WalSync:
             self._start_thread()
             return
         try:
-            proc = subprocess.Popen([sys.executable, "-S", "-c", HELPER_CODE, self._path],
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True)
+            # its own session: a Ctrl-C in the server's terminal does not reach it; it ends when
+            # its stdin closes (the server closed the database, or died)
+            proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", HELPER_CODE, self._path],
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, close_fds=True,
+                                    start_new_session=True)
         except OSError as exc:
             log.warning("WAL sync helper could not start (%s); syncing in a thread", exc)
             self._start_thread()
