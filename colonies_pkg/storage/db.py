@@ -222,6 +222,8 @@ class _Writer:
         self._unsynced: list[tuple[Any, Any, float]] = []  # finished since it began, in order
         self._unsynced_commits = False  # one of those committed something
         self._since_checkpoint = 0  # committed batches since the last checkpoint
+        self._checkpointing = False  # the writer's thread is checkpointing (it has the connection)
+        self._held = False  # a batch waits for the running sync to end
         self.broken: ColoniesError | None = None  # a sync failed: no more writes
 
     async def start(self) -> int:
@@ -276,14 +278,23 @@ class _Writer:
 
     def _flush(self) -> None:
         """On the loop: start the next batch (everything queued, up to MAX_BATCH)."""
+        if self._checkpointing:  # the thread has the connection; it calls _flush when done
+            return
         if self._since_checkpoint >= CHECKPOINT_EVERY:  # copy the WAL into the database file, in
             self._since_checkpoint = 0                  # the thread; writes wait, the loop does not
+            self._checkpointing = True
             self._jobs.put(_CHECKPOINT)
             return
         pending = self._pending
         if not pending:
             self._busy = False
             self._check_drained()
+            return
+        if self._inflight is not None:
+            # A WAL sync is running: the next batch starts when it ends. Its callers would wait for
+            # that sync and then their own either way; meanwhile more writes join the batch, and
+            # fewer, larger batches cost the event loop less.
+            self._held = True
             return
         batch = [pending.popleft() for _ in range(min(len(pending), MAX_BATCH))]
         units = [(fn, args) for fn, args, _ in batch]
@@ -309,7 +320,7 @@ class _Writer:
                         self._loop.call_soon(self._done, batch, exc, started)
                         return
                     self._settle(batch, outcomes, started, True)
-                    self._loop.call_soon(self._flush)  # the next batch need not wait for the sync
+                    self._loop.call_soon(self._flush)  # (held until the sync ends, if one runs)
                     return
                 self._jobs.put((batch, units, outcomes, started))  # the COMMIT, in the thread
                 return
@@ -364,7 +375,14 @@ class _Writer:
             return
         self._answer(entries)
         self._next_sync()
+        if self._held:
+            self._held = False
+            self._flush()
         self._check_drained()
+
+    def _checkpointed(self) -> None:
+        self._checkpointing = False
+        self._flush()
 
     def _answer(self, entries: list[tuple[Any, Any, float]]) -> None:
         for batch, outcomes, started in entries:
@@ -420,7 +438,7 @@ class _Writer:
             while (job := self._jobs.get()) is not None:
                 if job is _CHECKPOINT:
                     _checkpoint(conn)
-                    self._post(self._flush)
+                    self._post(self._checkpointed)
                     continue
                 batch, units, outcomes, started = job
                 try:

@@ -85,10 +85,11 @@ def test_a_write_is_answered_only_after_the_wal_sync(tmp_path: Path, unit: Any) 
     assert value == 1 and count == 1
 
 
-def test_answers_keep_commit_order_and_batches_share_a_sync(tmp_path: Path) -> None:
-    """While one sync is held, later batches still run and commit; a refusal that came after a
-    committed write is answered after it; one sync then covers everything committed meanwhile."""
-    async def main() -> tuple[list[str], list[int], int]:
+def test_writes_during_a_sync_make_one_batch_after_it_answered_in_order(tmp_path: Path) -> None:
+    """While a sync runs, the writes that come in wait for it (they are not run yet: another
+    connection does not see them) and then run as one batch; every answer keeps the order of the
+    writes, a refusal included."""
+    async def main() -> tuple[list[str], list[int], list[int], list[int]]:
         db = await opened(tmp_path / "c.db")
         batches: list[int] = []
         db.on_batch = lambda units, seconds: batches.append(units)
@@ -108,18 +109,20 @@ def test_answers_keep_commit_order_and_batches_share_a_sync(tmp_path: Path) -> N
             await settle(0.1)
             refusal = asyncio.ensure_future(run("refusal", db.write(refuse)))
             await settle(0.1)
+            seen = [r[0] for r in sqlite3.connect(tmp_path / "c.db").execute("SELECT n FROM items")]
             assert order == [], "nothing may be answered while the first sync is held"
         finally:
             os.kill(pid, signal.SIGCONT)
         await asyncio.wait_for(asyncio.gather(first, *later, refusal), 10)
         items = await db.read(all_items)
         await db.close()
-        return order, items, len(batches)
+        return order, seen, items, batches
 
-    order, items, batches = asyncio.run(main())
+    order, seen, items, batches = asyncio.run(main())
     assert order == ["first", "write2", "write3", "refusal"]
+    assert seen == [1], "writes that came in during the sync wait for it"
     assert items == [1, 2, 3]
-    assert batches == 3  # first, then {2, 3} as one batch, then the refusal
+    assert batches == [1, 3]  # the first write, then the three that came in during its sync
 
 
 def test_the_helper_killed_hands_the_syncs_to_a_thread(tmp_path: Path) -> None:
@@ -209,3 +212,33 @@ def test_the_wal_is_checkpointed_in_the_writers_thread(tmp_path: Path, monkeypat
         assert wal_bytes < 600_000, wal_bytes
     else:  # the control: without checkpoints the same writes leave a WAL several times larger
         assert threads == [] and wal_bytes > 1_000_000, wal_bytes
+
+
+def test_many_writers_with_frequent_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Concurrent writes while syncs and checkpoints (in the writer's thread, on the same
+    connection) keep coming: every write is answered once and is there."""
+    monkeypatch.setattr(dbmod, "CHECKPOINT_EVERY", 3)
+    checkpoints: list[int] = []
+    real = dbmod._checkpoint
+
+    def spy(conn: sqlite3.Connection) -> None:
+        checkpoints.append(1)
+        real(conn)
+
+    monkeypatch.setattr(dbmod, "_checkpoint", spy)
+
+    async def main() -> tuple[list[int], list[int]]:
+        db = await opened(tmp_path / "c.db")
+        try:
+            async def writer(w: int) -> list[int]:
+                return [await db.write(insert if n % 3 else insert_in_thread, w * 1000 + n) for n in range(20)]
+
+            answered = [n for ns in await asyncio.gather(*(writer(w) for w in range(30))) for n in ns]
+            return answered, await db.read(all_items)
+        finally:
+            await db.close()
+
+    answered, items = asyncio.run(main())
+    expected = sorted(w * 1000 + n for w in range(30) for n in range(20))
+    assert sorted(answered) == expected and items == expected
+    assert len(checkpoints) >= 5
