@@ -12,8 +12,9 @@ GIL between its statements; any other batch runs whole in the writer's own threa
 default `synchronous=FULL` (and `os.fdatasync`), the writer's connection commits with NORMAL — the
 COMMIT only appends the batch's frames to the WAL, so an inline batch commits on the loop — and a
 `walsync.WalSync` (a helper process) syncs the WAL before the batch's callers are answered, in
-commit order, while the next batch already runs: one sync covers every batch committed before it
-began. Without it, SQLite syncs inside each COMMIT, which then runs in the writer's thread.
+commit order. The writes that come in during a sync wait for it and then make one batch (they
+would wait for it either way). Without it, SQLite syncs inside each COMMIT, which then runs in the
+writer's thread.
 aiosqlite owns the reader connections and their threads;
 we hand it whole functions through its `_execute` hook (the one private call, kept here) so that
 a read costs one thread hop.

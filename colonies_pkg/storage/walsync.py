@@ -12,8 +12,8 @@ before any caller of the batch is answered, `WalSync` makes the WAL durable with
   any socket; the helper holds no GIL of ours, so each sync starts at once;
 * or, where there is no helper (it could not start, or it died), by a thread of its own.
 
-One sync covers every frame written before it began, so all batches committed while a sync runs
-share the next one (group commit). A failed sync (the disk reported an error) is final: after a
+One sync covers every frame written before it began (the writer runs the writes that came in
+during a sync as one batch after it: group commit). A failed sync (the disk reported an error) is final: after a
 failed fsync nothing written since the last good one can be trusted.
 
 SQLite keeps the rest of its `NORMAL` promises in WAL mode: the WAL is synced before each
