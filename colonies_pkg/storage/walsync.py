@@ -36,6 +36,7 @@ log = logging.getLogger("colonies")
 
 # The helper: sync the WAL once per byte read, answer b"k", or b"E" and the error, then exit.
 HELPER_CODE = """\
+# colonies WAL sync helper (storage/walsync.py): this first line is what `ps` shows first
 import os, sys
 fd = os.open(sys.argv[1], os.O_RDONLY)
 while os.read(0, 1):
