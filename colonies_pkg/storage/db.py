@@ -197,11 +197,16 @@ class _Writer:
     `call_soon`, so the writes of one loop iteration share a batch. `_flush` takes everything
     queued (up to MAX_BATCH) as one transaction. If every unit is `inline` (the submit/assign/
     close path: a few rows by key) it runs them right on the loop, with no thread hop and no wait
-    for the GIL between statements, and hands only the COMMIT (the fsync) to the writer's thread;
-    any other batch, or one whose BEGIN would wait for a lock held by another program, runs whole
-    in the thread, so that neither a large unit, a lock nor the disk ever stalls the loop. The
-    thread answers with one `call_soon_threadsafe`; the outcomes are delivered and the next batch
-    (the writes that came in meanwhile) starts at once. `stop` lets the queued writes run first."""
+    for the GIL between statements; any other batch, or one whose BEGIN would wait for a lock held
+    by another program, runs whole in the writer's thread, so that neither a large unit nor a lock
+    ever stalls the loop (the thread answers with one `call_soon_threadsafe`).
+
+    With a WalSync (the default), an inline batch also commits on the loop (synchronous=NORMAL:
+    the COMMIT writes the WAL, it does not sync it), and every batch is answered, in commit order,
+    once a WAL sync begun after its COMMIT has ended (`_settle`, `_next_sync`, `_synced`); the
+    writes that come in during a sync wait for it and then make the next batch. Without one,
+    SQLite syncs inside the COMMIT, which then runs in the thread, and each batch is answered when
+    its COMMIT returns. `stop` lets the queued writes run (and be synced) first."""
 
     def __init__(self, path: str, synchronous: str, loop: asyncio.AbstractEventLoop,
                  deliver: Callable[[list[Any], Any, float], None]) -> None:
@@ -406,6 +411,9 @@ class _Writer:
         for _, _, fut in pending:
             if not fut.done():
                 fut.set_exception(self.broken)
+        if self._held:  # nothing left to run: let the writer go idle (and `stop` finish)
+            self._held = False
+            self._flush()
         self._check_drained()
 
     def _check_drained(self) -> None:

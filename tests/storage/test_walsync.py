@@ -164,6 +164,24 @@ def test_a_failed_sync_fails_the_waiting_writes_and_refuses_new_ones(tmp_path: P
     assert isinstance(names, list)
 
 
+def test_a_failed_sync_with_a_batch_waiting_for_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sync fails while the next write waits for it: both get 503, and close still ends."""
+    monkeypatch.setattr(walsync, "HELPER_CODE", "import os, time\nwhile os.read(0, 1):\n    time.sleep(0.3)\n"
+                                                "    os.write(1, b'E[Errno 5] Input/output error')\n    break\n")
+
+    async def main() -> list[Any]:
+        db = await Database.open(str(tmp_path / "c.db"))
+        first = asyncio.ensure_future(db.write(create_items))
+        await settle(0.1)  # its sync is running (0.3 s)
+        second = asyncio.ensure_future(db.write(insert, 1))
+        results = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 10)
+        await asyncio.wait_for(db.close(), 10)
+        return results
+
+    results = asyncio.run(main())
+    assert all(isinstance(r, Unavailable) and r.status == 503 for r in results), results
+
+
 def test_close_waits_for_the_sync_under_way(tmp_path: Path) -> None:
     async def main() -> tuple[int, list[int]]:
         db = await opened(tmp_path / "c.db")
