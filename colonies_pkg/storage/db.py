@@ -25,6 +25,7 @@ import asyncio
 import collections
 import contextlib
 import itertools
+import logging
 import queue
 import sqlite3
 import threading
@@ -35,11 +36,12 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from ..clock import now_ns
-from ..errors import ColoniesError
+from ..errors import ColoniesError, Unavailable
 from . import walsync
 from .tx import DbRow, Params, SqlValue, Tx, _configure, _is_busy, _run_read, inline, migrate, scalar
 from .walsync import WalSync
 
+log = logging.getLogger("colonies")
 __all__ = ["Database", "DbRow", "Params", "SqlValue", "Tx", "inline", "migrate", "scalar"]
 T = TypeVar("T")
 MAX_BATCH = 256
@@ -185,9 +187,7 @@ def _call_hook(hook: Callable[..., None], *args: Any) -> None:
     try:
         hook(*args)
     except Exception:
-        import logging
-
-        logging.getLogger("colonies").exception("commit hook failed")
+        log.exception("commit hook failed")
 
 
 class _Writer:
@@ -226,7 +226,6 @@ class _Writer:
         self._sync: WalSync | None = None
         self._inflight: list[tuple[Any, Any, float]] | None = None  # batches the running sync covers
         self._unsynced: list[tuple[Any, Any, float]] = []  # finished since it began, in order
-        self._unsynced_commits = False  # one of those committed something
         self._since_checkpoint = 0  # committed batches since the last checkpoint
         self._checkpointing = False  # the writer's thread is checkpointing (it has the connection)
         self._held = False  # a batch waits for the running sync to end
@@ -247,9 +246,7 @@ class _Writer:
         try:
             sync.start()
         except OSError as exc:  # no WAL file to open: SQLite keeps syncing in each COMMIT
-            import logging
-
-            logging.getLogger("colonies").warning("WAL sync not started (%s); SQLite syncs each commit", exc)
+            log.warning("WAL sync not started (%s); SQLite syncs each commit", exc)
             return
         # The writer's thread is idle until the first write. SQLite's own checkpoints would run
         # inside a COMMIT, now on the loop: the thread runs them instead (`_flush`).
@@ -274,7 +271,7 @@ class _Writer:
     async def stop(self) -> None:
         if not self._thread.is_alive() and self._thread.ident is None:
             return  # never started
-        if self._busy or self._pending or self._inflight is not None or self._unsynced:
+        if not self._idle:
             self._drained = self._loop.create_future()
             await self._drained
         self._jobs.put(None)
@@ -316,16 +313,13 @@ class _Writer:
             except BaseException as exc:  # handed to every caller of the batch
                 self._loop.call_soon(self._done, batch, exc, started)
                 return
-            if any(ok for ok, _, _ in outcomes):
+            if _committed(outcomes):
                 if self._sync is not None:  # COMMIT here (no fsync in it); answered after the WAL sync
-                    try:
-                        _finish(conn, outcomes)
-                    except BaseException as exc:  # the commit failed: nobody's write happened
-                        if conn.in_transaction:
-                            conn.execute("ROLLBACK")
-                        self._loop.call_soon(self._done, batch, exc, started)
+                    ended = _commit(conn, outcomes)
+                    if isinstance(ended, BaseException):
+                        self._loop.call_soon(self._done, batch, ended, started)
                         return
-                    self._settle(batch, outcomes, started, True)
+                    self._settle(batch, outcomes, started)
                     self._loop.call_soon(self._flush)  # (held until the sync ends, if one runs)
                     return
                 self._jobs.put((batch, units, outcomes, started))  # the COMMIT, in the thread
@@ -339,21 +333,21 @@ class _Writer:
         """On the loop: deliver a finished batch (after the WAL sync, with one), then start the next."""
         try:
             if self._sync is not None:
-                self._settle(batch, outcomes, started, isinstance(outcomes, list) and any(ok for ok, _, _ in outcomes))
+                self._settle(batch, outcomes, started)
             else:
                 self._deliver(batch, outcomes, time.perf_counter() - started)
         finally:  # a failing hook must not stop the writer
             self._flush()
 
     # --- group commit's sync (with a WalSync) -----------------------------------------------------
-    def _settle(self, batch: list[Any], outcomes: Any, started: float, committed: bool) -> None:
+    def _settle(self, batch: list[Any], outcomes: Any, started: float) -> None:
         """A finished batch is answered in commit order, a committed one only once a WAL sync that
         began after its COMMIT has ended."""
+        committed = _committed(outcomes)
         if not committed and self._inflight is None and not self._unsynced:
             self._deliver(batch, outcomes, time.perf_counter() - started)
             return
         self._unsynced.append((batch, outcomes, started))
-        self._unsynced_commits = self._unsynced_commits or committed
         self._since_checkpoint += committed
         self._next_sync()
 
@@ -365,11 +359,10 @@ class _Writer:
             for batch, _, _ in entries:
                 self._deliver(batch, self.broken, 0.0)
             return
-        if not self._unsynced_commits:  # refusals waiting behind a sync that has ended: no new sync
-            self._answer(entries)
+        if not any(_committed(outcomes) for _, outcomes, _ in entries):  # refusals waiting behind a
+            self._answer(entries)                                       # sync that has ended: no new one
             return
         assert self._sync is not None
-        self._unsynced_commits = False
         self._inflight = entries
         self._sync.sync()
 
@@ -397,11 +390,7 @@ class _Writer:
     def _fail(self, entries: list[tuple[Any, Any, float]], exc: BaseException) -> None:
         """A WAL sync failed: the disk may have lost anything committed since the last good sync.
         Every waiting caller gets the error, and no write is accepted any more (restart needed)."""
-        import logging
-
-        from ..errors import Unavailable
-
-        logging.getLogger("colonies").error("writes could not be made durable: %s; no more writes are accepted", exc)
+        log.error("writes could not be made durable: %s; no more writes are accepted", exc)
         self.broken = Unavailable(f"The database could not make writes durable ({exc}); restart the server")
         entries = entries + self._unsynced
         self._unsynced = []
@@ -416,10 +405,13 @@ class _Writer:
             self._flush()
         self._check_drained()
 
+    @property
+    def _idle(self) -> bool:
+        """No batch queued, running, or waiting for a sync."""
+        return not (self._busy or self._pending or self._inflight is not None or self._unsynced)
+
     def _check_drained(self) -> None:
-        if self._busy or self._pending or self._inflight is not None or self._unsynced:
-            return
-        if self._drained is not None and not self._drained.done():
+        if self._idle and self._drained is not None and not self._drained.done():
             self._drained.set_result(None)
 
     def _post(self, fn: Callable[..., None], *args: Any) -> None:
@@ -438,11 +430,11 @@ class _Writer:
                 conn.close()
                 raise
         except BaseException as exc:
-            self._post(_settle, self._started, exc, None)
-            self._post(_settle, self._stopped, None, None)
+            self._post(_resolve, self._started, exc, None)
+            self._post(_resolve, self._stopped, None, None)
             return
         self._conn = conn
-        self._post(_settle, self._started, None, version)
+        self._post(_resolve, self._started, None, version)
         try:
             while (job := self._jobs.get()) is not None:
                 if job is _CHECKPOINT:
@@ -450,18 +442,16 @@ class _Writer:
                     self._post(self._checkpointed)
                     continue
                 batch, units, outcomes, started = job
-                try:
-                    if outcomes is None:
+                if outcomes is None:
+                    try:
                         outcomes = _run_batch(conn, units, _begin_waiting)
-                    _finish(conn, outcomes)
-                except BaseException as exc:  # the commit failed: nobody's write happened
-                    if conn.in_transaction:
-                        conn.execute("ROLLBACK")
-                    outcomes = exc
-                self._post(self._done, batch, outcomes, started)
+                    except BaseException as exc:  # (rolled back) handed to every caller of the batch
+                        self._post(self._done, batch, exc, started)
+                        continue
+                self._post(self._done, batch, _commit(conn, outcomes), started)
         finally:
             conn.close()
-            self._post(_settle, self._stopped, None, None)
+            self._post(_resolve, self._stopped, None, None)
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:
@@ -470,12 +460,10 @@ def _checkpoint(conn: sqlite3.Connection) -> None:
     try:
         conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
     except sqlite3.Error as exc:  # readers, or another program: the next one catches up
-        import logging
-
-        logging.getLogger("colonies").warning("WAL checkpoint failed: %s", exc)
+        log.warning("WAL checkpoint failed: %s", exc)
 
 
-def _settle(fut: asyncio.Future[Any], exc: BaseException | None, value: Any) -> None:
+def _resolve(fut: asyncio.Future[Any], exc: BaseException | None, value: Any) -> None:
     if fut.done():
         return
     if exc is not None:
@@ -567,11 +555,28 @@ def _run_batch(conn: sqlite3.Connection, units: list[tuple[Callable[..., Any], t
     return outcomes
 
 
+def _committed(outcomes: list[tuple[bool, Any, list[Any]]] | BaseException) -> bool:
+    """Did a unit of the batch succeed (so its transaction commits)?"""
+    return not isinstance(outcomes, BaseException) and any(ok for ok, _, _ in outcomes)
+
+
 def _finish(conn: sqlite3.Connection, outcomes: list[tuple[bool, Any, list[Any]]]) -> None:
     """End the transaction `_run_batch` left open, if any: COMMIT if a unit succeeded, else
     ROLLBACK (a batch of refused units wrote nothing)."""
     if conn.in_transaction:
-        conn.execute("COMMIT" if any(ok for ok, _, _ in outcomes) else "ROLLBACK")
+        conn.execute("COMMIT" if _committed(outcomes) else "ROLLBACK")
+
+
+def _commit(conn: sqlite3.Connection, outcomes: list[tuple[bool, Any, list[Any]]]) -> Any:
+    """`_finish`, returning the outcomes, or the exception if the COMMIT failed: then the
+    transaction is rolled back and nobody's write happened."""
+    try:
+        _finish(conn, outcomes)
+    except BaseException as exc:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        return exc
+    return outcomes
 
 
 def _integrity(exc: sqlite3.IntegrityError) -> ColoniesError:

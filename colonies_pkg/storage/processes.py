@@ -15,8 +15,9 @@ _enc = msgspec.json.encode
 Raw = msgspec.Raw
 
 COLUMNS = ProcessRow._fields
-_SELECT = "SELECT " + ", ".join(COLUMNS) + " FROM processes"
-_INSERT = f"INSERT INTO processes({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+_COLUMN_LIST = columns(ProcessRow)  # every column, as a SELECT (or the claim) lists them
+_SELECT = f"SELECT {_COLUMN_LIST} FROM processes"
+_INSERT = f"INSERT INTO processes({_COLUMN_LIST}) VALUES ({', '.join('?' * len(COLUMNS))})"
 
 
 def insert(tx: Tx, row: dict[str, Any]) -> ProcessRow:
@@ -63,11 +64,8 @@ def claim(tx: Tx, colonyname: str, executortype: str, name: str, location: str, 
     """Assign the first eligible WAITING process of the type (priority order) to `executorid`:
     its executor names allow `name`, its location matches, its cpu/mem fit (0: no limit).
     The claim itself is dialect SQL (storage/dialects/); returns the assigned row as updated, or None."""
-    row = tx.sql.claim_process(tx, colonyname, executortype, name, location, cpu, mem, executorid, now, _RETURNING)
+    row = tx.sql.claim_process(tx, colonyname, executortype, name, location, cpu, mem, executorid, now, _COLUMN_LIST)
     return ProcessRow._make(row) if row else None
-
-
-_RETURNING = ", ".join(COLUMNS)
 
 
 def queue_page(tx: Tx, colonyname: str, executortype: str, limit: int, offset: int) -> list[QueueRow]:

@@ -105,11 +105,9 @@ class WalSync:
         self._busy = True
         if self._proc is not None:
             assert self._proc.stdin is not None
-            try:
+            with contextlib.suppress(OSError):  # it died: its reader sees EOF and hands over to the thread
                 os.write(self._proc.stdin.fileno(), b"s")
-                return
-            except OSError:  # it died: its reader sees EOF and hands over to the thread
-                return
+            return
         self._requests.put(True)
 
     def _answered(self) -> None:
