@@ -30,6 +30,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/lifecycle.py
+
+from lifecycle import child_pids, proc_cpu_seconds, stat_cpu_times
 
 from colonies_pkg.cli.dev import DevSetup, bootstrap
 from colonies_pkg.config import from_env
@@ -37,33 +40,18 @@ from colonies_pkg.crypto import generate_prvkey, id_of_prvkey, sign
 from colonies_pkg.server.app import create_app
 
 
-def _cpu_of(stat_path: str) -> float | None:
-    try:
-        with open(stat_path) as f:
-            stat = f.read()
-    except OSError:
-        return None
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def thread_cpu() -> dict[str, float]:
     """CPU seconds (user + system) of each thread of this process ("main", else its thread id) and
     of each child process ("child <pid>": the WAL sync helper, storage/walsync.py)."""
     out: dict[str, float] = {}
     for tid in os.listdir("/proc/self/task"):
-        cpu = _cpu_of(f"/proc/self/task/{tid}/stat")
+        times = stat_cpu_times(f"/proc/self/task/{tid}/stat")
+        if times is not None:
+            out["main" if int(tid) == os.getpid() else tid] = sum(times)
+    for pid in child_pids():
+        cpu = proc_cpu_seconds(pid)
         if cpu is not None:
-            out["main" if int(tid) == os.getpid() else tid] = cpu
-        try:
-            with open(f"/proc/self/task/{tid}/children") as f:
-                children = f.read().split()
-        except OSError:
-            continue
-        for pid in children:
-            cpu = _cpu_of(f"/proc/{pid}/stat")
-            if cpu is not None:
-                out[f"child {pid}"] = cpu
+            out[f"child {pid}"] = cpu
     return out
 
 

@@ -263,14 +263,34 @@ def summarize_ms(values_s: list[float]) -> dict:
             "max": round(vals[-1], 3), "mean": round(sum(vals) / len(vals), 3)}
 
 
-def proc_cpu_seconds(pid: int) -> float | None:
-    """user+system CPU seconds of a process (all its threads) from /proc, or None."""
+def stat_cpu_times(stat_path: str) -> tuple[float, float] | None:
+    """(user, system) CPU seconds from a /proc stat file (a process's, or one thread's under
+    /proc/<pid>/task/<tid>/), or None."""
     try:
-        with open(f"/proc/{pid}/stat") as fh:
+        with open(stat_path) as fh:
             fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        ticks = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / ticks, int(fields[12]) / ticks
     except (OSError, IndexError, ValueError):
         return None
+
+
+def proc_cpu_seconds(pid: int | str) -> float | None:
+    """user+system CPU seconds of a process (all its threads) from /proc, or None."""
+    times = stat_cpu_times(f"/proc/{pid}/stat")
+    return sum(times) if times else None
+
+
+def child_pids(pid: int | str = "self") -> list[int]:
+    """The child processes of a process (of each of its threads), from /proc."""
+    out: list[int] = []
+    try:
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                out.extend(int(p) for p in fh.read().split())
+    except OSError:
+        pass
+    return out
 
 
 def machine_cpu() -> tuple[float, float] | None:

@@ -47,7 +47,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path[:0] = [str(HERE), str(REPO)]
 
-from lifecycle import RPC, RawHTTP, RPCError, percentile, proc_cpu_seconds  # noqa: E402
+from lifecycle import RPC, RawHTTP, RPCError, child_pids, percentile, proc_cpu_seconds, stat_cpu_times  # noqa: E402
 
 from colonies_pkg.crypto import generate_prvkey, id_of_prvkey, sign  # noqa: E402
 
@@ -109,14 +109,7 @@ class Server:
 
     def children(self) -> list[int]:
         """The server's child processes (ours: the WAL sync helper, storage/walsync.py)."""
-        out: list[int] = []
-        try:
-            for tid in os.listdir(f"/proc/{self.proc.pid}/task"):
-                with open(f"/proc/{self.proc.pid}/task/{tid}/children") as fh:
-                    out.extend(int(p) for p in fh.read().split())
-        except OSError:
-            pass
-        return out
+        return child_pids(self.proc.pid)
 
     def cpu(self) -> float:
         """CPU seconds of the server, its child processes included."""
@@ -132,14 +125,12 @@ class Server:
             return []
         out = []
         for tid in tids:
-            try:
-                with open(f"{task_dir}/{tid}/stat") as fh:
-                    fields = fh.read().rsplit(")", 1)[1].split()
-            except OSError:
+            times = stat_cpu_times(f"{task_dir}/{tid}/stat")
+            if times is None:
                 continue
-            out.append((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+            out.append(sum(times))
             if os.environ.get("BENCH_STIME"):
-                out.append(int(fields[12]) / os.sysconf("SC_CLK_TCK"))
+                out.append(times[1])
         out.extend(proc_cpu_seconds(c) or 0.0 for c in self.children())  # then child processes
         return out
 
