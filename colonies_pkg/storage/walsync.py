@@ -82,10 +82,9 @@ class WalSync:
     def start(self) -> None:
         """Start the helper process, or the thread if the helper cannot run here."""
         self._fd = os.open(self._path, os.O_RDONLY)  # the thread's, and proof that the WAL exists
-        if not sys.executable:
-            self._start_thread()
-            return
         try:
+            if not sys.executable:
+                raise OSError("no Python executable to run it with")
             # its own session: a Ctrl-C in the server's terminal does not reach it; it ends when
             # its stdin closes (the server closed the database, or died)
             proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", HELPER_CODE, self._path],
