@@ -23,6 +23,8 @@ from colonies_pkg.errors import BadRequest
 from colonies_pkg.storage import Database, Tx
 from colonies_pkg.storage import db as dbmod
 
+from .conftest import all_items, create_items, insert, insert_inline, opened
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -31,25 +33,11 @@ def latest_migration() -> int:
     return max(int(f.name.split("_", 1)[0]) for f in files if f.name.endswith(".sql"))
 
 
-# --- units of work used below ---------------------------------------------------------------
-def create_items(tx: Tx) -> None:
-    tx.run("CREATE TABLE IF NOT EXISTS items (n INTEGER PRIMARY KEY, tag TEXT NOT NULL DEFAULT '')")
-
-
-def insert(tx: Tx, n: int, tag: str = "") -> int:
-    tx.events.append(("inserted", n))
-    tx.run("INSERT INTO items(n, tag) VALUES (?, ?)", (n, tag))
-    return n
-
-
+# --- units of work used below (and create_items, insert, insert_inline, all_items, opened from conftest)
 def insert_then_fail(tx: Tx, n: int) -> None:
     tx.events.append(("inserted", n))
     tx.run("INSERT INTO items(n) VALUES (?)", (n,))
     raise ValueError(f"unit {n} failed after writing")
-
-
-def all_items(tx: Tx) -> list[int]:
-    return [r[0] for r in tx.all("SELECT n FROM items ORDER BY n")]
 
 
 def create_counter(tx: Tx) -> None:
@@ -70,12 +58,6 @@ def counter_value(tx: Tx) -> int:
 
 def pragma(tx: Tx, name: str) -> Any:
     return tx.one(f"PRAGMA {name}")[0]
-
-
-async def opened(path: Path) -> Database:
-    db = await Database.open(str(path))
-    await db.write(create_items)
-    return db
 
 
 # --- connections and pragmas ----------------------------------------------------------------
@@ -337,11 +319,6 @@ def test_broken_on_batch_hook_does_not_stop_the_writer(tmp_path: Path) -> None:
 
 
 # --- where units run -------------------------------------------------------------------------
-@dbmod.inline
-def insert_inline(tx: Tx, n: int) -> int:
-    return insert(tx, n, str(threading.get_ident()))
-
-
 def insert_in_thread(tx: Tx, n: int) -> int:
     return insert(tx, n, str(threading.get_ident()))
 

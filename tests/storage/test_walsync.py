@@ -18,35 +18,12 @@ from colonies_pkg.storage import Database, Tx, walsync
 from colonies_pkg.storage import db as dbmod
 from colonies_pkg.storage.db import inline
 
-
-def create_items(tx: Tx) -> None:
-    tx.run("CREATE TABLE IF NOT EXISTS items (n INTEGER PRIMARY KEY)")
-
-
-@inline
-def insert(tx: Tx, n: int) -> int:
-    tx.run("INSERT INTO items(n) VALUES (?)", (n,))
-    return n
-
-
-def insert_in_thread(tx: Tx, n: int) -> int:  # not inline: its batch runs whole in the writer's thread
-    tx.run("INSERT INTO items(n) VALUES (?)", (n,))
-    return n
+from .conftest import all_items, create_items, insert, insert_inline, opened
 
 
 @inline
 def refuse(tx: Tx) -> None:
     raise BadRequest("refused")
-
-
-def all_items(tx: Tx) -> list[int]:
-    return [r[0] for r in tx.all("SELECT n FROM items ORDER BY n")]
-
-
-async def opened(path: Path) -> Database:
-    db = await Database.open(str(path))
-    await db.write(create_items)
-    return db
 
 
 def helper_pid(db: Database) -> int:
@@ -59,7 +36,7 @@ async def settle(seconds: float = 0.3) -> None:
     await asyncio.sleep(seconds)
 
 
-@pytest.mark.parametrize("unit", [insert, insert_in_thread], ids=["loop", "thread"])
+@pytest.mark.parametrize("unit", [insert_inline, insert], ids=["loop", "thread"])
 def test_a_write_is_answered_only_after_the_wal_sync(tmp_path: Path, unit: Any) -> None:
     """The helper stopped (SIGSTOP): the write is committed (another connection sees it) but its
     caller waits, while the event loop keeps running; the helper resumed, the caller is answered."""
@@ -103,9 +80,9 @@ def test_writes_during_a_sync_make_one_batch_after_it_answered_in_order(tmp_path
 
         os.kill(pid, signal.SIGSTOP)
         try:
-            first = asyncio.ensure_future(run("first", db.write(insert, 1)))
+            first = asyncio.ensure_future(run("first", db.write(insert_inline, 1)))
             await settle(0.1)
-            later = [asyncio.ensure_future(run(f"write{n}", db.write(insert, n))) for n in (2, 3)]
+            later = [asyncio.ensure_future(run(f"write{n}", db.write(insert_inline, n))) for n in (2, 3)]
             await settle(0.1)
             refusal = asyncio.ensure_future(run("refusal", db.write(refuse)))
             await settle(0.1)
@@ -130,11 +107,11 @@ def test_the_helper_killed_hands_the_syncs_to_a_thread(tmp_path: Path) -> None:
         db = await opened(tmp_path / "c.db")
         pid = helper_pid(db)
         os.kill(pid, signal.SIGSTOP)
-        write = asyncio.ensure_future(db.write(insert, 1))  # its sync is with the helper …
+        write = asyncio.ensure_future(db.write(insert_inline, 1))  # its sync is with the helper …
         await settle(0.1)
         os.kill(pid, signal.SIGKILL)  # … which dies: the thread syncs it again
         await asyncio.wait_for(write, 10)
-        await asyncio.wait_for(db.write(insert, 2), 10)
+        await asyncio.wait_for(db.write(insert_inline, 2), 10)
         mode = db.sync_mode
         await db.close()
         return mode, [r[0] for r in sqlite3.connect(tmp_path / "c.db").execute("SELECT n FROM items ORDER BY n")]
@@ -152,7 +129,7 @@ def test_a_failed_sync_fails_the_waiting_writes_and_refuses_new_ones(tmp_path: P
         db = await Database.open(str(tmp_path / "c.db"))
         try:
             first = await asyncio.gather(db.write(create_items), return_exceptions=True)
-            later = await asyncio.gather(db.write(insert, 2), return_exceptions=True)
+            later = await asyncio.gather(db.write(insert_inline, 2), return_exceptions=True)
             return first, later[0], await db.read(lambda tx: [r[0] for r in tx.all("SELECT name FROM sqlite_master")])
         finally:
             await db.close()
@@ -173,7 +150,7 @@ def test_a_failed_sync_with_a_batch_waiting_for_it(tmp_path: Path, monkeypatch: 
         db = await Database.open(str(tmp_path / "c.db"))
         first = asyncio.ensure_future(db.write(create_items))
         await settle(0.1)  # its sync is running (0.3 s)
-        second = asyncio.ensure_future(db.write(insert, 1))
+        second = asyncio.ensure_future(db.write(insert_inline, 1))
         results = await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 10)
         await asyncio.wait_for(db.close(), 10)
         return results
@@ -187,7 +164,7 @@ def test_close_waits_for_the_sync_under_way(tmp_path: Path) -> None:
         db = await opened(tmp_path / "c.db")
         pid = helper_pid(db)
         os.kill(pid, signal.SIGSTOP)
-        write = asyncio.ensure_future(db.write(insert, 7))
+        write = asyncio.ensure_future(db.write(insert_inline, 7))
         await settle(0.1)
         closing = asyncio.ensure_future(db.close())
         await settle(0.1)
@@ -218,7 +195,7 @@ def test_the_wal_is_checkpointed_in_the_writers_thread(tmp_path: Path, monkeypat
         db = await opened(tmp_path / "c.db")
         try:
             for n in range(300):
-                await db.write(insert, n)
+                await db.write(insert_inline, n)
             return os.path.getsize(tmp_path / "c.db-wal"), await db.write(lambda tx: tx.one("PRAGMA wal_autocheckpoint")[0])
         finally:
             await db.close()
@@ -249,7 +226,7 @@ def test_many_writers_with_frequent_checkpoints(tmp_path: Path, monkeypatch: pyt
         db = await opened(tmp_path / "c.db")
         try:
             async def writer(w: int) -> list[int]:
-                return [await db.write(insert if n % 3 else insert_in_thread, w * 1000 + n) for n in range(20)]
+                return [await db.write(insert_inline if n % 3 else insert, w * 1000 + n) for n in range(20)]
 
             answered = [n for ns in await asyncio.gather(*(writer(w) for w in range(30))) for n in ns]
             return answered, await db.read(all_items)
