@@ -23,7 +23,9 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -43,51 +45,68 @@ CREATE INDEX p_queue ON p(colony, type, prio) WHERE state = 0;
 """
 
 
-def _ours(conn: sqlite3.Connection, first: int, n: int, k: int) -> None:
+class Steps(NamedTuple):
+    """One layout's statements for the three steps of a process."""
+
+    submit: Callable[[int], None]  # insert process i
+    claim: Callable[[], Any]  # assign the first waiting process; its key
+    close: Callable[[Any], None]
+
+
+def _ours(conn: sqlite3.Connection) -> Steps:
     tx = Tx(conn)
     now = time.time_ns()
-    for start in range(first, first + n, k):
-        ids = range(start, min(start + k, first + n))
-        conn.execute("BEGIN IMMEDIATE")
-        for i in ids:
-            store.insert(tx, {"processid": f"{i:064x}", "colonyname": "dev", "executortype": "bench",
-                              "executornames": None, "prioritytime": now + i, "submissiontime": now + i,
-                              "spec": SPEC % i, "parents": "[]", "children": "[]", "input": "[]",
-                              "output": "[]", "errors": "[]"})
-        conn.execute("COMMIT")
-        claimed = []
-        conn.execute("BEGIN IMMEDIATE")
-        for _ in ids:
-            row = store.claim(tx, "dev", "bench", "ex", "", 0, 0, "e" * 64, now)
-            assert row is not None
-            claimed.append(row.processid)
-        conn.execute("COMMIT")
-        conn.execute("BEGIN IMMEDIATE")
-        for processid in claimed:
-            store.close(tx, processid, 2, now, [f"out-{processid[-4:]}"], None)
-        conn.execute("COMMIT")
+
+    def submit(i: int) -> None:
+        store.insert(tx, {"processid": f"{i:064x}", "colonyname": "dev", "executortype": "bench",
+                          "executornames": None, "prioritytime": now + i, "submissiontime": now + i,
+                          "spec": SPEC % i, "parents": "[]", "children": "[]", "input": "[]",
+                          "output": "[]", "errors": "[]"})
+
+    def claim() -> str:
+        row = store.claim(tx, "dev", "bench", "ex", "", 0, 0, "e" * 64, now)
+        assert row is not None
+        return row.processid
+
+    def close(processid: str) -> None:
+        store.close(tx, processid, 2, now, [f"out-{processid[-4:]}"], None)
+
+    return Steps(submit, claim, close)
 
 
-def _minimal(conn: sqlite3.Connection, first: int, n: int, k: int) -> None:
+def _minimal(conn: sqlite3.Connection) -> Steps:
     now = time.time_ns()
+
+    def submit(i: int) -> None:
+        conn.execute("INSERT INTO p(processid, colony, type, state, prio, spec) VALUES (?, 'dev', 'bench', 0, ?, ?)",
+                     (f"{i:064x}", now + i, SPEC % i))
+
+    def claim() -> int:
+        (rowid,) = conn.execute("SELECT id FROM p WHERE colony = 'dev' AND type = 'bench' AND state = 0 "
+                                "ORDER BY prio LIMIT 1").fetchone()
+        conn.execute("UPDATE p SET state = 1, executor = ? WHERE id = ?", ("e" * 64, rowid))
+        return int(rowid)
+
+    def close(rowid: int) -> None:
+        conn.execute("UPDATE p SET state = 2, output = ? WHERE id = ?", (f'["out-{rowid}"]', rowid))
+
+    return Steps(submit, claim, close)
+
+
+def _run(conn: sqlite3.Connection, steps: Steps, first: int, n: int, k: int) -> None:
+    """Processes first … first+n-1: k submits in one transaction, then k claims, then k closes."""
     for start in range(first, first + n, k):
         ids = range(start, min(start + k, first + n))
         conn.execute("BEGIN IMMEDIATE")
         for i in ids:
-            conn.execute("INSERT INTO p(processid, colony, type, state, prio, spec) VALUES (?, 'dev', 'bench', 0, ?, ?)",
-                         (f"{i:064x}", now + i, SPEC % i))
-        conn.execute("COMMIT")
-        claimed = []
-        conn.execute("BEGIN IMMEDIATE")
-        for _ in ids:
-            (rowid,) = conn.execute("SELECT id FROM p WHERE colony = 'dev' AND type = 'bench' AND state = 0 "
-                                    "ORDER BY prio LIMIT 1").fetchone()
-            conn.execute("UPDATE p SET state = 1, executor = ? WHERE id = ?", ("e" * 64, rowid))
-            claimed.append(rowid)
+            steps.submit(i)
         conn.execute("COMMIT")
         conn.execute("BEGIN IMMEDIATE")
-        for rowid in claimed:
-            conn.execute("UPDATE p SET state = 2, output = ? WHERE id = ?", (f'["out-{rowid}"]', rowid))
+        claimed = [steps.claim() for _ in ids]
+        conn.execute("COMMIT")
+        conn.execute("BEGIN IMMEDIATE")
+        for key in claimed:
+            steps.close(key)
         conn.execute("COMMIT")
 
 
@@ -100,15 +119,15 @@ def floor_ms(layout: str, n: int, k: int) -> float:
         if layout == "ours":
             migrate(conn)
             conn.execute("INSERT INTO colonies(name, colonyid) VALUES ('dev', ?)", ("c" * 64,))
-            run = _ours
+            steps = _ours(conn)
         else:
             conn.row_factory = None
             conn.executescript(MINIMAL_SCHEMA)
-            run = _minimal
+            steps = _minimal(conn)
         warm = min(n, 320)
-        run(conn, 0, warm, k)  # the statement cache and the pages
+        _run(conn, steps, 0, warm, k)  # the statement cache and the pages
         cpu0 = time.process_time()
-        run(conn, warm, n, k)
+        _run(conn, steps, warm, n, k)
         cpu = time.process_time() - cpu0
         conn.close()
         return cpu / n * 1000
