@@ -47,6 +47,7 @@ T = TypeVar("T")
 MAX_BATCH = 256
 CHECKPOINT_EVERY = 100  # committed batches between WAL checkpoints (with a WalSync: in the writer's thread)
 _CHECKPOINT = ("checkpoint",)  # the writer thread's job for one
+DURABLE = ("FULL", "EXTRA")  # the `synchronous` settings under which an answered write is on disk
 LOOP_READ_BUSY_MS = 50  # a read on the event loop never waits long for a lock
 
 class Database:
@@ -162,7 +163,7 @@ class Database:
         """Who makes a commit durable before its callers are answered: "helper" (a process syncing
         the WAL, storage/walsync.py), "thread" (the same in a thread), "sqlite" (SQLite, inside each
         COMMIT), or "none" (synchronous below FULL, as configured)."""
-        if self.synchronous not in ("FULL", "EXTRA"):
+        if self.synchronous not in DURABLE:
             return "none"
         return self._writer.sync_mode if self._writer is not None else "sqlite"
 
@@ -235,7 +236,7 @@ class _Writer:
         """Open, configure and migrate the writing connection (in the thread); the schema version."""
         self._thread.start()
         version = await self._started
-        if self._synchronous in ("FULL", "EXTRA") and walsync.available():
+        if self._synchronous in DURABLE and walsync.available():
             self._start_sync()
         return version
 
