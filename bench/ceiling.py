@@ -3,7 +3,8 @@ benchmarks in `bench/suite.py`, so that each figure of the real server can be pr
 the load generator achieves on the same machine in the same run.
 
 It does what any server of this protocol must do per request and nothing more: HTTP on the same
-stack as colonies-py (uvicorn, httptools, uvloop, a raw ASGI app, TCP_NODELAY), decode the
+stack as colonies-py (uvicorn, httptools with one write per response, uvloop, a raw ASGI app,
+TCP_NODELAY), decode the
 envelope and the message, recover the signer (secp256k1, as the protocol requires), and encode a
 reply envelope. State is a few dicts: no database, no durability, no authorization beyond "the
 signer is a registered executor" for assign/close, FIFO order only (no priorities), no
@@ -211,6 +212,8 @@ async def app(scope: dict, receive, send) -> None:
 def main() -> None:
     import uvicorn
 
+    from colonies_pkg.cli.uvicorn_server import http_protocol
+
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=50090)
@@ -219,7 +222,7 @@ def main() -> None:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((a.host, a.port))
     config = uvicorn.Config(app, host=a.host, port=a.port, log_level="warning", access_log=False, lifespan="on",
-                            ws_ping_interval=None)
+                            ws_ping_interval=None, http=http_protocol())
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -193,12 +193,13 @@ class ThreadServer:
     """`create_app` + uvicorn in a thread of this process, on a real socket (bound at port 0 first),
     with the server's own uvicorn settings (`cli.server._uvicorn_config`).
 
-    For tests that choose the HTTP implementation (`http="h11"` or `"httptools"`), set small limits
+    For tests that choose the HTTP implementation (`http="h11"`, or the server's own "httptools": one
+    write per response, `cli.uvicorn_server.http_protocol`), set small limits
     (`**config`: ServerConfig fields), or look inside the running server (`services`, `hub`,
     `on_loop`). `loops=False` starts no background loops, so nothing but the test's own requests
     writes. A context manager (`with ThreadServer(d) as srv:`), or `start()` / `stop()`."""
 
-    def __init__(self, data_dir: Path, http: str = "auto", *, loops: bool = False, **config: Any) -> None:
+    def __init__(self, data_dir: Path, http: str = "httptools", *, loops: bool = False, **config: Any) -> None:
         import uvicorn
 
         from colonies_pkg.cli.server import _uvicorn_config, bind
@@ -218,7 +219,8 @@ class ThreadServer:
 
         app = create_app(self.config, start_loops=loops, on_started=on_started)
         uconfig = _uvicorn_config(app, self.config)
-        uconfig.http = http
+        if http == "h11":  # "httptools": the server's own
+            uconfig.http = "h11"
         self.server = uvicorn.Server(uconfig)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 

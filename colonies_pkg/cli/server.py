@@ -28,9 +28,12 @@ if TYPE_CHECKING:  # uvicorn and the server load only when a server starts
 def _uvicorn_config(app: ApiFirst, config: ServerConfig) -> uvicorn.Config:
     import uvicorn
 
+    from .uvicorn_server import http_protocol
+
     tls = bool(config.tls_cert and config.tls_key)
     return uvicorn.Config(app, host=config.host, port=config.port, log_level="warning", access_log=False,
-                          lifespan="on", timeout_graceful_shutdown=1, ws_ping_interval=None, proxy_headers=False,
+                          lifespan="on", timeout_graceful_shutdown=1, http=http_protocol(), ws_ping_interval=None,
+                          proxy_headers=False,
                           ssl_certfile=config.tls_cert if tls else None, ssl_keyfile=config.tls_key if tls else None)
 
 

@@ -51,3 +51,61 @@ class Server(uvicorn.Server):
                 await asyncio.sleep(0.01)
         await super().shutdown(sockets)
         getattr(self, "_captured_signals", []).clear()  # handled here: uvicorn would re-raise them after run()
+
+
+class _OneWrite:
+    """One response's view of its connection: the status line and headers (the response's first
+    write) are held until its first body bytes, so that both leave in one `write`: one system
+    call, one TCP segment and one wake-up of the client instead of two. Whatever is held goes out
+    at the end of the loop iteration at the latest (a streamed response's headers, a HEAD's), and
+    before anything else is written or the connection closes, so bytes keep their order."""
+
+    __slots__ = ("_first", "_held", "_loop", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._held: bytes | None = None
+        self._first = True
+
+    def write(self, data: bytes) -> None:
+        if self._first:
+            self._first = False
+            self._held = data
+            self._loop.call_soon(self.flush)
+        elif self._held is not None:
+            held, self._held = self._held, None
+            self._transport.write(held + data)
+        else:
+            self._transport.write(data)
+
+    def flush(self) -> None:
+        if self._held is not None:
+            held, self._held = self._held, None
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> object:  # is_closing, get_extra_info, …: the connection's
+        return getattr(self._transport, name)
+
+
+def http_protocol() -> type[asyncio.Protocol] | str:
+    """uvicorn's httptools protocol with one write per response (`_OneWrite`), or "auto" (h11)
+    where httptools is not installed."""
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+    except ImportError:
+        return "auto"
+
+    class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+        def on_headers_complete(self) -> None:
+            before = self.cycle
+            super().on_headers_complete()
+            cycle = self.cycle
+            if cycle is not None and cycle is not before:
+                cycle.transport = _OneWrite(self.transport, self.loop)  # type: ignore[assignment]
+
+    return OneWriteHttpToolsProtocol
