@@ -13,7 +13,7 @@ from typing import Any
 from ..errors import ColoniesError, Forbidden
 from ..rpc import envelope
 from ..rpc.messages import AssignProcessMsg
-from .body import ClientGone, read_body
+from .body import ClientGone, Deadlines, read_body
 from .context import Context, Services
 from .dispatch import HANDLERS, Reply
 
@@ -67,11 +67,12 @@ class ApiEndpoint:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.deadlines = Deadlines(services.config.body_timeout_seconds)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         config = self.services.config
         try:
-            body_in = await read_body(scope, receive, config.max_body_bytes, config.body_timeout_seconds)
+            body_in = await read_body(scope, receive, config.max_body_bytes, self.deadlines)
         except ClientGone:
             return
         except ColoniesError as exc:  # too large or too slow: answer and drop the connection
