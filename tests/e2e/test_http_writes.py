@@ -89,6 +89,24 @@ def test_pipelined_requests_are_answered_in_order(srv: ThreadServer) -> None:
     assert json.loads(third[2])["payloadtype"] == "versionmsg"
 
 
+def test_expect_100_continue_then_the_reply(srv: ThreadServer) -> None:
+    # the interim "100 Continue" is a response's first write too: held, it still goes out before
+    # the client sends its body, and the final reply follows it intact
+    request = version_request()
+    head, _, body = request.partition(b"\r\n\r\n")
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(head + b"\r\nExpect: 100-continue\r\n\r\n")
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            part = sock.recv(65536)
+            assert part
+            interim += part
+        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(body)
+        status, _, reply = Replies(sock).next()
+    assert status == 200 and json.loads(reply)["payloadtype"] == "versionmsg"
+
+
 def test_head_gets_its_headers(srv: ThreadServer) -> None:
     # a HEAD response has no body write: its held headers go out at the end of the loop iteration
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
