@@ -193,8 +193,8 @@ class ThreadServer:
     """`create_app` + uvicorn in a thread of this process, on a real socket (bound at port 0 first),
     with the server's own uvicorn settings (`cli.server._uvicorn_config`).
 
-    For tests that choose the HTTP implementation (`http="h11"`, or the server's own "httptools": one
-    write per response, `cli.uvicorn_server.http_protocol`), set small limits
+    For tests that choose the HTTP parser (`http="h11"`, or the server's own "httptools"; either with
+    one write per response, `cli.uvicorn_server.http_protocol`), set small limits
     (`**config`: ServerConfig fields), or look inside the running server (`services`, `hub`,
     `on_loop`). `loops=False` starts no background loops, so nothing but the test's own requests
     writes. A context manager (`with ThreadServer(d) as srv:`), or `start()` / `stop()`."""
@@ -203,6 +203,7 @@ class ThreadServer:
         import uvicorn
 
         from colonies_pkg.cli.server import _uvicorn_config, bind
+        from colonies_pkg.cli.uvicorn_server import http_protocol
         from colonies_pkg.config import ServerConfig
         from colonies_pkg.server.app import create_app
 
@@ -219,8 +220,8 @@ class ThreadServer:
 
         app = create_app(self.config, start_loops=loops, on_started=on_started)
         uconfig = _uvicorn_config(app, self.config)
-        if http == "h11":  # "httptools": the server's own
-            uconfig.http = "h11"
+        if http == "h11":  # "httptools": the server's own (both write each response once)
+            uconfig.http = http_protocol("h11")
         self.server = uvicorn.Server(uconfig)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True)
 

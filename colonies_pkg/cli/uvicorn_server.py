@@ -9,7 +9,7 @@ import signal
 import socket
 from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -92,20 +92,36 @@ class _OneWrite:
         return getattr(self._transport, name)
 
 
-def http_protocol() -> type[asyncio.Protocol] | str:
-    """uvicorn's httptools protocol with one write per response (`_OneWrite`), or "auto" (h11)
-    where httptools is not installed."""
-    try:
-        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-    except ImportError:
-        return "auto"
+def http_protocol(parser: str = "auto") -> type[asyncio.Protocol]:
+    """uvicorn's HTTP protocol with one write per response (`_OneWrite`): on httptools where it is
+    installed ("auto"), else on h11; `parser` "httptools" or "h11" picks one."""
+    if parser != "h11":
+        try:
+            from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+        except ImportError:
+            if parser == "httptools":
+                raise
+        else:
+            class OneWriteHttpToolsProtocol(HttpToolsProtocol):
+                def on_headers_complete(self) -> None:  # where the parser starts a request's cycle
+                    before = self.cycle
+                    super().on_headers_complete()
+                    _one_write(self, before)
 
-    class OneWriteHttpToolsProtocol(HttpToolsProtocol):
-        def on_headers_complete(self) -> None:
+            return OneWriteHttpToolsProtocol
+    from uvicorn.protocols.http.h11_impl import H11Protocol
+
+    class OneWriteH11Protocol(H11Protocol):
+        def handle_events(self) -> None:  # where the parser starts a request's cycle
             before = self.cycle
-            super().on_headers_complete()
-            cycle = self.cycle
-            if cycle is not None and cycle is not before:
-                cycle.transport = _OneWrite(self.transport, self.loop)  # type: ignore[assignment]
+            super().handle_events()
+            _one_write(self, before)
 
-    return OneWriteHttpToolsProtocol
+    return OneWriteH11Protocol
+
+
+def _one_write(protocol: Any, before: object) -> None:
+    """A request's cycle was just made (its task has not run yet): its writes go through `_OneWrite`."""
+    cycle = protocol.cycle
+    if cycle is not None and cycle is not before:
+        cycle.transport = _OneWrite(protocol.transport, protocol.loop)

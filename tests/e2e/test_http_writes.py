@@ -1,8 +1,8 @@
-"""One write per response (`cli.uvicorn_server.http_protocol`): a reply's status line, headers and
-body leave in one TCP segment, counted by the client's kernel (`TCP_INFO`'s data_segs_in), on the
-real server over a real socket; held headers still go out on their own when no body follows at
-once (a streamed response, HEAD), and bytes keep their order on kept-alive and pipelined
-connections."""
+"""One write per response (`cli.uvicorn_server.http_protocol`, on both parsers uvicorn may use,
+httptools and h11): a reply's status line, headers and body leave in one TCP segment, counted by
+the client's kernel (`TCP_INFO`'s data_segs_in), on the real server over a real socket; held
+headers still go out on their own when no body follows at once (a streamed response, HEAD, an
+interim 100 Continue), and bytes keep their order on kept-alive and pipelined connections."""
 from __future__ import annotations
 
 import asyncio
@@ -60,9 +60,9 @@ class Replies:
         return int(lines[0].split()[1]), headers, body
 
 
-@pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
-    with ThreadServer(tmp_path_factory.mktemp("writes")) as server:
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def srv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    with ThreadServer(tmp_path_factory.mktemp(request.param), http=request.param) as server:
         yield server
 
 
@@ -133,11 +133,11 @@ async def streaming_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"second"})
 
 
-@pytest.fixture(scope="module")
-def streaming() -> Iterator[int]:
+@pytest.fixture(scope="module", params=["httptools", "h11"])
+def streaming(request: pytest.FixtureRequest) -> Iterator[int]:
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(streaming_app, host="127.0.0.1", port=port, log_level="warning",
-                                           http=http_protocol(), lifespan="on"))
+                                           http=http_protocol(request.param), lifespan="on"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
