@@ -102,26 +102,22 @@ def http_protocol(parser: str = "auto") -> type[asyncio.Protocol]:
             if parser == "httptools":
                 raise
         else:
-            class OneWriteHttpToolsProtocol(HttpToolsProtocol):
-                def on_headers_complete(self) -> None:  # where the parser starts a request's cycle
-                    before = self.cycle
-                    super().on_headers_complete()
-                    _one_write(self, before)
-
-            return OneWriteHttpToolsProtocol
+            return _one_write_protocol(HttpToolsProtocol, "on_headers_complete")
     from uvicorn.protocols.http.h11_impl import H11Protocol
 
-    class OneWriteH11Protocol(H11Protocol):
-        def handle_events(self) -> None:  # where the parser starts a request's cycle
-            before = self.cycle
-            super().handle_events()
-            _one_write(self, before)
-
-    return OneWriteH11Protocol
+    return _one_write_protocol(H11Protocol, "handle_events")
 
 
-def _one_write(protocol: Any, before: object) -> None:
-    """A request's cycle was just made (its task has not run yet): its writes go through `_OneWrite`."""
-    cycle = protocol.cycle
-    if cycle is not None and cycle is not before:
-        cycle.transport = _OneWrite(protocol.transport, protocol.loop)
+def _one_write_protocol(base: type[Any], starts_cycle: str) -> type[asyncio.Protocol]:
+    """`base` with its method `starts_cycle` (where its parser makes a request's cycle and queues
+    the cycle's task, which has not run yet) followed by: the new cycle writes through `_OneWrite`."""
+    parsed = getattr(base, starts_cycle)
+
+    def then_one_write(self: Any) -> None:
+        before = self.cycle
+        parsed(self)
+        cycle = self.cycle
+        if cycle is not None and cycle is not before:
+            cycle.transport = _OneWrite(self.transport, self.loop)
+
+    return type(f"OneWrite{base.__name__}", (base,), {starts_cycle: then_one_write})
