@@ -37,7 +37,8 @@ def version_request() -> bytes:
 
 
 class Replies:
-    """Content-Length responses read one by one from a kept-alive connection."""
+    """What a connection receives, read in order: up to a marker, or Content-Length responses one
+    by one (kept-alive); bytes past what was asked for stay in `data`."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock, self.data = sock, b""
@@ -47,11 +48,16 @@ class Replies:
         assert part, f"connection closed after {self.data!r}"
         self.data += part
 
-    def next(self) -> tuple[int, dict[str, str], bytes]:
-        while b"\r\n\r\n" not in self.data:
+    def until(self, marker: bytes) -> bytes:
+        """The bytes up to and including the next `marker`."""
+        while marker not in self.data:
             self._more()
-        head, _, self.data = self.data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
+        head, _, self.data = self.data.partition(marker)
+        return head + marker
+
+    def next(self) -> tuple[int, dict[str, str], bytes]:
+        head = self.until(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")[:-2]
         headers = dict(line.lower().split(": ", 1) for line in lines[1:])
         length = int(headers["content-length"])
         while len(self.data) < length:
@@ -96,14 +102,10 @@ def test_expect_100_continue_then_the_reply(srv: ThreadServer) -> None:
     head, _, body = request.partition(b"\r\n\r\n")
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
         sock.sendall(head + b"\r\nExpect: 100-continue\r\n\r\n")
-        interim = b""
-        while b"\r\n\r\n" not in interim:
-            part = sock.recv(65536)
-            assert part
-            interim += part
-        assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+        replies = Replies(sock)
+        assert replies.until(b"\r\n\r\n") == b"HTTP/1.1 100 Continue\r\n\r\n" and replies.data == b""
         sock.sendall(body)
-        status, _, reply = Replies(sock).next()
+        status, _, reply = replies.next()
     assert status == 200 and json.loads(reply)["payloadtype"] == "versionmsg"
 
 
@@ -111,12 +113,9 @@ def test_head_gets_its_headers(srv: ThreadServer) -> None:
     # a HEAD response has no body write: its held headers go out at the end of the loop iteration
     with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
         sock.sendall(b"HEAD /health HTTP/1.1\r\nHost: x\r\n\r\n")
-        data = b""
-        while b"\r\n\r\n" not in data:
-            part = sock.recv(65536)
-            assert part
-            data += part
-    assert data.startswith(b"HTTP/1.1 ") and data.endswith(b"\r\n\r\n")
+        replies = Replies(sock)
+        head = replies.until(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 ") and replies.data == b""
 
 
 # --- a streamed response, on a small ASGI app served with the same protocol ---------------------
@@ -153,16 +152,9 @@ def test_streamed_headers_leave_before_the_body(streaming: int) -> None:
     with socket.create_connection(("127.0.0.1", streaming), timeout=10) as sock:
         sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         sock.settimeout(0.4)  # less than the app's pause before its first chunk
-        head = b""
-        while b"\r\n\r\n" not in head:
-            part = sock.recv(65536)
-            assert part
-            head += part
-        assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n"), head
+        replies = Replies(sock)
+        head = replies.until(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200 ") and replies.data == b"", head
         sock.settimeout(10)
-        rest = b""
-        while not rest.endswith(b"0\r\n\r\n"):
-            part = sock.recv(65536)
-            assert part
-            rest += part
+        rest = replies.until(b"0\r\n\r\n")
     assert rest == b"6\r\nfirst,\r\n6\r\nsecond\r\n0\r\n\r\n"
